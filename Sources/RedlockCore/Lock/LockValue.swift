@@ -1,0 +1,127 @@
+/// What redlock stores under a lock's key: a secret token, then who holds it.
+///
+///     redlock1 <token> host=web-3 pid=4242 user=deploy at=1764180000000 cmd=./deploy.sh%20prod
+///
+/// The token (144 bits from the kernel's CSPRNG, base64url) is what proves ownership: every
+/// extend and release compares the stored value's prefix `redlock1 <token> ` first. The rest
+/// is for people (`inspect`, the waiting line) and may be truncated; values are
+/// percent-encoded so a field never contains a space.
+public struct LockValue: Equatable, Sendable {
+    public static let marker = "redlock1"
+    public static let tokenByteCount = 18
+
+    public var token: String
+    public var holder: Holder
+
+    public struct Holder: Equatable, Sendable {
+        public var host: String
+        public var pid: Int32
+        public var user: String
+        public var command: String
+        /// Wall-clock milliseconds since the epoch when the lock was taken, for display only.
+        public var acquiredAtMilliseconds: Int64
+
+        public init(host: String, pid: Int32, user: String, command: String, acquiredAtMilliseconds: Int64) {
+            self.host = host
+            self.pid = pid
+            self.user = user
+            self.command = command
+            self.acquiredAtMilliseconds = acquiredAtMilliseconds
+        }
+    }
+
+    public init(token: String, holder: Holder) {
+        self.token = token
+        self.holder = holder
+    }
+
+    /// A new value with a fresh token for `holder`.
+    public static func fresh(for holder: Holder) -> LockValue {
+        LockValue(token: SecureRandom.urlSafeToken(byteCount: tokenByteCount), holder: holder)
+    }
+
+    /// The bytes every compare-and-extend and compare-and-delete matches: one token, one holder.
+    public static func ownershipPrefix(token: String) -> [UInt8] {
+        Array("\(marker) \(token) ".utf8)
+    }
+
+    public var ownershipPrefix: [UInt8] { Self.ownershipPrefix(token: token) }
+
+    /// Commands longer than this are cut in the stored value (it is shown, not executed).
+    static let commandLimit = 256
+
+    public var encoded: [UInt8] {
+        // Cut on a byte boundary; a split character decodes as U+FFFD, which is harmless here.
+        let command = String(decoding: holder.command.utf8.prefix(Self.commandLimit), as: UTF8.self)
+        let fields = [
+            "host=" + Self.escape(holder.host),
+            "pid=\(holder.pid)",
+            "user=" + Self.escape(holder.user),
+            "at=\(holder.acquiredAtMilliseconds)",
+            "cmd=" + Self.escape(command),
+        ]
+        return Array("\(Self.marker) \(token) \(fields.joined(separator: " "))".utf8)
+    }
+
+    /// Reads a value that redlock wrote; nil for anything else (another client's lock).
+    public static func decode(_ bytes: [UInt8]) -> LockValue? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let words = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard words.count >= 2, words[0] == Substring(marker), !words[1].isEmpty else { return nil }
+        var holder = Holder(host: "", pid: 0, user: "", command: "", acquiredAtMilliseconds: 0)
+        for word in words.dropFirst(2) {
+            guard let equals = word.firstIndex(of: "=") else { continue }
+            let name = word[..<equals]
+            let value = unescape(word[word.index(after: equals)...])
+            switch name {
+            case "host": holder.host = value
+            case "pid": holder.pid = Int32(value) ?? 0
+            case "user": holder.user = value
+            case "at": holder.acquiredAtMilliseconds = Int64(value) ?? 0
+            case "cmd": holder.command = value
+            default: continue
+            }
+        }
+        return LockValue(token: String(words[1]), holder: holder)
+    }
+
+    /// Percent-encodes spaces, control bytes and '%' so that a field is one word.
+    static func escape(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        for byte in text.utf8 {
+            if byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "%") {
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func unescape(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        let source = Array(text.utf8)
+        var index = 0
+        while index < source.count {
+            if source[index] == UInt8(ascii: "%"), index + 2 < source.count,
+               let high = hexDigit(source[index + 1]), let low = hexDigit(source[index + 2]) {
+                bytes.append(high << 4 | low)
+                index += 3
+            } else {
+                bytes.append(source[index])
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+}

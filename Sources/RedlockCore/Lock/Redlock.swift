@@ -1,0 +1,199 @@
+/// The Redlock algorithm over independent masters: acquire, extend and release as single
+/// rounds of scripts on every instance, decided by a quorum and bounded by validity.
+public final class Redlock {
+    public let instances: InstanceSet
+
+    public init(instances: InstanceSet) {
+        self.instances = instances
+    }
+
+    public var quorum: Int { instances.quorum }
+
+    /// The allowance for clock drift between this host and the instances: TTL * 1% + 2 ms,
+    /// as in the Redlock description.
+    public static func driftAllowance(for ttl: Duration) -> Duration {
+        ttl.scaled(by: 0.01) + .milliseconds(2)
+    }
+
+    /// How long a lock taken in a round that started at `start` and ended at `end` is valid
+    /// from `end`: TTL - elapsed - drift (zero or less means not valid at all).
+    public static func validity(ttl: Duration, start: Instant, end: Instant) -> Duration {
+        ttl - (end - start) - driftAllowance(for: ttl)
+    }
+
+    // MARK: - Acquire
+
+    /// One attempt to take `key` on a quorum. On failure, whatever it did set is released.
+    public func tryAcquire(key: [UInt8], value: LockValue, ttl: Duration) -> AcquireAttempt {
+        let encoded = value.encoded
+        let start = Instant.now()
+        let results = instances.evaluate(Scripts.acquire, keys: [key], arguments: { _ in [encoded, Self.milliseconds(ttl)] })
+        let end = Instant.now()
+        var granted: [Int] = []
+        var holders: [Contention.Holder] = []
+        var failures: [InstanceError] = []
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(.integer(1)):
+                granted.append(index)
+            case let .success(.array(items)) where items.count == 2:
+                let pttl = items[0].integer ?? -1
+                let raw: [UInt8]
+                if case let .bulk(bytes) = items[1] { raw = bytes } else { raw = [] }
+                holders.append(Contention.Holder(instance: index, endpoint: instances.endpoints[index], value: raw, remaining: pttl >= 0 ? .milliseconds(pttl) : nil))
+            case let .success(other):
+                failures.append(InstanceError(endpoint: instances.endpoints[index], error: .unexpectedReply("\(other)")))
+            case let .failure(error):
+                failures.append(InstanceError(endpoint: instances.endpoints[index], error: error))
+            case nil:
+                break
+            }
+        }
+        let validity = Self.validity(ttl: ttl, start: start, end: end)
+        if granted.count >= quorum && validity > .zero {
+            let lease = Lease(key: key, value: value, ttl: ttl, acquiredAt: start, validUntil: start + ttl - Self.driftAllowance(for: ttl))
+            return .acquired(lease, failures: failures)
+        }
+        // Undo a partial acquisition. Instances that failed may have set the key before the
+        // reply was lost, so they get the release too; instances that refused do not.
+        let undo = granted + failures.compactMap { failure in instances.endpoints.firstIndex(of: failure.endpoint) }
+        if !undo.isEmpty {
+            _ = instances.evaluate(Scripts.release, keys: [key], arguments: { _ in [value.ownershipPrefix] }, on: undo)
+        }
+        let contention = Contention(holders: holders, granted: granted.count, failures: failures)
+        if granted.count + holders.count >= quorum {
+            return .busy(contention)
+        }
+        return .unreachable(contention)
+    }
+
+    /// Tries until the lock is taken or `deadline` passes (nil: forever). Between attempts it
+    /// sleeps with `pause`, which returns false when the wait must end early (a signal).
+    /// `onContention` is told about each failed attempt, for status lines.
+    public func acquire(
+        key: [UInt8], value: LockValue, ttl: Duration, deadline: Instant?,
+        pause: (Duration) -> Bool, onContention: (AcquireAttempt) -> Void = { _ in }
+    ) -> AcquireOutcome {
+        while true {
+            let attempt = tryAcquire(key: key, value: value, ttl: ttl)
+            if case .acquired = attempt { return .finished(attempt) }
+            onContention(attempt)
+            let now = Instant.now()
+            guard let deadline else {
+                if !pause(RetryDelay.next(after: attempt)) { return .interrupted(attempt) }
+                continue
+            }
+            if now >= deadline { return .finished(attempt) }
+            // One last attempt exactly at the deadline rather than giving up early.
+            let delay = min(RetryDelay.next(after: attempt), deadline - now)
+            if !pause(delay) { return .interrupted(attempt) }
+        }
+    }
+
+    // MARK: - Extend and release
+
+    /// Renews the lease's TTL where our token still stands. The lease's validity moves only
+    /// when a quorum renewed it in time.
+    public func extend(_ lease: inout Lease, ttl: Duration? = nil, notAfter: Instant? = nil) -> ExtendOutcome {
+        let ttl = ttl ?? lease.ttl
+        let start = Instant.now()
+        let results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix, Self.milliseconds(ttl)] }, notAfter: notAfter)
+        let end = Instant.now()
+        let tally = Tally(results, endpoints: instances.endpoints)
+        if tally.confirmed >= quorum && Self.validity(ttl: ttl, start: start, end: end) > .zero {
+            lease.validUntil = start + ttl - Self.driftAllowance(for: ttl)
+            return .extended(tally)
+        }
+        // Instances that said "not yours" will not change their minds: when too many did,
+        // no later attempt can reach a quorum and the lease is lost now.
+        if tally.refused > instances.count - quorum { return .lost(tally) }
+        return .failed(tally)
+    }
+
+    /// Deletes the key where it holds our token. With `keepFor`, leaves it held for that
+    /// long instead (`--min-hold`), still only where it is ours.
+    public func release(_ lease: Lease, keepFor: Duration? = nil) -> Tally {
+        let results: [Result<Reply, RedisError>?]
+        if let keepFor, keepFor.milliseconds > 0 {
+            results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix, Self.milliseconds(keepFor)] })
+        } else {
+            results = instances.evaluate(Scripts.release, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix] })
+        }
+        return Tally(results, endpoints: instances.endpoints)
+    }
+
+    static func milliseconds(_ duration: Duration) -> [UInt8] {
+        Array(String(max(1, duration.milliseconds)).utf8)
+    }
+}
+
+/// How the instances answered a compare-and-act script (1 = done, 0 = not ours).
+public struct Tally: Sendable {
+    public var confirmed = 0
+    public var refused = 0
+    public var failures: [InstanceError] = []
+
+    init(_ results: [Result<Reply, RedisError>?], endpoints: [Endpoint]) {
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(.integer(1)): confirmed += 1
+            case .success(.integer(0)): refused += 1
+            case let .success(other): failures.append(InstanceError(endpoint: endpoints[index], error: .unexpectedReply("\(other)")))
+            case let .failure(error): failures.append(InstanceError(endpoint: endpoints[index], error: error))
+            case nil: break
+            }
+        }
+    }
+}
+
+/// One attempt's result.
+public enum AcquireAttempt: Sendable {
+    case acquired(Lease, failures: [InstanceError])
+    /// A quorum answered, but the lock is held (or split between holders).
+    case busy(Contention)
+    /// Fewer than a quorum of instances answered at all.
+    case unreachable(Contention)
+}
+
+/// What the waiting loop ended with.
+public enum AcquireOutcome: Sendable {
+    /// The last attempt: `.acquired`, or the refusal at the deadline.
+    case finished(AcquireAttempt)
+    /// A signal ended the wait; the last attempt is given for reporting.
+    case interrupted(AcquireAttempt)
+}
+
+public enum ExtendOutcome: Sendable {
+    case extended(Tally)
+    /// Not renewed on a quorum this time; a later attempt may still succeed.
+    case failed(Tally)
+    /// Too many instances hold another value (or none): the lease cannot be renewed.
+    case lost(Tally)
+}
+
+/// Who holds a lock that an attempt could not take.
+public struct Contention: Sendable {
+    public struct Holder: Sendable {
+        public let instance: Int
+        public let endpoint: Endpoint
+        /// The holder's raw value (redlock's holder metadata, or another client's token).
+        public let value: [UInt8]
+        /// The key's remaining TTL on that instance; nil when it has none.
+        public let remaining: Duration?
+    }
+
+    public let holders: [Holder]
+    /// How many instances granted the attempt (released again since).
+    public let granted: Int
+    public let failures: [InstanceError]
+
+    /// The shortest remaining TTL reported: the earliest the lock could free by expiry.
+    public var earliestExpiry: Duration? { holders.compactMap(\.remaining).min() }
+
+    /// The holder most instances reported (for the waiting line).
+    public var likelyHolder: [UInt8]? {
+        var counts: [[UInt8]: Int] = [:]
+        for holder in holders { counts[holder.value, default: 0] += 1 }
+        return counts.max { $0.value < $1.value }?.key
+    }
+}

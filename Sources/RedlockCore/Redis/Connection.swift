@@ -1,0 +1,256 @@
+import Glibc
+
+/// One non-blocking socket to one Redis instance, with hiredis's reader on the receiving
+/// side. It does not wait on its own: `InstanceSet` polls all connections of a round at once,
+/// so a slow instance costs the round its deadline, never a sum over instances.
+///
+/// A connection carries at most one request (a pipeline of commands) at a time. When a
+/// request fails or times out the socket is closed, because late replies would arrive out
+/// of step; the next request connects again.
+public final class Connection {
+    public let endpoint: Endpoint
+    private var socket: FileDescriptor?
+    private var reader = ReplyReader()
+    private var outbox: [UInt8] = []
+    private var outboxOffset = 0
+    private var isConnecting = false
+    /// Names of the handshake commands (AUTH, SELECT) whose replies are still to come.
+    private var handshake: [String] = []
+    private var repliesExpected = 0
+    private var replies: [Reply] = []
+    private var failure: RedisError?
+
+    public init(endpoint: Endpoint) {
+        self.endpoint = endpoint
+    }
+
+    deinit { socket?.close() }
+
+    /// Whether a socket is open (connected or connecting).
+    public var isOpen: Bool { socket != nil }
+
+    var descriptor: FileDescriptor? { socket }
+
+    /// Starts a request: connects first when needed (with AUTH and SELECT pipelined ahead of
+    /// `commands`), then queues `commands`. Returns whether a connection had to be opened.
+    @discardableResult
+    func begin(_ commands: [Command]) -> Bool {
+        replies = []
+        failure = nil
+        repliesExpected = commands.count
+        var opened = false
+        if socket == nil {
+            opened = true
+            do {
+                try open()
+            } catch {
+                fail(error)
+                return opened
+            }
+        }
+        for command in commands { outbox += command.encoded }
+        return opened
+    }
+
+    /// Whether the current request has all its replies, or has failed.
+    var isFinished: Bool { failure != nil || (handshake.isEmpty && replies.count >= repliesExpected) }
+
+    var isStillConnecting: Bool { isConnecting }
+
+    /// The events this connection waits for now.
+    var wantedEvents: Poll.Events {
+        guard socket != nil, !isFinished else { return [] }
+        if isConnecting || outboxOffset < outbox.count { return [.readable, .writable] }
+        return .readable
+    }
+
+    /// Acts on what poll reported for this connection's socket.
+    func handle(_ events: Poll.Events) {
+        guard let socket, !isFinished else { return }
+        if isConnecting {
+            guard !events.isEmpty else { return }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(socket.rawValue, SOL_SOCKET, SO_ERROR, &error, &length)
+            if error != 0 {
+                fail(.connectionFailed(Errno(rawValue: error).description))
+                return
+            }
+            isConnecting = false
+        }
+        if events.contains(.writable) || outboxOffset < outbox.count { flush() }
+        if failure == nil && (events.contains(.readable) || events.contains(.hangUp) || events.contains(.error)) {
+            receive()
+        }
+    }
+
+    /// Ends the current request: its replies, or why there are none.
+    func finish() -> Result<[Reply], RedisError> {
+        if let failure { return .failure(failure) }
+        return .success(replies)
+    }
+
+    /// Gives up on the current request (its deadline passed); the socket is closed.
+    func timeOut() {
+        fail(.timedOut(isConnecting ? "connecting" : "waiting for a reply"))
+    }
+
+    /// Closes the socket; the next request reconnects.
+    public func close() {
+        socket?.close()
+        socket = nil
+        reader = ReplyReader()
+        outbox = []
+        outboxOffset = 0
+        isConnecting = false
+        handshake = []
+    }
+
+    private func fail(_ error: RedisError) {
+        failure = scrubbed(error)
+        close()
+    }
+
+    /// Error texts from the server are echoed to users; make sure the password is not in them.
+    private func scrubbed(_ error: RedisError) -> RedisError {
+        guard let password = endpoint.password, !password.isEmpty else { return error }
+        let description = error.description
+        guard description.contains(password) else { return error }
+        switch error {
+        case .authenticationFailed: return .authenticationFailed("(message hidden: it contained the password)")
+        default: return .server("(message hidden: it contained the password)")
+        }
+    }
+
+    // MARK: - Socket
+
+    private func open() throws(RedisError) {
+        let (family, address) = try resolve()
+        let fd = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .connectionFailed(Errno.current.description) }
+        let descriptor = FileDescriptor(rawValue: fd)
+        if family != AF_UNIX {
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        let result = address.withUnsafeBytes { raw in
+            Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+        }
+        if result != 0 && errno != EINPROGRESS && errno != EINTR && errno != EAGAIN {
+            let error = Errno.current
+            descriptor.close()
+            throw .connectionFailed(error.description)
+        }
+        socket = descriptor
+        isConnecting = result != 0
+        queueHandshake()
+    }
+
+    private func queueHandshake() {
+        handshake = []
+        if let password = endpoint.password {
+            var arguments = [Array("AUTH".utf8)]
+            if let username = endpoint.username { arguments.append(Array(username.utf8)) }
+            arguments.append(Array(password.utf8))
+            outbox += Command(arguments: arguments).encoded
+            handshake.append("AUTH")
+        }
+        if endpoint.database != 0 {
+            outbox += Command("SELECT", String(endpoint.database)).encoded
+            handshake.append("SELECT")
+        }
+    }
+
+    /// The socket address for the endpoint, as raw bytes of a sockaddr_*.
+    private func resolve() throws(RedisError) -> (Int32, [UInt8]) {
+        switch endpoint.address {
+        case let .unix(path):
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (index, byte) in bytes.prefix(raw.count - 1).enumerated() { raw[index] = byte }
+            }
+            return (AF_UNIX, withUnsafeBytes(of: &address) { Array($0) })
+        case let .tcp(host, port):
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            hints.ai_family = AF_UNSPEC
+            var list: UnsafeMutablePointer<addrinfo>?
+            let status = getaddrinfo(host, String(port), &hints, &list)
+            guard status == 0, let first = list else {
+                throw .connectionFailed("cannot resolve '\(host)': \(String(cString: gai_strerror(status)))")
+            }
+            defer { freeaddrinfo(list) }
+            let bytes = Array(UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
+            return (first.pointee.ai_family, bytes)
+        }
+    }
+
+    private func flush() {
+        guard let socket else { return }
+        while outboxOffset < outbox.count {
+            let result = outbox.withUnsafeBytes { raw in
+                Result { () throws(Errno) in try socket.send(UnsafeRawBufferPointer(rebasing: raw[outboxOffset...])) }
+            }
+            switch result {
+            case let .success(sent):
+                outboxOffset += sent
+            case let .failure(error):
+                if error == .wouldBlock { return }
+                fail(.connectionFailed(error.description))
+                return
+            }
+        }
+        outbox = []
+        outboxOffset = 0
+    }
+
+    private func receive() {
+        guard let socket else { return }
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while failure == nil {
+            let result = buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in try socket.read(into: raw) }
+            }
+            let count: Int
+            switch result {
+            case let .success(value):
+                count = value
+            case let .failure(error):
+                if error == .wouldBlock { return }
+                fail(.connectionFailed(error.description))
+                return
+            }
+            if count == 0 {
+                fail(.connectionClosed)
+                return
+            }
+            do throws(RedisError) {
+                try reader.feed(Array(buffer[..<count]))
+                while let reply = try reader.next() { accept(reply) }
+            } catch {
+                fail(error)
+                return
+            }
+            if isFinished { return }
+        }
+    }
+
+    private func accept(_ reply: Reply) {
+        if !handshake.isEmpty {
+            let command = handshake.removeFirst()
+            if case let .error(message) = reply {
+                let error = RedisError(errorReply: message)
+                // Any refusal of AUTH is an authentication failure, whatever its wording.
+                fail(command == "AUTH" && !error.isAccessDenied ? .authenticationFailed(message) : error)
+            }
+            return
+        }
+        if replies.count < repliesExpected {
+            replies.append(reply)
+        } else {
+            fail(.unexpectedReply("more replies than requests"))
+        }
+    }
+}

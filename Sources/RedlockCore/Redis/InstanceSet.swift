@@ -1,0 +1,114 @@
+/// The N independent Redis instances of the quorum, and rounds of requests over them.
+///
+/// A round sends each instance its request at once and waits for all replies under one
+/// deadline with a single poll loop: no thread per request, and a dead, paused or slow
+/// instance costs the round at most its timeout.
+public final class InstanceSet {
+    public let endpoints: [Endpoint]
+    public let connectTimeout: Duration
+    public let operationTimeout: Duration
+    private let connections: [Connection]
+
+    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration) {
+        self.endpoints = endpoints
+        self.connectTimeout = connectTimeout
+        self.operationTimeout = operationTimeout
+        connections = endpoints.map(Connection.init(endpoint:))
+    }
+
+    public var count: Int { endpoints.count }
+
+    /// floor(N/2) + 1: a majority, so two holders can never both have one.
+    public var quorum: Int { endpoints.count / 2 + 1 }
+
+    /// Sends `requests[i]` (a pipeline of commands) to instance i, or nothing where it is nil,
+    /// and returns each instance's replies or failure (nil where nothing was sent).
+    ///
+    /// Every instance must answer by `deadline` (default: now + `--op-timeout`); an instance
+    /// that first has to connect gets `--connect-timeout` for the connection on top. Nothing
+    /// waits past `notAfter`, whatever the timeouts (the lease keeper's next duty).
+    public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil) -> [Result<[Reply], RedisError>?] {
+        precondition(requests.count == connections.count)
+        let start = Instant.now()
+        let cap = notAfter ?? .distantFuture
+        let requestDeadline = deadline ?? start + operationTimeout
+        var deadlines: [Instant] = Array(repeating: min(requestDeadline, cap), count: connections.count)
+        var connectDeadlines: [Instant] = Array(repeating: .distantFuture, count: connections.count)
+        var active: [Int] = []
+        for (index, request) in requests.enumerated() {
+            guard let request else { continue }
+            if connections[index].begin(request) {
+                deadlines[index] = min(requestDeadline + connectTimeout, cap)
+                connectDeadlines[index] = min(start + connectTimeout, cap)
+            }
+            active.append(index)
+        }
+        while true {
+            let now = Instant.now()
+            active.removeAll { index in
+                let connection = connections[index]
+                if connection.isFinished { return true }
+                let limit = connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index]
+                if now >= limit {
+                    connection.timeOut()
+                    return true
+                }
+                return false
+            }
+            if active.isEmpty { break }
+            var watched: [(FileDescriptor, Poll.Events)] = []
+            var owners: [Int] = []
+            var nextDeadline = Instant.distantFuture
+            for index in active {
+                let connection = connections[index]
+                nextDeadline = min(nextDeadline, connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index])
+                guard let descriptor = connection.descriptor else { continue }
+                watched.append((descriptor, connection.wantedEvents))
+                owners.append(index)
+            }
+            let events = Poll.wait(watched, timeout: nextDeadline.remaining(from: now))
+            for (position, index) in owners.enumerated() {
+                connections[index].handle(events[position])
+            }
+        }
+        return requests.indices.map { index in
+            requests[index] == nil ? nil : connections[index].finish()
+        }
+    }
+
+    /// Sends one command to every instance.
+    public func broadcast(_ command: Command, deadline: Instant? = nil) -> [Result<Reply, RedisError>] {
+        round(Array(repeating: [command], count: count), deadline: deadline).map { Self.single($0!) }
+    }
+
+    /// Runs `script` on the instances given (all by default) with per-instance arguments,
+    /// by SHA1 first and whole where an instance has not cached it yet.
+    public func evaluate(_ script: Script, keys: [[UInt8]], arguments: (Int) -> [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil) -> [Result<Reply, RedisError>?] {
+        let chosen = Set(instances ?? Array(connections.indices))
+        let deadline = Instant.now() + operationTimeout
+        let bySHA = round(connections.indices.map { chosen.contains($0) ? [script.evalSHA(keys: keys, arguments: arguments($0))] : nil }, deadline: deadline, notAfter: notAfter)
+        var results = bySHA.map { $0.map(Self.single) }
+        let missing = results.indices.filter { if case .failure(.noScript) = results[$0] { return true } else { return false } }
+        if !missing.isEmpty {
+            let retried = round(connections.indices.map { missing.contains($0) ? [script.eval(keys: keys, arguments: arguments($0))] : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter)
+            for index in missing { results[index] = retried[index].map(Self.single) }
+        }
+        return results
+    }
+
+    /// Closes every connection (the instances see a clean disconnect).
+    public func closeAll() {
+        connections.forEach { $0.close() }
+    }
+
+    /// A one-command pipeline's reply, with an error reply turned into a typed error.
+    static func single(_ result: Result<[Reply], RedisError>) -> Result<Reply, RedisError> {
+        switch result {
+        case let .failure(error): return .failure(error)
+        case let .success(replies):
+            guard let reply = replies.first else { return .failure(.unexpectedReply("no reply")) }
+            if case let .error(message) = reply { return .failure(RedisError(errorReply: message)) }
+            return .success(reply)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/// Why one instance did not answer a request usefully. Every case counts as a "no" from that
+/// instance in a quorum round; the text is a sentence fragment that follows "host:port: ".
+public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The connection could not be made (refused, unreachable, name not resolved).
+    case connectionFailed(String)
+    /// No answer before the deadline (`--connect-timeout` or `--op-timeout`).
+    case timedOut(String)
+    /// The instance closed the connection.
+    case connectionClosed
+    /// AUTH was refused: wrong password or user, or a password is needed.
+    case authenticationFailed(String)
+    /// The ACL denies a command (NOPERM).
+    case permissionDenied(String)
+    /// The instance is a replica (READONLY).
+    case readOnly(String)
+    /// maxmemory reached with noeviction (OOM).
+    case outOfMemory(String)
+    /// The script is not in the script cache (NOSCRIPT); redlock then sends it whole.
+    case noScript(String)
+    /// The key holds something that is not a string (WRONGTYPE).
+    case wrongType(String)
+    /// Any other error reply.
+    case server(String)
+    /// Bytes that are not RESP.
+    case protocolViolation(String)
+    /// A reply of a shape the request cannot produce.
+    case unexpectedReply(String)
+
+    /// Classifies an error reply by its code (the first word).
+    public init(errorReply message: String) {
+        let code = message.prefix { $0 != " " }
+        switch code {
+        case "WRONGPASS", "NOAUTH", "INVALIDPASSWORD": self = .authenticationFailed(message)
+        case "NOPERM": self = .permissionDenied(message)
+        case "READONLY": self = .readOnly(message)
+        case "OOM": self = .outOfMemory(message)
+        case "NOSCRIPT": self = .noScript(message)
+        case "WRONGTYPE": self = .wrongType(message)
+        default:
+            // "ERR AUTH <password> called without any password configured" and older wordings.
+            if message.hasPrefix("ERR") && message.localizedCaseInsensitiveContainsASCII("password") {
+                self = .authenticationFailed(message)
+            } else {
+                self = .server(message)
+            }
+        }
+    }
+
+    /// Refused authentication or an ACL denial: exit 77, not 69.
+    public var isAccessDenied: Bool {
+        switch self {
+        case .authenticationFailed, .permissionDenied: return true
+        default: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .connectionFailed(reason): return "cannot connect: \(reason)"
+        case let .timedOut(what): return "timed out \(what)"
+        case .connectionClosed: return "connection closed by the server"
+        case let .authenticationFailed(message): return "authentication failed: \(message)"
+        case let .permissionDenied(message): return "permission denied: \(message)"
+        case let .readOnly(message): return "read-only replica, not a master: \(message)"
+        case let .outOfMemory(message): return "out of memory: \(message)"
+        case let .noScript(message): return "script not loaded: \(message)"
+        case let .wrongType(message): return "key holds a value that is not a string: \(message)"
+        case let .server(message): return "error: \(message)"
+        case let .protocolViolation(message): return "protocol error (not a Redis server?): \(message)"
+        case let .unexpectedReply(message): return "unexpected reply: \(message)"
+        }
+    }
+}
+
+/// A failure on one named instance; its description is the one line users read.
+public struct InstanceError: Error, Sendable, CustomStringConvertible {
+    public let endpoint: Endpoint
+    public let error: RedisError
+
+    public init(endpoint: Endpoint, error: RedisError) {
+        self.endpoint = endpoint
+        self.error = error
+    }
+
+    public var description: String { "\(endpoint): \(error)" }
+}
+
+extension String {
+    func localizedCaseInsensitiveContainsASCII(_ needle: String) -> Bool {
+        lowercased().contains(needle.lowercased())
+    }
+}

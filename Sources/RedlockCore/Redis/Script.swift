@@ -1,0 +1,19 @@
+/// A Lua script run with EVALSHA, falling back to EVAL where the instance has not cached it
+/// (after a restart or SCRIPT FLUSH). Sending the SHA1 keeps every request small.
+public struct Script: Sendable {
+    public let source: String
+    public let sha1: String
+
+    public init(_ source: String) {
+        self.source = source
+        sha1 = SHA1.hexDigest(Array(source.utf8))
+    }
+
+    func evalSHA(keys: [[UInt8]], arguments: [[UInt8]]) -> Command {
+        Command("EVALSHA", [Array(sha1.utf8), Array(String(keys.count).utf8)] + keys + arguments)
+    }
+
+    func eval(keys: [[UInt8]], arguments: [[UInt8]]) -> Command {
+        Command("EVAL", [Array(source.utf8), Array(String(keys.count).utf8)] + keys + arguments)
+    }
+}

@@ -1,0 +1,71 @@
+import Glibc
+
+/// A raw file descriptor with the few operations redlock needs, each retried on EINTR.
+/// It does not own the descriptor: owners (Connection, SignalInbox) close it in their deinit.
+public struct FileDescriptor: Hashable, Sendable {
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let standardInput = FileDescriptor(rawValue: 0)
+    public static let standardOutput = FileDescriptor(rawValue: 1)
+    public static let standardError = FileDescriptor(rawValue: 2)
+
+    /// Reads up to `buffer.count` bytes; 0 means end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try retryingOnInterrupt { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Sends bytes on a socket without raising SIGPIPE, so redlock never has to change the
+    /// SIGPIPE disposition that COMMAND inherits.
+    public func send(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        try retryingOnInterrupt { Glibc.send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Writes all of `bytes` (blocking descriptors: stdout, stderr).
+    public func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+            }
+        }
+    }
+
+    public func writeAll(_ text: String) { writeAll(Array(text.utf8)) }
+
+    public func close() { ignoringInterrupt { Glibc.close(rawValue) } }
+
+    public var isTerminal: Bool { isatty(rawValue) == 1 }
+
+    public func setNonBlocking() throws(Errno) {
+        let flags = try retryingOnInterrupt { fcntl(rawValue, F_GETFL) }
+        _ = try retryingOnInterrupt { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }
+    }
+}
+
+/// poll(2) over a set of descriptors.
+public enum Poll {
+    public struct Events: OptionSet, Sendable {
+        public let rawValue: Int16
+        public init(rawValue: Int16) { self.rawValue = rawValue }
+        public static let readable = Events(rawValue: Int16(POLLIN))
+        public static let writable = Events(rawValue: Int16(POLLOUT))
+        public static let error = Events(rawValue: Int16(POLLERR))
+        public static let hangUp = Events(rawValue: Int16(POLLHUP))
+        public static let invalid = Events(rawValue: Int16(POLLNVAL))
+    }
+
+    /// Waits until one of `descriptors` is ready or `timeout` passes; returns what each got.
+    /// A signal interrupting the wait is not an error: the caller recomputes its deadlines.
+    public static func wait(_ descriptors: [(FileDescriptor, Events)], timeout: Duration) -> [Events] {
+        var fds = descriptors.map { pollfd(fd: $0.0.rawValue, events: $0.1.rawValue, revents: 0) }
+        let milliseconds = Int32(clamping: max(0, timeout.millisecondsRoundedUp))
+        let ready = fds.withUnsafeMutableBufferPointer { buffer in
+            Glibc.poll(buffer.baseAddress, nfds_t(buffer.count), milliseconds)
+        }
+        if ready <= 0 { return Array(repeating: [], count: fds.count) }
+        return fds.map { Events(rawValue: $0.revents) }
+    }
+}

@@ -1,0 +1,45 @@
+import Glibc
+
+/// A POSIX signal, by number, with the names people type ("TERM", "SIGTERM", "15").
+public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let hangup = Signal(rawValue: SIGHUP)
+    public static let interrupt = Signal(rawValue: SIGINT)
+    public static let quit = Signal(rawValue: SIGQUIT)
+    public static let kill = Signal(rawValue: SIGKILL)
+    public static let user1 = Signal(rawValue: SIGUSR1)
+    public static let user2 = Signal(rawValue: SIGUSR2)
+    public static let pipe = Signal(rawValue: SIGPIPE)
+    public static let alarm = Signal(rawValue: SIGALRM)
+    public static let terminate = Signal(rawValue: SIGTERM)
+    public static let child = Signal(rawValue: SIGCHLD)
+    public static let terminalOutput = Signal(rawValue: SIGTTOU)
+    public static let terminalInput = Signal(rawValue: SIGTTIN)
+
+    /// The names `--lost-signal` accepts and completions offer, in number order.
+    public static let named: [(name: String, signal: Signal)] = [
+        ("HUP", .hangup), ("INT", .interrupt), ("QUIT", .quit), ("KILL", .kill),
+        ("USR1", .user1), ("USR2", .user2), ("ALRM", .alarm), ("TERM", .terminate),
+    ]
+
+    /// Parses `TERM`, `SIGTERM`, `term` or a number from 1 to 64.
+    public init?(parsing text: String) {
+        if let number = Int32(text) {
+            guard number >= 1 && number <= 64 else { return nil }
+            self.init(rawValue: number)
+            return
+        }
+        var name = text.uppercased()
+        if name.hasPrefix("SIG") { name.removeFirst(3) }
+        guard let match = Signal.named.first(where: { $0.name == name }) else { return nil }
+        self = match.signal
+    }
+
+    public var description: String {
+        if let match = Signal.named.first(where: { $0.signal == self }) { return "SIG" + match.name }
+        return "signal \(rawValue)"
+    }
+}

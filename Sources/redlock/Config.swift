@@ -1,0 +1,114 @@
+import Glibc
+import RedlockCore
+
+/// Settings shared by every command: flags over the environment over defaults.
+struct Config {
+    let endpoints: [Endpoint]
+    let connectTimeout: Duration
+    let operationTimeout: Duration
+    let prefix: String
+    let console: Console
+
+    /// The environment as redlock reads it; a parameter so tests can pass their own.
+    typealias Environment = (String) -> String?
+
+    static func resolve(_ invocation: Invocation, environment: Environment, console: Console) throws(Failure) -> Config {
+        let command = invocation.command?.rawValue
+        var urls = invocation.all("redis")
+        if urls.isEmpty, let list = environment("REDLOCK_URLS") {
+            urls = list.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+            if urls.isEmpty { throw Failure(.configuration, "REDLOCK_URLS is set but names no instance") }
+        }
+        if urls.isEmpty { urls = [Endpoint.defaultURL] }
+
+        var password: String?
+        if let file = invocation.last("password-file") {
+            password = try readPassword(from: file, console: console)
+        } else if let value = environment("REDLOCK_PASSWORD"), !value.isEmpty {
+            password = value
+        }
+
+        var endpoints: [Endpoint] = []
+        var seen: Set<String> = []
+        for url in urls {
+            var endpoint: Endpoint
+            do {
+                endpoint = try Endpoint.parse(url)
+            } catch {
+                throw Failure(.configuration, error.description)
+            }
+            if endpoint.password == nil, let password { endpoint.password = password }
+            guard seen.insert(endpoint.identity).inserted else {
+                throw Failure.usage("instance \(endpoint) is listed twice", command: command)
+            }
+            endpoints.append(endpoint)
+        }
+
+        return Config(
+            endpoints: endpoints,
+            connectTimeout: try positiveDuration(invocation, "connect-timeout", default: .milliseconds(500)),
+            operationTimeout: try positiveDuration(invocation, "op-timeout", default: .milliseconds(250)),
+            prefix: invocation.last("prefix") ?? environment("REDLOCK_PREFIX") ?? "",
+            console: console)
+    }
+
+    /// The Redis key for a lock name: exactly KEY, after `--prefix`.
+    func redisKey(_ name: String) -> [UInt8] { Array((prefix + name).utf8) }
+
+    func makeRedlock() -> Redlock {
+        Redlock(instances: InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout))
+    }
+
+    // MARK: - Option values
+
+    static func duration(_ invocation: Invocation, _ long: String) throws(Failure) -> Duration? {
+        guard let text = invocation.last(long) else { return nil }
+        guard let value = DurationSyntax.parse(text) else {
+            throw Failure.usage("bad duration '\(text)' for --\(long) (use \(DurationSyntax.examples))", command: invocation.command?.rawValue)
+        }
+        return value
+    }
+
+    static func positiveDuration(_ invocation: Invocation, _ long: String, default fallback: Duration) throws(Failure) -> Duration {
+        guard let value = try duration(invocation, long) else { return fallback }
+        guard value >= .milliseconds(1) else {
+            throw Failure.usage("--\(long) must be at least 1ms, not '\(invocation.last(long)!)'", command: invocation.command?.rawValue)
+        }
+        return value
+    }
+
+    static func integer(_ invocation: Invocation, _ long: String, in range: ClosedRange<Int>) throws(Failure) -> Int? {
+        guard let text = invocation.last(long) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw Failure.usage("--\(long) takes a number from \(range.lowerBound) to \(range.upperBound), not '\(text)'", command: invocation.command?.rawValue)
+        }
+        return value
+    }
+
+    /// The first line of `path`. A file that others may read gets a warning: it holds a secret.
+    private static func readPassword(from path: String, console: Console) throws(Failure) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw Failure(.configuration, "cannot read password file '\(path)': \(Errno.current)")
+        }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & 0o077 != 0 {
+            console.warn("password file '\(path)' can be read by other users (chmod 600 it)")
+        }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 65536 {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw Failure(.configuration, "cannot read password file '\(path)': \(Errno.current)") }
+            if n == 0 { break }
+            bytes += buffer[..<n]
+            if buffer[..<n].contains(UInt8(ascii: "\n")) { break }
+        }
+        var line = bytes.prefix { $0 != UInt8(ascii: "\n") }
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        guard !line.isEmpty else { throw Failure(.configuration, "password file '\(path)' is empty") }
+        return String(decoding: line, as: UTF8.self)
+    }
+}

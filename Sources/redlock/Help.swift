@@ -1,0 +1,88 @@
+/// `--help` text, generated from the option table so it cannot drift from the parser.
+enum Help {
+    static let width = 80
+    static let column = 30
+
+    static func text(for command: Subcommand?) -> String {
+        var out: [String] = []
+        if let command, command != .help {
+            out.append("usage: redlock [GLOBAL OPTIONS] \(command.synopsis)")
+            out.append("")
+            out += wrap(command.details, indent: 0)
+            let (own, global) = OptionTable.options(for: command)
+            if !own.isEmpty {
+                out.append("")
+                out.append("Options:")
+                out += own.flatMap(describe)
+            }
+            out.append("")
+            out.append("Global options:")
+            out += global.flatMap(describe)
+            if command == .run {
+                out.append("")
+                out += wrap("Examples: redlock run nightly-report -- ./report.sh; redlock run -w 20m deploy-prod -- ./deploy.sh; redlock run -n -E 0 hourly -- ./sync.sh (skip quietly if another host runs it).", indent: 0)
+            }
+        } else {
+            out.append("usage: redlock [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]")
+            for command in Subcommand.allCases {
+                out.append("       redlock \(command.synopsis)")
+            }
+            out.append("")
+            out += wrap("Runs a command under a distributed lock held in Redis, with the Redlock algorithm over one or more independent Redis masters (a quorum of floor(N/2)+1 must agree).", indent: 0)
+            out.append("")
+            out.append("Commands:")
+            for command in Subcommand.allCases {
+                out.append("  " + command.rawValue.padding(to: 10) + command.summary)
+            }
+            out.append("")
+            out.append("Global options:")
+            out += OptionTable.options(for: nil).global.flatMap(describe)
+            out.append("")
+            out.append("Environment:")
+            out.append("  REDLOCK_URLS      instance URLs, separated by commas or spaces")
+            out.append("  REDLOCK_PASSWORD  password for instances whose URL has none")
+            out.append("  REDLOCK_PREFIX    prepended to every key")
+            out.append("")
+            out += wrap("Exit status: run exits with COMMAND's status; 64 usage error, 69 quorum unreachable, 75 not acquired in time, 76 lock lost or not held with that token, 77 authentication refused, 78 configuration error, 124 --max-time expired, 126/127 COMMAND not executable/not found.", indent: 0)
+            out.append("")
+            out.append("'redlock COMMAND --help' shows a command's options; man redlock tells the rest.")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// One option: signature, then its help and default, wrapped under the help column.
+    static func describe(_ spec: OptionSpec) -> [String] {
+        var help = spec.help
+        if let value = spec.defaultText { help += " (default: \(value))" }
+        let signature = "  " + spec.signature
+        var lines = wrap(help, indent: column)
+        if signature.count + 2 <= column {
+            lines[0] = signature.padding(to: column) + lines[0].dropFirst(column)
+        } else {
+            lines.insert(signature, at: 0)
+        }
+        return lines
+    }
+
+    /// Greedy word wrap to `width`, every line indented by `indent`.
+    static func wrap(_ text: String, indent: Int) -> [String] {
+        let prefix = String(repeating: " ", count: indent)
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && indent + line.count + 1 + word.count > width {
+                lines.append(prefix + line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        lines.append(prefix + line)
+        return lines
+    }
+}
+
+extension String {
+    func padding(to length: Int) -> String {
+        count >= length ? self + " " : self + String(repeating: " ", count: length - count)
+    }
+}

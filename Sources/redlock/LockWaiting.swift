@@ -1,0 +1,120 @@
+import RedlockCore
+
+/// Taking a lock for `run` and `acquire`: how long to wait, what to say while waiting, and
+/// what a failure exits with.
+struct LockWaiting {
+    let keyName: String
+    let ttl: Duration
+    /// nil: wait forever.
+    let waitLimit: Duration?
+    let conflictStatus: Int32
+
+    static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
+        let command = invocation.command?.rawValue
+        guard let keyName = invocation.positionals.first, !keyName.isEmpty else {
+            throw Failure.usage("missing KEY", command: command)
+        }
+        let ttl = try Config.positiveDuration(invocation, "ttl", default: .seconds(30))
+        guard ttl >= .milliseconds(10) else {
+            throw Failure.usage("--ttl must be at least 10ms", command: command)
+        }
+        if invocation.has("wait") && invocation.has("no-wait") {
+            throw Failure.usage("--wait and --no-wait exclude each other", command: command)
+        }
+        var waitLimit = try Config.duration(invocation, "wait")
+        if invocation.has("no-wait") { waitLimit = .zero }
+        let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
+        return LockWaiting(keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict))
+    }
+
+    /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
+    func acquire(_ redlock: Redlock, key: [UInt8], value: LockValue, inbox: SignalInbox, console: Console) throws(Failure) -> Lease {
+        let started = Instant.now()
+        let deadline = waitLimit.map { started + $0 }
+        var waiting = false
+        var lastStatus = Instant(nanoseconds: 0)
+        var stoppedBy: Signal?
+
+        let outcome = redlock.acquire(
+            key: key, value: value, ttl: ttl, deadline: deadline,
+            pause: { delay in
+                let signals = inbox.wait(upTo: delay).filter { $0 != .child && $0 != .terminalOutput }
+                stoppedBy = signals.first
+                return stoppedBy == nil
+            },
+            onContention: { attempt in
+                log(attempt, console: console)
+                guard waitLimit != .zero else { return }
+                let now = Instant.now()
+                let line = "waiting for '\(keyName)': \(Self.describe(attempt))"
+                if !waiting {
+                    waiting = true
+                    if console.statusIsLive { console.status(line) } else { console.note(line) }
+                    lastStatus = now
+                } else if console.statusIsLive && now - lastStatus >= .milliseconds(250) {
+                    console.status(line)
+                    lastStatus = now
+                }
+            })
+
+        if waiting { console.clearStatus() }
+        switch outcome {
+        case let .finished(.acquired(lease, failures)):
+            for failure in failures { console.log("\(failure) (the quorum held without it)") }
+            if waiting {
+                console.note("acquired '\(keyName)' after waiting \(DurationSyntax.formatRough(Instant.now() - started))")
+            }
+            console.log("acquired '\(keyName)' on a quorum in \(DurationSyntax.formatRough(Instant.now() - lease.acquiredAt)), valid for \(DurationSyntax.formatRough(lease.validUntil.remaining()))")
+            return lease
+        case let .interrupted(attempt):
+            _ = attempt
+            let signal = stoppedBy ?? .interrupt
+            throw Failure(status: 128 + signal.rawValue, nil)
+        case let .finished(.busy(contention)):
+            let silent = conflictStatus == 0 || console.quiet
+            let how = waitLimit == .zero ? "(--no-wait)" : "after waiting \(DurationSyntax.formatRough(Instant.now() - started))"
+            throw Failure(status: conflictStatus, silent ? nil : "'\(keyName)' not acquired \(how): \(Self.describe(.busy(contention)))")
+        case let .finished(.unreachable(contention)):
+            throw Self.unreachable(contention.failures, quorum: redlock.quorum, total: redlock.instances.count, what: "acquire '\(keyName)'")
+        }
+    }
+
+    /// Exit 77 when an instance refused us, 69 otherwise; the message names each failure.
+    static func unreachable(_ failures: [InstanceError], quorum: Int, total: Int, what: String) -> Failure {
+        let denied = failures.contains { $0.error.isAccessDenied }
+        let list = failures.map(\.description).joined(separator: "; ")
+        let reason = "cannot \(what): fewer than \(quorum) of \(total) instances answered (\(list))"
+        return Failure(denied ? .accessDenied : .unavailable, reason)
+    }
+
+    private func log(_ attempt: AcquireAttempt, console: Console) {
+        guard console.verbose, case let .busy(contention) = attempt else { return }
+        console.log("'\(keyName)' is busy: \(contention.holders.count) instance(s) held by others, \(contention.granted) granted, \(contention.failures.count) failed")
+        for failure in contention.failures { console.log("\(failure)") }
+    }
+
+    /// "held by web-3 pid 4242 (deploy) for 2m13s, lease 21s left".
+    static func describe(_ attempt: AcquireAttempt) -> String {
+        switch attempt {
+        case .acquired:
+            return "acquired"
+        case let .unreachable(contention):
+            return "fewer than a quorum of instances answered (\(contention.failures.map(\.description).joined(separator: "; ")))"
+        case let .busy(contention):
+            var text: String
+            if let raw = contention.likelyHolder, let value = LockValue.decode(raw) {
+                let holder = value.holder
+                text = "held by \(holder.host) pid \(holder.pid)"
+                if !holder.user.isEmpty { text += " (\(holder.user))" }
+                let age = WallClock.millisecondsSinceEpoch() - holder.acquiredAtMilliseconds
+                if holder.acquiredAtMilliseconds > 0 && age >= 0 { text += " for \(DurationSyntax.formatRough(.milliseconds(age)))" }
+            } else if contention.holders.isEmpty {
+                text = "split between attempts"
+            } else {
+                text = "held by another client"
+            }
+            if let left = contention.earliestExpiry { text += ", lease \(DurationSyntax.formatRough(left)) left" }
+            return text
+        }
+    }
+}

@@ -1,0 +1,114 @@
+/// Every option of redlock, once. The parser, `--help`, and the agreement test that checks
+/// the man page and the shell completions all read this table.
+struct OptionSpec: Sendable {
+    /// What the option's argument is, for parsing and for the completions.
+    enum Value: Sendable, Equatable {
+        case none
+        case duration
+        case integer(ClosedRange<Int>)
+        case text
+        case url
+        case file
+        case signal
+    }
+
+    let long: String
+    let short: Character?
+    /// The argument's name in help ("D", "URL"); nil for a flag.
+    let argument: String?
+    let value: Value
+    /// The commands that take it; nil for a global option (every command).
+    let commands: Set<Subcommand>?
+    /// The default, as help shows it.
+    let defaultText: String?
+    let help: String
+    let repeatable: Bool
+
+    init(_ long: String, _ short: Character? = nil, _ argument: String? = nil, _ value: Value = .none,
+         commands: Set<Subcommand>? = nil, default defaultText: String? = nil, repeatable: Bool = false, _ help: String) {
+        self.long = long
+        self.short = short
+        self.argument = argument
+        self.value = value
+        self.commands = commands
+        self.defaultText = defaultText
+        self.help = help
+        self.repeatable = repeatable
+    }
+
+    /// An option without an argument.
+    static func flag(_ long: String, _ short: Character? = nil, commands: Set<Subcommand>? = nil, _ help: String) -> OptionSpec {
+        OptionSpec(long, short, nil, .none, commands: commands, help)
+    }
+
+    var takesArgument: Bool { argument != nil }
+    var isGlobal: Bool { commands == nil }
+
+    func applies(to command: Subcommand) -> Bool { commands?.contains(command) ?? true }
+
+    /// "-t, --ttl D" as help prints it.
+    var signature: String {
+        var text = short.map { "-\($0), " } ?? "    "
+        text += "--\(long)"
+        if let argument { text += " \(argument)" }
+        return text
+    }
+}
+
+enum OptionTable {
+    static let locking: Set<Subcommand> = [.run, .acquire]
+
+    static let all: [OptionSpec] = [
+        // Global: where the instances are and how to talk to them.
+        OptionSpec("redis", "r", "URL", .url, default: "redis://127.0.0.1:6379", repeatable: true,
+                   "a Redis master of the quorum; repeat for each (replaces REDLOCK_URLS)"),
+        OptionSpec("password-file", nil, "FILE", .file,
+                   "read the password from FILE's first line (else REDLOCK_PASSWORD)"),
+        OptionSpec("connect-timeout", nil, "D", .duration, default: "500ms",
+                   "bound on connecting to each instance"),
+        OptionSpec("op-timeout", nil, "D", .duration, default: "250ms",
+                   "bound on each round of requests; a late instance counts as a no"),
+        OptionSpec("prefix", nil, "P", .text, default: "none",
+                   "prepended to every key (else REDLOCK_PREFIX)"),
+        .flag("quiet", "q", "no waiting status, no warnings"),
+        .flag("verbose", "v", "log each round and renewal on stderr"),
+        .flag("help", "h", "show help and exit"),
+        .flag("version", "V", "show the version and exit"),
+
+        // Taking the lock.
+        OptionSpec("ttl", "t", "D", .duration, commands: [.run, .acquire, .extend], default: "30s",
+                   "lease length; run renews it about every TTL/3"),
+        OptionSpec("wait", "w", "D", .duration, commands: locking, default: "forever",
+                   "give up after waiting D for the lock"),
+        .flag("no-wait", "n", commands: locking,
+                   "give up at once if the lock is held"),
+        OptionSpec("conflict-exit-code", "E", "N", .integer(0...255), commands: locking, default: "75",
+                   "exit status when the lock was not acquired in time"),
+
+        // Running COMMAND.
+        OptionSpec("kill-after", nil, "D", .duration, commands: [.run], default: "min(5s, TTL/3)",
+                   "grace between the lost signal and SIGKILL; must be < TTL"),
+        OptionSpec("lost-signal", nil, "SIG", .signal, commands: [.run], default: "TERM",
+                   "signal for COMMAND's group when the lock is lost"),
+        OptionSpec("max-time", nil, "D", .duration, commands: [.run], default: "none",
+                   "stop COMMAND after running D, then exit 124"),
+        OptionSpec("min-hold", nil, "D", .duration, commands: [.run], default: "0",
+                   "keep KEY held at least D after acquiring, even if COMMAND ends sooner"),
+
+        // Multi-step scripts.
+        .flag("env", commands: [.acquire],
+                   "print REDLOCK_TOKEN=... lines instead of the bare token"),
+        OptionSpec("token", nil, "TOKEN", .text, commands: [.extend, .release],
+                   "the token 'redlock acquire' printed (required)"),
+    ]
+
+    static func named(_ long: String) -> OptionSpec? { all.first { $0.long == long } }
+    static func short(_ letter: Character) -> OptionSpec? { all.first { $0.short == letter } }
+
+    /// The options `command` takes, its own first, then the global ones.
+    static func options(for command: Subcommand?) -> (own: [OptionSpec], global: [OptionSpec]) {
+        let global = all.filter(\.isGlobal)
+        guard let command else { return ([], global) }
+        return (all.filter { !$0.isGlobal && $0.applies(to: command) }, global)
+    }
+}

@@ -1,0 +1,158 @@
+/// What the command line asked for, before any value is interpreted.
+struct Invocation: Sendable {
+    var command: Subcommand?
+    /// Option values by long name, in order; a flag's value is "".
+    var values: [String: [String]] = [:]
+    /// Words that are neither options nor COMMAND: KEY, or help's topic.
+    var positionals: [String] = []
+    /// `run`'s COMMAND and its arguments.
+    var commandLine: [String] = []
+
+    func has(_ long: String) -> Bool { values[long] != nil }
+    func last(_ long: String) -> String? { values[long]?.last }
+    func all(_ long: String) -> [String] { values[long] ?? [] }
+}
+
+/// Parses argv against `OptionTable`.
+///
+/// Options may stand before or after the subcommand. For `run`, everything after `--` is
+/// COMMAND; without `--`, the first word after KEY that is not an option starts COMMAND, so
+/// `redlock run nightly ./report.sh -x` passes `-x` to the script.
+enum Parser {
+    static func parse(_ arguments: [String]) throws(Failure) -> Invocation {
+        var invocation = Invocation()
+        var index = 0
+        var sawDoubleDash = false
+
+        /// A repeatable option collects its values; for any other, the last one wins.
+        func store(_ spec: OptionSpec, _ value: String) {
+            if spec.repeatable {
+                invocation.values[spec.long, default: []].append(value)
+            } else {
+                invocation.values[spec.long] = [value]
+            }
+        }
+
+        while index < arguments.count {
+            let word = arguments[index]
+            index += 1
+
+            if sawDoubleDash {
+                try take(positional: word, into: &invocation)
+                continue
+            }
+            if word == "--" {
+                if invocation.command == .run {
+                    // Everything before "--" was options and KEY; everything after is COMMAND.
+                    invocation.commandLine = Array(arguments[index...])
+                    break
+                }
+                sawDoubleDash = true
+                continue
+            }
+            if word.hasPrefix("--") {
+                let body = word.dropFirst(2)
+                let name: String
+                var inline: String?
+                if let equals = body.firstIndex(of: "=") {
+                    name = String(body[..<equals])
+                    inline = String(body[body.index(after: equals)...])
+                } else {
+                    name = String(body)
+                }
+                guard let spec = OptionTable.named(name) else {
+                    throw Failure.usage("unknown option '--\(name)'" + suggestion(for: name), command: invocation.command?.rawValue)
+                }
+                if spec.takesArgument {
+                    if let inline {
+                        store(spec, inline)
+                    } else {
+                        guard index < arguments.count else {
+                            throw Failure.usage("option '--\(name)' needs a value (\(spec.argument!))", command: invocation.command?.rawValue)
+                        }
+                        store(spec, arguments[index])
+                        index += 1
+                    }
+                } else {
+                    guard inline == nil else {
+                        throw Failure.usage("option '--\(name)' takes no value", command: invocation.command?.rawValue)
+                    }
+                    store(spec, "")
+                }
+                continue
+            }
+            if word.hasPrefix("-") && word.count > 1 {
+                var letters = Substring(word.dropFirst())
+                while let letter = letters.first {
+                    letters = letters.dropFirst()
+                    guard let spec = OptionTable.short(letter) else {
+                        throw Failure.usage("unknown option '-\(letter)'", command: invocation.command?.rawValue)
+                    }
+                    if spec.takesArgument {
+                        if !letters.isEmpty {
+                            store(spec, String(letters))
+                        } else {
+                            guard index < arguments.count else {
+                                throw Failure.usage("option '-\(letter)' needs a value (\(spec.argument!))", command: invocation.command?.rawValue)
+                            }
+                            store(spec, arguments[index])
+                            index += 1
+                        }
+                        break
+                    }
+                    store(spec, "")
+                }
+                continue
+            }
+            if invocation.command == .run && !invocation.positionals.isEmpty {
+                // The first word after KEY that is not an option starts COMMAND.
+                invocation.commandLine = Array(arguments[(index - 1)...])
+                break
+            }
+            try take(positional: word, into: &invocation)
+        }
+        return invocation
+    }
+
+    private static func take(positional word: String, into invocation: inout Invocation) throws(Failure) {
+        if invocation.command == nil {
+            guard let command = Subcommand(rawValue: word) else {
+                let near = nearest(word, among: Subcommand.allCases.map(\.rawValue))
+                throw Failure.usage("unknown command '\(word)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""))
+            }
+            invocation.command = command
+            return
+        }
+        invocation.positionals.append(word)
+    }
+
+    /// " (did you mean '--ttl'?)" when an option is one or two edits away.
+    static func suggestion(for name: String) -> String {
+        guard let near = nearest(name, among: OptionTable.all.map(\.long)) else { return "" }
+        return " (did you mean '--\(near)'?)"
+    }
+
+    static func nearest(_ word: String, among candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, editDistance(word, $0)) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(1, min(2, word.count / 3)) else {
+            // A prefix of a long option is a near miss too: --wai for --wait.
+            return word.count >= 3 ? candidates.first { $0.hasPrefix(word) } : nil
+        }
+        return best.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,99 @@
+import Glibc
+import RedlockCore
+
+/// `redlock run KEY -- COMMAND`: take the lock, run COMMAND under it, pass its status on.
+enum RunCommand {
+    static func execute(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
+        let console = config.console
+        let waiting = try LockWaiting.from(invocation)
+        guard !invocation.commandLine.isEmpty else {
+            throw Failure.usage("missing COMMAND after KEY", command: "run")
+        }
+        if invocation.positionals.count > 1 {
+            throw Failure.usage("unexpected '\(invocation.positionals[1])' (one KEY per run; COMMAND goes after KEY or '--')", command: "run")
+        }
+        let ttl = waiting.ttl
+        let grace = try Config.duration(invocation, "kill-after") ?? min(.seconds(5), ttl / 3)
+        guard grace < ttl else {
+            throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) must be shorter than --ttl (\(DurationSyntax.format(ttl)))", command: "run")
+        }
+        var lostSignal = Signal.terminate
+        if let text = invocation.last("lost-signal") {
+            guard let signal = Signal(parsing: text) else {
+                throw Failure.usage("unknown signal '\(text)' for --lost-signal (a name like TERM or a number)", command: "run")
+            }
+            lostSignal = signal
+        }
+        let maxTime = try Config.duration(invocation, "max-time")
+        if let maxTime, maxTime == .zero {
+            throw Failure.usage("--max-time must be more than 0", command: "run")
+        }
+        let minHold = try Config.duration(invocation, "min-hold")
+
+        // From here on, the forwarded signals and SIGCHLD arrive through the inbox. SIGCHLD
+        // must not be ignored (a parent that ignores it would make waitpid fail), and SIGTTOU
+        // is blocked so redlock can take the terminal back.
+        signal(SIGCHLD, SIG_DFL)
+        let inbox: SignalInbox
+        do {
+            inbox = try SignalInbox(Runner.forwardedSignals + [.child, .terminalOutput])
+        } catch {
+            throw Failure(.internalError, "cannot set up signal handling: \(error)")
+        }
+
+        let redlock = config.makeRedlock()
+        let key = config.redisKey(waiting.keyName)
+        let value = LockValue.fresh(for: .init(
+            host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
+            command: invocation.commandLine.joined(separator: " "),
+            acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
+        let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
+
+        var environment = ProcessIdentity.environment.filter { !$0.hasPrefix("REDLOCK_KEY=") && !$0.hasPrefix("REDLOCK_TOKEN=") }
+        environment += ["REDLOCK_KEY=\(waiting.keyName)", "REDLOCK_TOKEN=\(lease.token)"]
+        let plan = Runner.Plan(
+            arguments: invocation.commandLine, environment: environment,
+            teardown: Teardown(signal: lostSignal, grace: grace),
+            renewEvery: ttl / 3, maxTime: maxTime, minHold: minHold)
+        var lossReport = ""
+        let runner = Runner(redlock: redlock, lease: lease, plan: plan, inbox: inbox, terminal: Terminal.foreground()) { event in
+            switch event {
+            case let .started(pid): console.log("started COMMAND as pid \(pid)")
+            case let .renewed(tally): console.log("renewed the lease on \(tally.confirmed) of \(redlock.instances.count) instances")
+            case let .renewalFailed(tally):
+                console.warn("could not renew the lease on a quorum (\(describe(tally, total: redlock.instances.count))); retrying")
+            case let .lockLost(tally):
+                lossReport = tally.map { describe($0, total: redlock.instances.count) } ?? "no quorum renewed it in time"
+                console.error("lock on '\(waiting.keyName)' lost (\(lossReport)); sending \(lostSignal) to COMMAND")
+            case .maxTimeReached:
+                console.error("COMMAND ran longer than --max-time \(DurationSyntax.format(maxTime ?? .zero)); sending \(lostSignal)")
+            case let .forwarded(signal): console.log("forwarded \(signal) to COMMAND")
+            case .killed: console.log("sent SIGKILL to COMMAND's process group")
+            case let .released(tally, keep):
+                if let keep {
+                    console.log("left '\(waiting.keyName)' held for \(DurationSyntax.formatRough(keep)) more (--min-hold) on \(tally.confirmed) instances")
+                } else {
+                    console.log("released '\(waiting.keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
+                }
+                for failure in tally.failures { console.log("release: \(failure)") }
+            }
+        }
+        switch runner.run() {
+        case let .completed(status):
+            return status.shellStatus
+        case let .lockLost(status):
+            throw Failure(.lockLost, "COMMAND was stopped because the lock on '\(waiting.keyName)' was lost (it ended with status \(status.shellStatus))")
+        case .timedOut:
+            return ExitCode.timedOut.rawValue
+        case let .couldNotStart(error):
+            throw Failure(error.isNotFound ? .notFound : .cannotExecute, "cannot run '\(error.command)': \(error.errno)")
+        }
+    }
+
+    static func describe(_ tally: Tally, total: Int) -> String {
+        var parts = ["\(tally.confirmed) of \(total) renewed"]
+        if tally.refused > 0 { parts.append("\(tally.refused) no longer hold our token") }
+        parts += tally.failures.map(\.description)
+        return parts.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,92 @@
+import Glibc
+import RedlockCore
+
+/// `acquire`, `extend` and `release`: the lock's steps as separate processes, for CI jobs
+/// whose steps cannot share one `redlock run`.
+enum ScriptCommands {
+    static func acquire(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
+        let waiting = try LockWaiting.from(invocation)
+        try expectOnlyKey(invocation)
+        let inbox: SignalInbox
+        do {
+            inbox = try SignalInbox([.interrupt, .terminate, .hangup, .quit])
+        } catch {
+            throw Failure(.internalError, "cannot set up signal handling: \(error)")
+        }
+        // The holder is the script that called us: it is what holds the lock from now on.
+        let parent = ProcessIdentity.parentProcessID
+        let value = LockValue.fresh(for: .init(
+            host: ProcessIdentity.hostName, pid: parent, user: ProcessIdentity.userName,
+            command: ProcessIdentity.commandLine(of: parent) ?? "",
+            acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
+        let redlock = config.makeRedlock()
+        let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.keyName), value: value, inbox: inbox, console: config.console)
+        if invocation.has("env") {
+            config.console.print("REDLOCK_KEY=\(shellQuoted(waiting.keyName))\nREDLOCK_TOKEN=\(lease.token)")
+        } else {
+            config.console.print(lease.token)
+        }
+        return ExitCode.success.rawValue
+    }
+
+    static func extend(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
+        let (keyName, token) = try keyAndToken(invocation)
+        let ttl = try Config.positiveDuration(invocation, "ttl", default: .seconds(30))
+        let redlock = config.makeRedlock()
+        var lease = Lease.known(byToken: token, key: config.redisKey(keyName), ttl: ttl)
+        switch redlock.extend(&lease, ttl: ttl) {
+        case let .extended(tally):
+            config.console.log("extended '\(keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
+            return ExitCode.success.rawValue
+        case let .lost(tally), let .failed(tally):
+            return try verdict(tally, redlock: redlock, keyName: keyName, action: "extend")
+        }
+    }
+
+    static func release(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
+        let (keyName, token) = try keyAndToken(invocation)
+        let redlock = config.makeRedlock()
+        let lease = Lease.known(byToken: token, key: config.redisKey(keyName), ttl: .seconds(1))
+        let tally = redlock.release(lease)
+        if tally.confirmed >= redlock.quorum {
+            config.console.log("released '\(keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
+            return ExitCode.success.rawValue
+        }
+        return try verdict(tally, redlock: redlock, keyName: keyName, action: "release")
+    }
+
+    /// Not done on a quorum: 76 when enough instances answered that the token is not there,
+    /// 69/77 when too few answered to say.
+    private static func verdict(_ tally: Tally, redlock: Redlock, keyName: String, action: String) throws(Failure) -> Int32 {
+        if tally.confirmed + tally.refused >= redlock.quorum {
+            throw Failure(.lockLost, "cannot \(action) '\(keyName)': not held with that token (\(tally.confirmed) of \(redlock.instances.count) instances hold it)")
+        }
+        throw LockWaiting.unreachable(tally.failures, quorum: redlock.quorum, total: redlock.instances.count, what: "\(action) '\(keyName)'")
+    }
+
+    private static func keyAndToken(_ invocation: Invocation) throws(Failure) -> (String, String) {
+        let command = invocation.command?.rawValue
+        guard let token = invocation.last("token"), !token.isEmpty else {
+            throw Failure.usage("missing --token TOKEN (the token 'redlock acquire' printed)", command: command)
+        }
+        guard let keyName = invocation.positionals.first, !keyName.isEmpty else {
+            throw Failure.usage("missing KEY", command: command)
+        }
+        try expectOnlyKey(invocation)
+        guard token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw Failure.usage("'\(token)' is not a redlock token", command: command)
+        }
+        return (keyName, token)
+    }
+
+    private static func expectOnlyKey(_ invocation: Invocation) throws(Failure) {
+        if invocation.positionals.count > 1 {
+            throw Failure.usage("unexpected '\(invocation.positionals[1])' after KEY", command: invocation.command?.rawValue)
+        }
+    }
+
+    /// Single-quoted for `eval`: the key may contain anything.
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,55 @@
+/// The subcommands, with the words `--help` and the man page use for them.
+enum Subcommand: String, CaseIterable, Sendable {
+    case run
+    case acquire
+    case extend
+    case release
+    case help
+
+    var synopsis: String {
+        switch self {
+        case .run: return "run [RUN OPTIONS] KEY [--] COMMAND [ARG...]"
+        case .acquire: return "acquire [LOCK OPTIONS] KEY"
+        case .extend: return "extend --token TOKEN [--ttl D] KEY"
+        case .release: return "release --token TOKEN KEY"
+        case .help: return "help [COMMAND]"
+        }
+    }
+
+    var summary: String {
+        switch self {
+        case .run: return "run COMMAND while holding KEY; exit with its status"
+        case .acquire: return "take KEY and print its token; nothing extends the lease"
+        case .extend: return "renew KEY's lease, if still held with TOKEN"
+        case .release: return "release KEY, if still held with TOKEN"
+        case .help: return "show help for redlock or a command"
+        }
+    }
+
+    /// A paragraph for `redlock COMMAND --help`.
+    var details: String {
+        switch self {
+        case .run:
+            return """
+                Acquires KEY on a quorum of the Redis instances, runs COMMAND (directly, no shell) \
+                in its own process group, renews the lease about every TTL/3, and releases KEY \
+                when COMMAND ends. Exits with COMMAND's status (128+N if it died of signal N). \
+                If the lease cannot be renewed, COMMAND gets the lost signal before the lease \
+                could lapse and SIGKILL when it does, and redlock exits 76. COMMAND's \
+                environment has REDLOCK_KEY and REDLOCK_TOKEN.
+                """
+        case .acquire:
+            return """
+                Acquires KEY and prints the token on stdout (with --env, REDLOCK_TOKEN=... ready \
+                for eval). The holder recorded is the calling process (the script). Nothing \
+                renews the lease: use 'redlock extend' before it ends, and 'redlock release'.
+                """
+        case .extend:
+            return "Sets KEY's TTL anew where it still holds TOKEN. Exits 76 if the lock is no longer held with TOKEN."
+        case .release:
+            return "Deletes KEY where it still holds TOKEN. Exits 76 if it expired or belongs to another token."
+        case .help:
+            return "Shows the help of redlock, or of COMMAND."
+        }
+    }
+}

@@ -1,0 +1,6 @@
+import Glibc
+
+// Everything happens in Main; this file only reads argv once and exits with the status.
+exit(Main.run(Array(CommandLine.arguments.dropFirst()), environment: { name in
+    getenv(name).map { String(cString: $0) }
+}))

@@ -7,7 +7,9 @@ enum DurationSyntax {
     /// Parses `text`; nil when it is not a duration (negative values are not durations).
     static func parse(_ text: String) -> Duration? {
         guard !text.isEmpty, text.count <= 40 else { return nil }
-        if let seconds = Double(text), text.first?.isNumber == true || text.first == "." {
+        // A bare number is seconds; only digits and one dot (no "1e3", no "0x10").
+        if text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) {
+            guard let seconds = Double(text) else { return nil }
             guard seconds.isFinite, seconds >= 0, seconds < 1e9 else { return nil }
             return .nanoseconds(Int64((seconds * 1e9).rounded()))
         }
@@ -15,7 +17,7 @@ enum DurationSyntax {
         var rest = Substring(text)
         var lastUnitRank = Int.max
         while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
             guard !number.isEmpty, let value = Double(number) else { return nil }
             rest = rest.dropFirst(number.count)
             let unit = rest.prefix { $0.isLetter }

@@ -44,7 +44,11 @@ struct LockWaiting {
             },
             onContention: { attempt in
                 log(attempt, console: console)
-                guard waitLimit != .zero else { return }
+                if case let .unreachable(contention) = attempt,
+                   contention.failures.filter({ $0.error.isAccessDenied }).count > redlock.instances.count - redlock.quorum {
+                    return false
+                }
+                guard waitLimit != .zero else { return true }
                 let now = Instant.now()
                 let line = "waiting for '\(keyName)': \(Self.describe(attempt))"
                 if !waiting {
@@ -55,6 +59,7 @@ struct LockWaiting {
                     console.status(line)
                     lastStatus = now
                 }
+                return true
             })
 
         if waiting { console.clearStatus() }

@@ -4,31 +4,19 @@ import RedlockCore
 /// Reads the command line once, runs the command, and turns every outcome into an exit
 /// status: the only place that decides one.
 enum Main {
+    /// A command whose every option has been checked; nothing has touched the network yet.
+    enum Prepared {
+        case help(Subcommand?, toStandardError: Bool)
+        case version
+        case run(RunCommand.Options, Config)
+        case acquire(LockWaiting, printEnvironment: Bool, Config)
+        case extend(ScriptCommands.Target, Config)
+        case release(ScriptCommands.Target, Config)
+    }
+
     static func run(_ arguments: [String], environment: Config.Environment) -> Int32 {
-        var quiet = false
         do throws(Failure) {
-            let invocation = try Parser.parse(arguments)
-            quiet = invocation.has("quiet")
-            if invocation.has("version") {
-                FileDescriptor.standardOutput.writeAll("redlock \(Version.number)\n")
-                return ExitCode.success.rawValue
-            }
-            if invocation.has("help") || invocation.command == .help || invocation.command == nil {
-                return try help(invocation)
-            }
-            let command = invocation.command!
-            if let misplaced = invocation.values.keys.compactMap(OptionTable.named).first(where: { !$0.applies(to: command) }) {
-                throw Failure.usage("option '--\(misplaced.long)' does not apply to '\(command.rawValue)'", command: command.rawValue)
-            }
-            let console = Console(quiet: quiet, verbose: invocation.has("verbose") && !quiet)
-            let config = try Config.resolve(invocation, environment: environment, console: console)
-            switch command {
-            case .run: return try RunCommand.execute(invocation, config: config)
-            case .acquire: return try ScriptCommands.acquire(invocation, config: config)
-            case .extend: return try ScriptCommands.extend(invocation, config: config)
-            case .release: return try ScriptCommands.release(invocation, config: config)
-            case .help: return try help(invocation)
-            }
+            return try execute(prepare(arguments, environment: environment))
         } catch {
             if let message = error.message {
                 FileDescriptor.standardError.writeAll("redlock: \(message)\n")
@@ -37,19 +25,60 @@ enum Main {
         }
     }
 
-    private static func help(_ invocation: Invocation) throws(Failure) -> Int32 {
-        var topic = invocation.command == .help ? nil : invocation.command
-        if invocation.command == .help, let name = invocation.positionals.first {
-            guard let command = Subcommand(rawValue: name) else {
+    /// Parses and checks everything: usage (64) and configuration (78) errors come from here.
+    static func prepare(_ arguments: [String], environment: Config.Environment) throws(Failure) -> Prepared {
+        let invocation = try Parser.parse(arguments)
+        if invocation.has("version") { return .version }
+        if invocation.command == .help {
+            guard let name = invocation.positionals.first else { return .help(nil, toStandardError: false) }
+            guard let topic = Subcommand(rawValue: name) else {
                 throw Failure.usage("no help for unknown command '\(name)'")
             }
-            topic = command
+            return .help(topic, toStandardError: false)
         }
-        if invocation.command == nil && !invocation.has("help") {
-            FileDescriptor.standardError.writeAll(Help.text(for: nil))
-            return ExitCode.usage.rawValue
+        if invocation.has("help") { return .help(invocation.command, toStandardError: false) }
+        guard let command = invocation.command else { return .help(nil, toStandardError: true) }
+        if let misplaced = invocation.values.keys.compactMap(OptionTable.named).first(where: { !$0.applies(to: command) }) {
+            throw Failure.usage("option '--\(misplaced.long)' does not apply to '\(command.rawValue)'", command: command.rawValue)
         }
-        FileDescriptor.standardOutput.writeAll(Help.text(for: topic))
-        return ExitCode.success.rawValue
+        let quiet = invocation.has("quiet")
+        let console = Console(quiet: quiet, verbose: invocation.has("verbose") && !quiet)
+        // Command options first: a usage error must not wait on a password file or a URL.
+        switch command {
+        case .run:
+            let options = try RunCommand.Options.from(invocation)
+            return .run(options, try Config.resolve(invocation, environment: environment, console: console))
+        case .acquire:
+            let waiting = try ScriptCommands.acquireOptions(invocation)
+            return .acquire(waiting, printEnvironment: invocation.has("env"), try Config.resolve(invocation, environment: environment, console: console))
+        case .extend:
+            let target = try ScriptCommands.target(invocation)
+            return .extend(target, try Config.resolve(invocation, environment: environment, console: console))
+        case .release:
+            let target = try ScriptCommands.target(invocation)
+            return .release(target, try Config.resolve(invocation, environment: environment, console: console))
+        case .help:
+            return .help(nil, toStandardError: false)
+        }
+    }
+
+    static func execute(_ prepared: Prepared) throws(Failure) -> Int32 {
+        switch prepared {
+        case .version:
+            FileDescriptor.standardOutput.writeAll("redlock \(Version.number)\n")
+            return ExitCode.success.rawValue
+        case let .help(topic, toStandardError):
+            // Bare `redlock` is a usage error: the help goes to stderr and it exits 64.
+            (toStandardError ? FileDescriptor.standardError : .standardOutput).writeAll(Help.text(for: topic))
+            return toStandardError ? ExitCode.usage.rawValue : ExitCode.success.rawValue
+        case let .run(options, config):
+            return try RunCommand.execute(options, config: config)
+        case let .acquire(waiting, printEnvironment, config):
+            return try ScriptCommands.acquire(waiting, printEnvironment: printEnvironment, config: config)
+        case let .extend(target, config):
+            return try ScriptCommands.extend(target, config: config)
+        case let .release(target, config):
+            return try ScriptCommands.release(target, config: config)
+        }
     }
 }

@@ -3,32 +3,51 @@ import RedlockCore
 
 /// `redlock run KEY -- COMMAND`: take the lock, run COMMAND under it, pass its status on.
 enum RunCommand {
-    static func execute(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
-        let console = config.console
-        let waiting = try LockWaiting.from(invocation)
-        guard !invocation.commandLine.isEmpty else {
-            throw Failure.usage("missing COMMAND after KEY", command: "run")
-        }
-        if invocation.positionals.count > 1 {
-            throw Failure.usage("unexpected '\(invocation.positionals[1])' (one KEY per run; COMMAND goes after KEY or '--')", command: "run")
-        }
-        let ttl = waiting.ttl
-        let grace = try Config.duration(invocation, "kill-after") ?? min(.seconds(5), ttl / 3)
-        guard grace < ttl else {
-            throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) must be shorter than --ttl (\(DurationSyntax.format(ttl)))", command: "run")
-        }
-        var lostSignal = Signal.terminate
-        if let text = invocation.last("lost-signal") {
-            guard let signal = Signal(parsing: text) else {
-                throw Failure.usage("unknown signal '\(text)' for --lost-signal (a name like TERM or a number)", command: "run")
+    /// `run`'s options, checked before anything touches the network.
+    struct Options {
+        var waiting: LockWaiting
+        var commandLine: [String]
+        var teardown: Teardown
+        var maxTime: Duration?
+        var minHold: Duration?
+
+        static func from(_ invocation: Invocation) throws(Failure) -> Options {
+            let waiting = try LockWaiting.from(invocation)
+            guard !invocation.commandLine.isEmpty else {
+                throw Failure.usage("missing COMMAND after KEY", command: "run")
             }
-            lostSignal = signal
+            if invocation.positionals.count > 1 {
+                throw Failure.usage("unexpected '\(invocation.positionals[1])' (one KEY per run; COMMAND goes after KEY or '--')", command: "run")
+            }
+            let ttl = waiting.ttl
+            let grace = try Config.duration(invocation, "kill-after") ?? min(.seconds(5), ttl / 3)
+            guard grace < ttl else {
+                throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) must be shorter than --ttl (\(DurationSyntax.format(ttl)))", command: "run")
+            }
+            var lostSignal = Signal.terminate
+            if let text = invocation.last("lost-signal") {
+                guard let signal = Signal(parsing: text) else {
+                    throw Failure.usage("unknown signal '\(text)' for --lost-signal (a name like TERM or a number)", command: "run")
+                }
+                lostSignal = signal
+            }
+            let maxTime = try Config.duration(invocation, "max-time")
+            if let maxTime, maxTime == .zero {
+                throw Failure.usage("--max-time must be more than 0", command: "run")
+            }
+            return Options(
+                waiting: waiting, commandLine: invocation.commandLine,
+                teardown: Teardown(signal: lostSignal, grace: grace),
+                maxTime: maxTime, minHold: try Config.duration(invocation, "min-hold"))
         }
-        let maxTime = try Config.duration(invocation, "max-time")
-        if let maxTime, maxTime == .zero {
-            throw Failure.usage("--max-time must be more than 0", command: "run")
-        }
-        let minHold = try Config.duration(invocation, "min-hold")
+    }
+
+    static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
+        let console = config.console
+        let waiting = options.waiting
+        let ttl = waiting.ttl
+        let lostSignal = options.teardown.signal
+        let maxTime = options.maxTime
 
         // From here on, the forwarded signals and SIGCHLD arrive through the inbox. SIGCHLD
         // must not be ignored (a parent that ignores it would make waitpid fail), and SIGTTOU
@@ -45,16 +64,15 @@ enum RunCommand {
         let key = config.redisKey(waiting.keyName)
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
-            command: invocation.commandLine.joined(separator: " "),
+            command: options.commandLine.joined(separator: " "),
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
 
         var environment = ProcessIdentity.environment.filter { !$0.hasPrefix("REDLOCK_KEY=") && !$0.hasPrefix("REDLOCK_TOKEN=") }
         environment += ["REDLOCK_KEY=\(waiting.keyName)", "REDLOCK_TOKEN=\(lease.token)"]
         let plan = Runner.Plan(
-            arguments: invocation.commandLine, environment: environment,
-            teardown: Teardown(signal: lostSignal, grace: grace),
-            renewEvery: ttl / 3, maxTime: maxTime, minHold: minHold)
+            arguments: options.commandLine, environment: environment, teardown: options.teardown,
+            renewEvery: ttl / 3, maxTime: maxTime, minHold: options.minHold)
         var lossReport = ""
         let runner = Runner(redlock: redlock, lease: lease, plan: plan, inbox: inbox, terminal: Terminal.foreground()) { event in
             switch event {

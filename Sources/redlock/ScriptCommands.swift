@@ -4,9 +4,25 @@ import RedlockCore
 /// `acquire`, `extend` and `release`: the lock's steps as separate processes, for CI jobs
 /// whose steps cannot share one `redlock run`.
 enum ScriptCommands {
-    static func acquire(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
+    /// What `extend` and `release` act on.
+    struct Target {
+        var keyName: String
+        var token: String
+        var ttl: Duration
+    }
+
+    static func acquireOptions(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let waiting = try LockWaiting.from(invocation)
         try expectOnlyKey(invocation)
+        return waiting
+    }
+
+    static func target(_ invocation: Invocation) throws(Failure) -> Target {
+        let (keyName, token) = try keyAndToken(invocation)
+        return Target(keyName: keyName, token: token, ttl: try Config.positiveDuration(invocation, "ttl", default: .seconds(30)))
+    }
+
+    static func acquire(_ waiting: LockWaiting, printEnvironment: Bool, config: Config) throws(Failure) -> Int32 {
         let inbox: SignalInbox
         do {
             inbox = try SignalInbox([.interrupt, .terminate, .hangup, .quit])
@@ -21,7 +37,7 @@ enum ScriptCommands {
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let redlock = config.makeRedlock()
         let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.keyName), value: value, inbox: inbox, console: config.console)
-        if invocation.has("env") {
+        if printEnvironment {
             config.console.print("REDLOCK_KEY=\(shellQuoted(waiting.keyName))\nREDLOCK_TOKEN=\(lease.token)")
         } else {
             config.console.print(lease.token)
@@ -29,9 +45,8 @@ enum ScriptCommands {
         return ExitCode.success.rawValue
     }
 
-    static func extend(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
-        let (keyName, token) = try keyAndToken(invocation)
-        let ttl = try Config.positiveDuration(invocation, "ttl", default: .seconds(30))
+    static func extend(_ target: Target, config: Config) throws(Failure) -> Int32 {
+        let (keyName, token, ttl) = (target.keyName, target.token, target.ttl)
         let redlock = config.makeRedlock()
         var lease = Lease.known(byToken: token, key: config.redisKey(keyName), ttl: ttl)
         switch redlock.extend(&lease, ttl: ttl) {
@@ -43,8 +58,8 @@ enum ScriptCommands {
         }
     }
 
-    static func release(_ invocation: Invocation, config: Config) throws(Failure) -> Int32 {
-        let (keyName, token) = try keyAndToken(invocation)
+    static func release(_ target: Target, config: Config) throws(Failure) -> Int32 {
+        let (keyName, token) = (target.keyName, target.token)
         let redlock = config.makeRedlock()
         let lease = Lease.known(byToken: token, key: config.redisKey(keyName), ttl: .seconds(1))
         let tally = redlock.release(lease)

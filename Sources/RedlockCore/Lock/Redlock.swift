@@ -69,15 +69,16 @@ public final class Redlock {
 
     /// Tries until the lock is taken or `deadline` passes (nil: forever). Between attempts it
     /// sleeps with `pause`, which returns false when the wait must end early (a signal).
-    /// `onContention` is told about each failed attempt, for status lines.
+    /// `onContention` is told about each failed attempt, for status lines, and returns false
+    /// when waiting longer cannot help (a refused password does not fix itself).
     public func acquire(
         key: [UInt8], value: LockValue, ttl: Duration, deadline: Instant?,
-        pause: (Duration) -> Bool, onContention: (AcquireAttempt) -> Void = { _ in }
+        pause: (Duration) -> Bool, onContention: (AcquireAttempt) -> Bool = { _ in true }
     ) -> AcquireOutcome {
         while true {
             let attempt = tryAcquire(key: key, value: value, ttl: ttl)
             if case .acquired = attempt { return .finished(attempt) }
-            onContention(attempt)
+            if !onContention(attempt) { return .finished(attempt) }
             let now = Instant.now()
             guard let deadline else {
                 if !pause(RetryDelay.next(after: attempt)) { return .interrupted(attempt) }

@@ -1,0 +1,95 @@
+# redlock: build, test, demo and install. `make test` is what CI runs (.ci/run).
+SWIFT      ?= swift
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR      = $(DESTDIR)$(PREFIX)/bin
+MANDIR      = $(DESTDIR)$(PREFIX)/share/man/man1
+# Debian packages the build and the test suite need.
+APT_PACKAGES = pkg-config libhiredis-dev redis-server redis-tools
+RELEASE_FLAGS = -c release --static-swift-stdlib
+
+.PHONY: all deps build debug test demo install uninstall clean
+
+all: build
+
+# Installs whatever of APT_PACKAGES is missing (as root, or through sudo).
+deps:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# A release binary with the Swift runtime linked in: it needs only libc and libhiredis.
+build: deps
+	$(SWIFT) build $(RELEASE_FLAGS)
+	@echo "built $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock"
+
+debug: deps
+	$(SWIFT) build
+
+# The whole suite: unit tests, and integration tests against redis-server processes the
+# suite starts itself on free loopback ports.
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test --disable-xctest
+
+# Two `redlock run` jobs on one key at once, on three throwaway local instances (or on
+# REDLOCK_URLS when set): the output shows them take turns.
+demo: build
+	@REDLOCK="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock" bash -c "$$DEMO_SCRIPT"
+
+install: build
+	install -d $(BINDIR) $(MANDIR)
+	install -m 755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock" $(BINDIR)/redlock
+	install -m 644 man/redlock.1 $(MANDIR)/redlock.1
+
+uninstall:
+	rm -f $(BINDIR)/redlock $(MANDIR)/redlock.1
+
+clean:
+	rm -rf .build
+
+define DEMO_SCRIPT
+set -eu
+dir=$$(mktemp -d)
+pids=""
+cleanup() { for pid in $$pids; do kill "$$pid" 2>/dev/null || true; done; rm -rf "$$dir"; }
+trap cleanup EXIT
+start_instance() {
+  for attempt in 1 2 3 4 5 6 7 8; do
+    port=$$(shuf -i 20000-60000 -n 1)
+    redis-cli -p "$$port" ping >/dev/null 2>&1 && continue
+    redis-server --port "$$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$$dir" \
+      --logfile "$$dir/redis-$$port.log" >/dev/null 2>&1 &
+    pid=$$!
+    for wait in $$(seq 50); do
+      if redis-cli -p "$$port" ping >/dev/null 2>&1; then pids="$$pids $$pid"; echo "$$port"; return; fi
+      kill -0 "$$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$$pid" 2>/dev/null || true
+  done
+  echo "demo: could not start redis-server" >&2; exit 1
+}
+if [ -z "$${REDLOCK_URLS:-}" ]; then
+  urls=""
+  for n in 1 2 3; do urls="$$urls redis://127.0.0.1:$$(start_instance)"; done
+  export REDLOCK_URLS="$$urls"
+  echo "demo: three throwaway instances:$$REDLOCK_URLS"
+fi
+job() {
+  "$$REDLOCK" run --wait 30s demo-key -- sh -c \
+    'for step in 1 2 3; do echo "  [$$(date +%T.%3N)] job '"$$1"' (pid $$$$) holds demo-key, step $$step"; sleep 0.4; done'
+}
+echo "demo: starting jobs A and B at the same time on one key"
+job A & a=$$!
+job B & b=$$!
+wait $$a; wait $$b
+echo "demo: both jobs ran, one after the other (their steps never interleave)"
+endef
+export DEMO_SCRIPT

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// Bad input of any kind: one `redlock: ` line on stderr and the exit code of SPEC.
+@Suite struct UsageTests {
+    @Test(arguments: [
+        (["run", "--tll", "5s", "k", "--", "true"], 64),
+        (["run", "--ttl", "5x", "k", "--", "true"], 64),
+        (["run", "k"], 64),
+        (["run", "-E", "300", "k", "--", "true"], 64),
+        (["run", "--kill-after", "40s", "k", "--", "true"], 64),
+        (["run", "--lost-signal", "NOPE", "k", "--", "true"], 64),
+        (["run", "-n", "-w", "1s", "k", "--", "true"], 64),
+        (["run", "--", "true"], 64),
+        (["frobnicate"], 64),
+        ([], 64),
+        (["-r", "redis://a", "-r", "redis://a", "run", "k", "--", "true"], 64),
+        (["-r", "http://nope", "run", "k", "--", "true"], 78),
+        (["-r", "redis://:hunter2@host:99999", "run", "k", "--", "true"], 78),
+        (["release", "k"], 64),
+        (["inspect"], 64),
+    ] as [([String], Int32)])
+    func badInput(_ arguments: [String], _ status: Int32) throws {
+        let result = try redlock(arguments)
+        #expect(result.status == status, "\(arguments): \(result)")
+        let lines = result.stderr.split(separator: "\n")
+        if !arguments.isEmpty {
+            #expect(lines.count == 1, "\(arguments): \(result.stderr)")
+            #expect(lines.first?.hasPrefix("redlock: ") == true)
+        }
+        #expect(result.stdout.isEmpty)
+        #expect(!result.stderr.contains("hunter2"))
+        if status == 64 && !arguments.isEmpty { #expect(result.stderr.contains("--help")) }
+    }
+
+    @Test func badURLInEnvironmentIsAConfigurationError() throws {
+        let result = try redlock(["run", "k", "--", "true"], environment: ["REDLOCK_URLS": "redis://ok:1, bogus"])
+        #expect(result.status == 78)
+    }
+
+    @Test func helpAndVersionGoToStdout() throws {
+        for arguments in [["--help"], ["help"], ["help", "run"], ["run", "--help"], ["acquire", "-h"]] {
+            let result = try redlock(arguments)
+            #expect(result.status == 0)
+            #expect(result.stdout.hasPrefix("usage: redlock"))
+            #expect(result.stderr.isEmpty)
+        }
+        let version = try redlock(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.hasPrefix("redlock "))
+    }
+
+    @Test func unreachableDefaultFailsFastInsteadOfHanging() throws {
+        // Nothing listens on this port: connection refused, 69, quickly.
+        let port = try freeLoopbackPort()
+        let result = try redlock(["-r", "redis://127.0.0.1:\(port)", "run", "-w", "300ms", "k", "--", "true"], timeout: 20)
+        #expect(result.status == 69)
+        #expect(result.stderr.contains("127.0.0.1:\(port)"))
+    }
+}

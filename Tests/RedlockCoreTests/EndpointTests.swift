@@ -1,0 +1,63 @@
+import Testing
+@testable import RedlockCore
+
+@Suite struct EndpointTests {
+    @Test func plainHostAndDefaults() throws {
+        let endpoint = try Endpoint.parse("redis://127.0.0.1")
+        #expect(endpoint.address == .tcp(host: "127.0.0.1", port: 6379))
+        #expect(endpoint.database == 0)
+        #expect(endpoint.password == nil)
+        #expect(endpoint.description == "127.0.0.1:6379")
+    }
+
+    @Test func credentialsPortAndDatabase() throws {
+        let endpoint = try Endpoint.parse("redis://deploy:p%40ss%3Aword@cache.internal:6380/3")
+        #expect(endpoint.address == .tcp(host: "cache.internal", port: 6380))
+        #expect(endpoint.username == "deploy")
+        #expect(endpoint.password == "p@ss:word")
+        #expect(endpoint.database == 3)
+        #expect(!endpoint.description.contains("p@ss"))
+    }
+
+    @Test func passwordOnly() throws {
+        let endpoint = try Endpoint.parse("redis://:secret@localhost:7000")
+        #expect(endpoint.username == nil)
+        #expect(endpoint.password == "secret")
+    }
+
+    @Test func ipv6InBrackets() throws {
+        let endpoint = try Endpoint.parse("redis://[::1]:7001")
+        #expect(endpoint.address == .tcp(host: "::1", port: 7001))
+        #expect(endpoint.description == "[::1]:7001")
+    }
+
+    @Test func unixSocketWithDatabase() throws {
+        let endpoint = try Endpoint.parse("unix:///run/redis/redis.sock?db=2")
+        #expect(endpoint.address == .unix(path: "/run/redis/redis.sock"))
+        #expect(endpoint.database == 2)
+    }
+
+    @Test(arguments: [
+        "127.0.0.1:6379", "http://host", "redis://", "redis://host:0", "redis://host:70000",
+        "redis://host:port", "redis://host/x", "redis://::1", "redis://user@host", "unix://relative.sock",
+        "redis://host/-1", "redis://[::1", "redis://:pw%zz@host", "rediss://host", "unix:///s?x=1",
+    ])
+    func rejectsBadURLs(_ url: String) {
+        #expect(throws: EndpointError.self) { try Endpoint.parse(url) }
+    }
+
+    @Test func errorsNeverShowThePassword() {
+        do {
+            _ = try Endpoint.parse("redis://admin:hunter2@host:notaport")
+            Issue.record("expected an error")
+        } catch {
+            #expect(!error.description.contains("hunter2"))
+            #expect(error.description.contains("***@host"))
+        }
+    }
+
+    @Test func identityIgnoresCredentials() throws {
+        #expect(try Endpoint.parse("redis://:a@h:1").identity == Endpoint.parse("redis://h:1").identity)
+        #expect(try Endpoint.parse("redis://h:1/1").identity != Endpoint.parse("redis://h:1/2").identity)
+    }
+}

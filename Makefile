@@ -60,6 +60,7 @@ dir=$$(mktemp -d)
 pids=""
 cleanup() { for pid in $$pids; do kill "$$pid" 2>/dev/null || true; done; rm -rf "$$dir"; }
 trap cleanup EXIT
+# Sets $$port to a fresh instance's port (no subshell, so $$pids keeps the pid for cleanup).
 start_instance() {
   for attempt in 1 2 3 4 5 6 7 8; do
     port=$$(shuf -i 20000-60000 -n 1)
@@ -68,7 +69,7 @@ start_instance() {
       --logfile "$$dir/redis-$$port.log" >/dev/null 2>&1 &
     pid=$$!
     for wait in $$(seq 50); do
-      if redis-cli -p "$$port" ping >/dev/null 2>&1; then pids="$$pids $$pid"; echo "$$port"; return; fi
+      if redis-cli -p "$$port" ping >/dev/null 2>&1; then pids="$$pids $$pid"; return; fi
       kill -0 "$$pid" 2>/dev/null || break
       sleep 0.1
     done
@@ -78,7 +79,7 @@ start_instance() {
 }
 if [ -z "$${REDLOCK_URLS:-}" ]; then
   urls=""
-  for n in 1 2 3; do urls="$$urls redis://127.0.0.1:$$(start_instance)"; done
+  for n in 1 2 3; do start_instance; urls="$$urls redis://127.0.0.1:$$port"; done
   export REDLOCK_URLS="$$urls"
   echo "demo: three throwaway instances:$$REDLOCK_URLS"
 fi

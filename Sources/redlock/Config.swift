@@ -7,6 +7,8 @@ struct Config {
     let connectTimeout: Duration
     let operationTimeout: Duration
     let prefix: String
+    /// `--restart-grace`: votes of instances up for less than this do not count.
+    let restartGrace: Duration
     let console: Console
 
     /// The environment as redlock reads it; a parameter so tests can pass their own.
@@ -49,6 +51,7 @@ struct Config {
             connectTimeout: try positiveDuration(invocation, "connect-timeout", default: .milliseconds(500)),
             operationTimeout: try positiveDuration(invocation, "op-timeout", default: .milliseconds(250)),
             prefix: invocation.last("prefix") ?? environment("REDLOCK_PREFIX") ?? "",
+            restartGrace: try restartGrace(invocation, environment: environment),
             console: console)
     }
 
@@ -56,7 +59,17 @@ struct Config {
     func redisKey(_ name: String) -> [UInt8] { Array((prefix + name).utf8) }
 
     func makeRedlock() -> Redlock {
-        Redlock(instances: InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout))
+        let instances = InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout, tracksUptime: restartGrace > .zero)
+        return Redlock(instances: instances, restartGrace: restartGrace)
+    }
+
+    private static func restartGrace(_ invocation: Invocation, environment: Environment) throws(Failure) -> Duration {
+        if let value = try duration(invocation, "restart-grace") { return value }
+        guard let text = environment("REDLOCK_RESTART_GRACE"), !text.isEmpty else { return .zero }
+        guard let value = DurationSyntax.parse(text) else {
+            throw Failure(.configuration, "bad duration '\(text)' in REDLOCK_RESTART_GRACE (use \(DurationSyntax.examples))")
+        }
+        return value
     }
 
     // MARK: - Option values

@@ -113,6 +113,8 @@ struct LockWaiting {
                 if !holder.user.isEmpty { text += " (\(holder.user))" }
                 let age = WallClock.millisecondsSinceEpoch() - holder.acquiredAtMilliseconds
                 if holder.acquiredAtMilliseconds > 0 && age >= 0 { text += " for \(DurationSyntax.formatRough(.milliseconds(age)))" }
+            } else if contention.youngInstances > 0 {
+                text = "\(contention.youngInstances) of the instances that granted it are up for less than --restart-grace, so they do not count yet"
             } else if contention.holders.isEmpty {
                 text = "split between attempts"
             } else {

@@ -12,6 +12,9 @@ enum Main {
         case acquire(LockWaiting, printEnvironment: Bool, Config)
         case extend(ScriptCommands.Target, Config)
         case release(ScriptCommands.Target, Config)
+        case inspect(InspectCommand.Options, Config)
+        case forceRelease(ForceReleaseCommand.Options, Config)
+        case doctor(json: Bool, Config)
     }
 
     static func run(_ arguments: [String], environment: Config.Environment) -> Int32 {
@@ -57,6 +60,16 @@ enum Main {
         case .release:
             let target = try ScriptCommands.target(invocation)
             return .release(target, try Config.resolve(invocation, environment: environment, console: console))
+        case .inspect:
+            return .inspect(InspectCommand.options(invocation), try Config.resolve(invocation, environment: environment, console: console))
+        case .forceRelease:
+            let options = try ForceReleaseCommand.options(invocation)
+            return .forceRelease(options, try Config.resolve(invocation, environment: environment, console: console))
+        case .doctor:
+            if let extra = invocation.positionals.first {
+                throw Failure.usage("unexpected '\(extra)': doctor checks every instance", command: "doctor")
+            }
+            return .doctor(json: invocation.has("json"), try Config.resolve(invocation, environment: environment, console: console))
         case .help:
             return .help(nil, toStandardError: false)
         }
@@ -79,6 +92,12 @@ enum Main {
             return try ScriptCommands.extend(target, config: config)
         case let .release(target, config):
             return try ScriptCommands.release(target, config: config)
+        case let .inspect(options, config):
+            return try InspectCommand.execute(options, config: config)
+        case let .forceRelease(options, config):
+            return try ForceReleaseCommand.execute(options, config: config)
+        case let .doctor(json, config):
+            return try DoctorCommand.execute(json: json, restartGrace: config.restartGrace, config: config)
         }
     }
 }

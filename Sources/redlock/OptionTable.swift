@@ -70,6 +70,8 @@ enum OptionTable {
                    "bound on each round of requests; a late instance counts as a no"),
         OptionSpec("prefix", nil, "P", .text, default: "none",
                    "prepended to every key (else REDLOCK_PREFIX)"),
+        OptionSpec("restart-grace", nil, "D", .duration, default: "0 (off)",
+                   "a yes from an instance up for less than D does not count (else REDLOCK_RESTART_GRACE)"),
         .flag("quiet", "q", "no waiting status, no warnings"),
         .flag("verbose", "v", "log each round and renewal on stderr"),
         .flag("help", "h", "show help and exit"),
@@ -98,8 +100,12 @@ enum OptionTable {
         // Multi-step scripts.
         .flag("env", commands: [.acquire],
                    "print REDLOCK_TOKEN=... lines instead of the bare token"),
-        OptionSpec("token", nil, "TOKEN", .text, commands: [.extend, .release],
-                   "the token 'redlock acquire' printed (required)"),
+        OptionSpec("token", nil, "TOKEN", .text, commands: [.extend, .release, .forceRelease],
+                   "the holder's token ('redlock acquire' printed it)"),
+
+        // Operators.
+        .flag("json", commands: [.inspect, .doctor], "print one JSON document"),
+        .flag("yes", "y", commands: [.forceRelease], "do not ask for confirmation"),
     ]
 
     static func named(_ long: String) -> OptionSpec? { all.first { $0.long == long } }

@@ -68,8 +68,11 @@ enum RunCommand {
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
 
-        var environment = ProcessIdentity.environment.filter { !$0.hasPrefix("REDLOCK_KEY=") && !$0.hasPrefix("REDLOCK_TOKEN=") }
-        environment += ["REDLOCK_KEY=\(waiting.keyName)", "REDLOCK_TOKEN=\(lease.token)"]
+        let added = ["REDLOCK_KEY=\(waiting.keyName)", "REDLOCK_TOKEN=\(lease.token)", "REDLOCK_FENCING_TOKEN=\(lease.fence)"]
+        var environment = ProcessIdentity.environment.filter { entry in
+            !added.contains { entry.hasPrefix($0.prefix { $0 != "=" } + "=") }
+        }
+        environment += added
         let plan = Runner.Plan(
             arguments: options.commandLine, environment: environment, teardown: options.teardown,
             renewEvery: ttl / 3, maxTime: maxTime, minHold: options.minHold)

@@ -38,7 +38,7 @@ enum ScriptCommands {
         let redlock = config.makeRedlock()
         let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.keyName), value: value, inbox: inbox, console: config.console)
         if printEnvironment {
-            config.console.print("REDLOCK_KEY=\(shellQuoted(waiting.keyName))\nREDLOCK_TOKEN=\(lease.token)")
+            config.console.print("REDLOCK_KEY=\(shellQuoted(waiting.keyName))\nREDLOCK_TOKEN=\(lease.token)\nREDLOCK_FENCING_TOKEN=\(lease.fence)")
         } else {
             config.console.print(lease.token)
         }

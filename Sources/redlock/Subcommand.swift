@@ -4,6 +4,9 @@ enum Subcommand: String, CaseIterable, Sendable {
     case acquire
     case extend
     case release
+    case inspect
+    case forceRelease = "force-release"
+    case doctor
     case help
 
     var synopsis: String {
@@ -12,6 +15,9 @@ enum Subcommand: String, CaseIterable, Sendable {
         case .acquire: return "acquire [LOCK OPTIONS] KEY"
         case .extend: return "extend --token TOKEN [--ttl D] KEY"
         case .release: return "release --token TOKEN KEY"
+        case .inspect: return "inspect [--json] [KEY|PATTERN...]"
+        case .forceRelease: return "force-release [--yes] [--token TOKEN] KEY..."
+        case .doctor: return "doctor [--json]"
         case .help: return "help [COMMAND]"
         }
     }
@@ -22,6 +28,9 @@ enum Subcommand: String, CaseIterable, Sendable {
         case .acquire: return "take KEY and print its token; nothing extends the lease"
         case .extend: return "renew KEY's lease, if still held with TOKEN"
         case .release: return "release KEY, if still held with TOKEN"
+        case .inspect: return "show who holds KEY, and its TTL on each instance"
+        case .forceRelease: return "delete KEY on every instance, whoever holds it"
+        case .doctor: return "check every instance and the quorum"
         case .help: return "show help for redlock or a command"
         }
     }
@@ -48,6 +57,26 @@ enum Subcommand: String, CaseIterable, Sendable {
             return "Sets KEY's TTL anew where it still holds TOKEN. Exits 76 if the lock is no longer held with TOKEN."
         case .release:
             return "Deletes KEY where it still holds TOKEN. Exits 76 if it expired or belongs to another token."
+        case .inspect:
+            return """
+                Shows, for each KEY, the holder (host, pid, user, command, since when) when redlock \
+                set it, or the raw value when another client did; the remaining TTL and state on \
+                each instance; and whether a quorum holds it. A KEY with * ? or [ is a pattern, \
+                found with SCAN on every instance; no KEY lists every lock redlock holds. Exits 0 \
+                when every named key is held by a quorum, 1 otherwise, 69 when a quorum is unreachable.
+                """
+        case .forceRelease:
+            return """
+                Deletes KEY on every reachable instance, whoever holds it, and wakes waiters. On a \
+                terminal it shows the holder and asks first; elsewhere it needs --yes. With \
+                --token, deletes only where the holder's token is TOKEN (exit 1 if none matched).
+                """
+        case .doctor:
+            return """
+                Checks every instance: reachable, round trip, version, role, eviction policy, \
+                persistence, uptime and clock offset; then whether a quorum is reachable. Exits 0 \
+                when healthy, 1 on warnings, 69 when a quorum is unreachable.
+                """
         case .help:
             return "Shows the help of redlock, or of COMMAND."
         }

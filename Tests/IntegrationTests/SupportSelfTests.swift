@@ -280,6 +280,19 @@ struct RunnerSelfTests {
         #expect(try process.wait() == run)  // cached
     }
 
+    @Test func childStartsWithNoBlockedOrIgnoredSignals() throws {
+        // Test worker threads block most signals; a child must not inherit that mask, or it
+        // would never see the SIGTERM/SIGINT a test sends it.
+        let run = try RedlockProcess(executable: sh, ["-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status"]).wait(timeout: 10)
+        let fields = Dictionary(uniqueKeysWithValues: run.stdout.split(separator: "\n").map { line in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return (String(parts[0]), UInt64(parts[1].trimmingCharacters(in: .whitespaces), radix: 16) ?? .max)
+        })
+        #expect(fields["SigBlk"] == 0)
+        let standardSignals: UInt64 = (1 << 31) - 1  // 1...31 (glibc reserves 32 and 33)
+        #expect(fields["SigIgn"].map { $0 & standardSignals } == 0)
+    }
+
     @Test func environmentIsScrubbedAndMerged() throws {
         let base = RedlockBinary.environment(merging: [:])
         #expect(Set(base.keys).isSubset(of: Set(RedlockBinary.inheritedVariables)))
@@ -308,7 +321,7 @@ struct RunnerSelfTests {
         #expect(try piped.wait(timeout: 10).stdout == "got one\ngot two\n")
 
         // Writing to a child that closed its stdin throws instead of killing us with SIGPIPE.
-        let closer = try RedlockProcess(executable: sh, ["-c", "exec 0<&-; echo closed; sleep 5"], stdin: .pipe)
+        let closer = try RedlockProcess(executable: sh, ["-c", "exec 0<&-; echo closed; exec sleep 5"], stdin: .pipe)
         #expect(eventually(timeout: 5) { closer.stdoutSoFar == "closed\n" })
         #expect(throws: (any Error).self) { try closer.writeStdin(String(repeating: "x", count: 100_000)) }
         closer.signal(SIGKILL)

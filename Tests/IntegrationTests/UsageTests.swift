@@ -18,7 +18,10 @@ import Testing
         (["-r", "http://nope", "run", "k", "--", "true"], 78),
         (["-r", "redis://:hunter2@host:99999", "run", "k", "--", "true"], 78),
         (["release", "k"], 64),
-        (["inspect"], 64),
+        (["force-release"], 64),
+        (["doctor", "extra"], 64),
+        (["inspect", "--yes"], 64),
+        (["extend", "--token", "has space", "k"], 64),
     ] as [([String], Int32)])
     func badInput(_ arguments: [String], _ status: Int32) throws {
         let result = try redlock(arguments)

@@ -12,6 +12,9 @@ public struct LockValue: Equatable, Sendable {
 
     public var token: String
     public var holder: Holder
+    /// The fencing token the instance appended when it granted the lock (`fence=N`); nil in
+    /// a value that is being sent, or one written before fencing existed.
+    public var fence: Int64?
 
     public struct Holder: Equatable, Sendable {
         public var host: String
@@ -30,9 +33,10 @@ public struct LockValue: Equatable, Sendable {
         }
     }
 
-    public init(token: String, holder: Holder) {
+    public init(token: String, holder: Holder, fence: Int64? = nil) {
         self.token = token
         self.holder = holder
+        self.fence = fence
     }
 
     /// A new value with a fresh token for `holder`.
@@ -63,12 +67,31 @@ public struct LockValue: Equatable, Sendable {
         return Array("\(Self.marker) \(token) \(fields.joined(separator: " "))".utf8)
     }
 
+    /// The key of `key`'s fencing counter: in the same Redis Cluster slot as `key` (the
+    /// same hash tag), so one script can use both. `deploy` -> `{deploy}:fence`;
+    /// `{jobs}.nightly` -> `{jobs}.nightly:fence`.
+    public static func fenceKey(for key: [UInt8]) -> [UInt8] {
+        if let open = key.firstIndex(of: UInt8(ascii: "{")),
+           let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {
+            return key + Array(":fence".utf8)
+        }
+        return [UInt8(ascii: "{")] + key + Array("}:fence".utf8)
+    }
+
+    /// Whether a Redis key has the form of a fencing counter rather than a lock.
+    public static func isFenceKey(_ key: [UInt8]) -> Bool {
+        let suffix = Array(":fence".utf8)
+        guard key.count > suffix.count, Array(key.suffix(suffix.count)) == suffix else { return false }
+        return key.dropLast(suffix.count).last == UInt8(ascii: "}") || key.contains(UInt8(ascii: "}"))
+    }
+
     /// Reads a value that redlock wrote; nil for anything else (another client's lock).
     public static func decode(_ bytes: [UInt8]) -> LockValue? {
         let text = String(decoding: bytes, as: UTF8.self)
         let words = text.split(separator: " ", omittingEmptySubsequences: false)
         guard words.count >= 2, words[0] == Substring(marker), !words[1].isEmpty else { return nil }
         var holder = Holder(host: "", pid: 0, user: "", command: "", acquiredAtMilliseconds: 0)
+        var fence: Int64?
         for word in words.dropFirst(2) {
             guard let equals = word.firstIndex(of: "=") else { continue }
             let name = word[..<equals]
@@ -79,10 +102,11 @@ public struct LockValue: Equatable, Sendable {
             case "user": holder.user = value
             case "at": holder.acquiredAtMilliseconds = Int64(value) ?? 0
             case "cmd": holder.command = value
+            case "fence": fence = Int64(value)
             default: continue
             }
         }
-        return LockValue(token: String(words[1]), holder: holder)
+        return LockValue(token: String(words[1]), holder: holder, fence: fence)
     }
 
     /// Percent-encodes spaces, control bytes and '%' so that a field is one word.

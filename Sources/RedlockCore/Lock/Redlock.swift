@@ -2,9 +2,14 @@
 /// rounds of scripts on every instance, decided by a quorum and bounded by validity.
 public final class Redlock {
     public let instances: InstanceSet
+    /// An instance up for less than this may have lost keys in a restart: its "yes" does not
+    /// count toward the quorum (`--restart-grace`). Needs an InstanceSet that tracks uptime;
+    /// an instance whose uptime is unknown does not count either.
+    public let restartGrace: Duration
 
-    public init(instances: InstanceSet) {
+    public init(instances: InstanceSet, restartGrace: Duration = .zero) {
         self.instances = instances
+        self.restartGrace = restartGrace
     }
 
     public var quorum: Int { instances.quorum }
@@ -24,22 +29,29 @@ public final class Redlock {
     // MARK: - Acquire
 
     /// One attempt to take `key` on a quorum. On failure, whatever it did set is released.
+    ///
+    /// Costs one round; a second one only when the instances that granted disagree about
+    /// the fencing counter (after a restart), to raise it on a quorum before it is used.
     public func tryAcquire(key: [UInt8], value: LockValue, ttl: Duration) -> AcquireAttempt {
         let encoded = value.encoded
+        let fenceKey = LockValue.fenceKey(for: key)
         let start = Instant.now()
-        let results = instances.evaluate(Scripts.acquire, keys: [key], arguments: { _ in [encoded, Self.milliseconds(ttl)] })
-        let end = Instant.now()
-        var granted: [Int] = []
+        let results = instances.evaluate(Scripts.acquire, keys: [key, fenceKey], arguments: { _ in [encoded, Self.milliseconds(ttl), value.ownershipPrefix] })
+        var granted: [(instance: Int, fence: Int64)] = []
         var holders: [Contention.Holder] = []
         var failures: [InstanceError] = []
+        var tooYoung: [Int] = []
         for (index, result) in results.enumerated() {
             switch result {
-            case .success(.integer(1)):
-                granted.append(index)
-            case let .success(.array(items)) where items.count == 2:
-                let pttl = items[0].integer ?? -1
+            case let .success(.array(items)) where items.count == 2 && items[0] == .integer(1):
+                if restartGrace > .zero && !(instances.uptime(of: index).map { $0 >= restartGrace } ?? false) {
+                    tooYoung.append(index)
+                }
+                granted.append((index, items[1].integer ?? 0))
+            case let .success(.array(items)) where items.count == 3 && items[0] == .integer(0):
+                let pttl = items[1].integer ?? -1
                 let raw: [UInt8]
-                if case let .bulk(bytes) = items[1] { raw = bytes } else { raw = [] }
+                if case let .bulk(bytes) = items[2] { raw = bytes } else { raw = [] }
                 holders.append(Contention.Holder(instance: index, endpoint: instances.endpoints[index], value: raw, remaining: pttl >= 0 ? .milliseconds(pttl) : nil))
             case let .success(other):
                 failures.append(InstanceError(endpoint: instances.endpoints[index], error: .unexpectedReply("\(other)")))
@@ -49,22 +61,51 @@ public final class Redlock {
                 break
             }
         }
-        let validity = Self.validity(ttl: ttl, start: start, end: end)
-        if granted.count >= quorum && validity > .zero {
-            let lease = Lease(key: key, value: value, ttl: ttl, acquiredAt: start, validUntil: start + ttl - Self.driftAllowance(for: ttl))
+        let counted = granted.count - tooYoung.count
+        var fence: Int64 = 0
+        var fenceHeld = false
+        if counted >= quorum {
+            fence = granted.map(\.fence).max() ?? 0
+            let raised = raiseFence(fenceKey, to: fence, granted: granted)
+            failures += raised.failures
+            fenceHeld = raised.heldByQuorum
+        }
+        let end = Instant.now()
+        if fenceHeld && Self.validity(ttl: ttl, start: start, end: end) > .zero {
+            let lease = Lease(key: key, value: value, fence: fence, ttl: ttl, acquiredAt: start, validUntil: start + ttl - Self.driftAllowance(for: ttl))
             return .acquired(lease, failures: failures)
         }
         // Undo a partial acquisition. Instances that failed may have set the key before the
         // reply was lost, so they get the release too; instances that refused do not.
-        let undo = granted + failures.compactMap { failure in instances.endpoints.firstIndex(of: failure.endpoint) }
+        let undo = granted.map(\.instance) + failures.compactMap { failure in instances.endpoints.firstIndex(of: failure.endpoint) }
         if !undo.isEmpty {
             _ = instances.evaluate(Scripts.release, keys: [key], arguments: { _ in [value.ownershipPrefix] }, on: undo)
         }
-        let contention = Contention(holders: holders, granted: granted.count, failures: failures)
+        let contention = Contention(holders: holders, granted: granted.count, youngInstances: tooYoung.count, failures: failures)
         if granted.count + holders.count >= quorum {
             return .busy(contention)
         }
         return .unreachable(contention)
+    }
+
+    /// Makes sure a quorum's counters are at least `fence` before the token is used: the
+    /// granting instances that reported less are raised (set-if-greater). Returns whether a
+    /// quorum now holds it, and the failures of that round (none when none was needed).
+    private func raiseFence(_ fenceKey: [UInt8], to fence: Int64, granted: [(instance: Int, fence: Int64)]) -> (heldByQuorum: Bool, failures: [InstanceError]) {
+        let behind = granted.filter { $0.fence < fence }.map(\.instance)
+        var holding = granted.count - behind.count
+        var failures: [InstanceError] = []
+        if holding < quorum && !behind.isEmpty {
+            let results = instances.evaluate(Scripts.raiseFence, keys: [fenceKey], arguments: { _ in [Array(String(fence).utf8)] }, on: behind)
+            for index in behind {
+                switch results[index] {
+                case .success?: holding += 1
+                case let .failure(error)?: failures.append(InstanceError(endpoint: instances.endpoints[index], error: error))
+                case nil: break
+                }
+            }
+        }
+        return (holding >= quorum, failures)
     }
 
     /// Tries until the lock is taken or `deadline` passes (nil: forever). Between attempts it
@@ -186,6 +227,8 @@ public struct Contention: Sendable {
     public let holders: [Holder]
     /// How many instances granted the attempt (released again since).
     public let granted: Int
+    /// Of those, how many were up for less than `--restart-grace` and did not count.
+    public let youngInstances: Int
     public let failures: [InstanceError]
 
     /// The shortest remaining TTL reported: the earliest the lock could free by expiry.

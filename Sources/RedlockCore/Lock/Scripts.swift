@@ -1,18 +1,43 @@
 /// The Lua scripts of the algorithm. Each runs atomically on one instance, so "check the
 /// token, then act" cannot interleave with another client.
 enum Scripts {
-    /// KEYS[1] = key, ARGV[1] = our value, ARGV[2] = TTL in ms.
-    /// Returns 1 when the key is ours now (also when it already held our value: a retry after
-    /// a lost reply), else {PTTL, value} of the holder so waiters can cap their sleep and say
-    /// who holds it. A key set by any other client with SET NX PX is a holder like any other.
+    /// KEYS[1] = key, KEYS[2] = its fencing counter; ARGV[1] = our value, ARGV[2] = TTL in
+    /// ms, ARGV[3] = our ownership prefix.
+    /// When the key is free: increments the counter, stores our value with " fence=N"
+    /// appended, and returns {1, N}. When it already holds our token (a retry after a lost
+    /// reply): renews it and returns {1, counter}. Otherwise returns {0, PTTL, value} of the
+    /// holder, so waiters can cap their sleep and say who holds it. A key set by any other
+    /// client with SET NX PX is a holder like any other.
     static let acquire = Script("""
-        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
         local holder = redis.call('GET', KEYS[1])
-        if holder == ARGV[1] then
-          redis.call('PEXPIRE', KEYS[1], ARGV[2])
-          return 1
+        if holder then
+          if string.sub(holder, 1, #ARGV[3]) == ARGV[3] then
+            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+            return {1, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}
+          end
+          return {0, redis.call('PTTL', KEYS[1]), holder}
         end
-        return {redis.call('PTTL', KEYS[1]), holder}
+        local fence = redis.call('INCR', KEYS[2])
+        redis.call('SET', KEYS[1], ARGV[1] .. ' fence=' .. fence, 'PX', ARGV[2])
+        return {1, fence}
+        """)
+
+    /// KEYS[1] = a fencing counter, ARGV[1] = a token value. Raises the counter to the value
+    /// where it is lower (set-if-greater), so a quorum holds at least every token handed out.
+    static let raiseFence = Script("""
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+        if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+        return 1
+        """)
+
+    /// KEYS[1] = key, ARGV[1] = ownership prefix or "". Deletes the key whoever holds it, or
+    /// with a prefix only where it matches. Returns 1 when deleted, 0 when not.
+    static let forceRelease = Script("""
+        if ARGV[1] ~= '' then
+          local value = redis.call('GET', KEYS[1])
+          if not value or string.sub(value, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+        end
+        return redis.call('DEL', KEYS[1])
         """)
 
     /// KEYS[1] = key, ARGV[1] = ownership prefix ("redlock1 <token> "), ARGV[2] = TTL in ms.

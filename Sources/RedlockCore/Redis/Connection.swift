@@ -20,8 +20,13 @@ public final class Connection {
     private var replies: [Reply] = []
     private var failure: RedisError?
 
-    public init(endpoint: Endpoint) {
+    private let asksUptime: Bool
+    /// The server's uptime as INFO reported it in the handshake, and when.
+    private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
+
+    public init(endpoint: Endpoint, asksUptime: Bool = false) {
         self.endpoint = endpoint
+        self.asksUptime = asksUptime
     }
 
     deinit { socket?.close() }
@@ -159,6 +164,11 @@ public final class Connection {
             outbox += Command("SELECT", String(endpoint.database)).encoded
             handshake.append("SELECT")
         }
+        serverUptime = nil
+        if asksUptime {
+            outbox += Command("INFO", "server").encoded
+            handshake.append("INFO")
+        }
     }
 
     /// The socket address for the endpoint, as raw bytes of a sockaddr_*.
@@ -240,6 +250,13 @@ public final class Connection {
     private func accept(_ reply: Reply) {
         if !handshake.isEmpty {
             let command = handshake.removeFirst()
+            if command == "INFO" {
+                // A managed service may refuse INFO: then the uptime is simply unknown.
+                if let text = reply.text, let seconds = ServerInfo(text)["uptime_in_seconds"].flatMap({ Int64($0) }) {
+                    serverUptime = (.seconds(seconds), Instant.now())
+                }
+                return
+            }
             if case let .error(message) = reply {
                 let error = RedisError(errorReply: message)
                 // Any refusal of AUTH is an authentication failure, whatever its wording.

@@ -9,11 +9,13 @@ public final class InstanceSet {
     public let operationTimeout: Duration
     private let connections: [Connection]
 
-    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration) {
+    /// With `tracksUptime`, every new connection asks INFO server in its handshake (for
+    /// `--restart-grace`): one more pipelined command per connection, no extra round trip.
+    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false) {
         self.endpoints = endpoints
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
-        connections = endpoints.map(Connection.init(endpoint:))
+        connections = endpoints.map { Connection(endpoint: $0, asksUptime: tracksUptime) }
     }
 
     public var count: Int { endpoints.count }
@@ -28,6 +30,11 @@ public final class InstanceSet {
     /// that first has to connect gets `--connect-timeout` for the connection on top. Nothing
     /// waits past `notAfter`, whatever the timeouts (the lease keeper's next duty).
     public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil) -> [Result<[Reply], RedisError>?] {
+        timedRound(requests, deadline: deadline, notAfter: notAfter).map { $0?.result }
+    }
+
+    /// `round`, with how long each instance took to answer (connecting included).
+    public func timedRound(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil) -> [(result: Result<[Reply], RedisError>, elapsed: Duration)?] {
         precondition(requests.count == connections.count)
         let start = Instant.now()
         let cap = notAfter ?? .distantFuture
@@ -35,6 +42,7 @@ public final class InstanceSet {
         var deadlines: [Instant] = Array(repeating: min(requestDeadline, cap), count: connections.count)
         var connectDeadlines: [Instant] = Array(repeating: .distantFuture, count: connections.count)
         var active: [Int] = []
+        var finishedAt: [Instant] = Array(repeating: start, count: connections.count)
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
             if connections[index].begin(request) {
@@ -47,6 +55,7 @@ public final class InstanceSet {
             let now = Instant.now()
             active.removeAll { index in
                 let connection = connections[index]
+                finishedAt[index] = now
                 if connection.isFinished { return true }
                 let limit = connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index]
                 if now >= limit {
@@ -72,8 +81,15 @@ public final class InstanceSet {
             }
         }
         return requests.indices.map { index in
-            requests[index] == nil ? nil : connections[index].finish()
+            requests[index] == nil ? nil : (connections[index].finish(), finishedAt[index] - start)
         }
+    }
+
+    /// How long instance `index` has been up, from INFO at connection time plus the time
+    /// since; nil when unknown (not connected yet, or INFO refused). Only tracked when the
+    /// set was made with `tracksUptime`.
+    public func uptime(of index: Int, now: Instant = .now()) -> Duration? {
+        connections[index].serverUptime.map { $0.seconds + (now - $0.measuredAt) }
     }
 
     /// Sends one command to every instance.

@@ -360,7 +360,7 @@ extension FaultProxy {
             var result: [Connection] = []
             while true {
                 // (accept4 is not exported by the Glibc module; children that the tests
-                // start via Foundation's Process don't inherit stray descriptors anyway.)
+                // start via ChildProcess close every descriptor above 2 anyway.)
                 let fd = accept(listenFD, nil, nil)
                 if fd < 0 { break }  // EAGAIN: no more pending connections
                 _ = fcntl(fd, F_SETFD, FD_CLOEXEC)

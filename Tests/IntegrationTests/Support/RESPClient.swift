@@ -20,7 +20,7 @@ import Darwin
 enum RESPClientError: Error, CustomStringConvertible {
     /// No (complete) reply arrived within the socket timeout.
     case timedOut(host: String, port: UInt16)
-    /// The server closed the connection.
+    /// The server closed (or reset) the connection.
     case connectionClosed(host: String, port: UInt16)
     /// The bytes received are not valid RESP2.
     case protocolViolation(String)
@@ -53,7 +53,8 @@ final class RESPClient: @unchecked Sendable {
 
     /// Connects to `host:port`; sends `AUTH password` first when a password is given.
     /// - Parameter timeout: socket send/receive timeout; a read that gets no data for this
-    ///   long throws `RESPClientError.timedOut`.
+    ///   long throws `RESPClientError.timedOut`. Tests that expect a timeout use a short
+    ///   one: `RESPClient(port: p, timeout: 0.3)`.
     init(port: UInt16, host: String = "127.0.0.1", password: String? = nil, timeout: TimeInterval = 5) throws {
         self.host = host
         self.port = port
@@ -63,12 +64,6 @@ final class RESPClient: @unchecked Sendable {
             let reply = try command("AUTH", password)
             guard reply == .simple("OK") else { throw RESPClientError.authenticationFailed(reply) }
         }
-    }
-
-    /// Same as `init(port:host:password:timeout:)`, with the short timeout first for
-    /// readability in tests that expect a timeout: `RESPClient(port: p, timeout: 0.3)`.
-    convenience init(port: UInt16, timeout: TimeInterval) throws {
-        try self.init(port: port, host: "127.0.0.1", password: nil, timeout: timeout)
     }
 
     deinit { close() }
@@ -143,6 +138,8 @@ final class RESPClient: @unchecked Sendable {
             try Sockets.sendAll(fd, bytes)
         } catch let error as SocketError where error.code == EAGAIN || error.code == EWOULDBLOCK {
             throw RESPClientError.timedOut(host: host, port: port)
+        } catch let error as SocketError where error.code == EPIPE || error.code == ECONNRESET {
+            throw RESPClientError.connectionClosed(host: host, port: port)
         }
     }
 
@@ -160,7 +157,8 @@ final class RESPClient: @unchecked Sendable {
                 buffer += chunk[0..<n]
                 return
             }
-            if n == 0 { throw RESPClientError.connectionClosed(host: host, port: port) }
+            // A reset (the peer closed with our data unread) is a closed connection too.
+            if n == 0 || errno == ECONNRESET { throw RESPClientError.connectionClosed(host: host, port: port) }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { throw RESPClientError.timedOut(host: host, port: port) }
             throw SocketError("recv")

@@ -59,7 +59,7 @@ enum RedlockBinary {
     /// The redlock executable: `$REDLOCK_BIN` if set; else `redlock` next to the running
     /// test executable (`swift test` builds both into `.build/<triple>/debug/`); else
     /// `<package root>/.build/debug/redlock`, with the root derived from this file's path.
-    static func executableURL(filePath: String = #filePath) throws -> URL {
+    static func executableURL() throws -> URL {
         let fm = FileManager.default
         var searched: [String] = []
         if let explicit = ProcessInfo.processInfo.environment["REDLOCK_BIN"], !explicit.isEmpty {
@@ -74,7 +74,7 @@ enum RedlockBinary {
             searched.append(candidate.path)
         }
         // <root>/Tests/IntegrationTests/Support/RedlockBinary.swift -> <root>
-        let root = URL(fileURLWithPath: filePath)
+        let root = URL(fileURLWithPath: thisFile)
             .deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         let candidate = root.appendingPathComponent(".build/debug/redlock")
@@ -82,6 +82,9 @@ enum RedlockBinary {
         searched.append(candidate.path)
         throw RedlockRunError.binaryNotFound(searched: searched)
     }
+
+    /// This source file's path, to find the package root from.
+    private static let thisFile: String = #filePath
 
     /// Variables copied from the test process: PATH and HOME (what a command needs to run),
     /// TMPDIR, and LLVM_PROFILE_FILE so code coverage of the child still gets collected.
@@ -355,9 +358,9 @@ private final class OutputCapture: @unchecked Sendable {
 
 /// write(2) all bytes to a pipe, turning a closed reader into a thrown EPIPE instead of a
 /// SIGPIPE that would kill the test runner. SIGPIPE is blocked on this thread only for the
-/// duration of the write and any SIGPIPE it raised is consumed; the process-wide
-/// disposition is not changed, because ignored signals are inherited by every child that
-/// the tests start (Foundation does not reset them).
+/// duration of the write and any SIGPIPE it raised is consumed. The process-wide
+/// disposition is left alone: an ignored SIGPIPE would be inherited by any child started
+/// without resetting dispositions (Foundation's Process does not reset them).
 func writeIgnoringSIGPIPE(_ fd: Int32, _ bytes: [UInt8]) throws {
     var pipeOnly = sigset_t()
     sigemptyset(&pipeOnly)

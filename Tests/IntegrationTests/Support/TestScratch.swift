@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// A temporary folder for one test, removed when the test lets go of it.
 final class TestScratch: @unchecked Sendable {

@@ -1,0 +1,188 @@
+import RedlockCore
+
+/// `redlock inspect [--json] [KEY|PATTERN...]`: who holds a lock, where, for how long.
+enum InspectCommand {
+    struct Options {
+        var names: [String]
+        var json: Bool
+    }
+
+    static func options(_ invocation: Invocation) -> Options {
+        Options(names: invocation.positionals, json: invocation.has("json"))
+    }
+
+    static func isPattern(_ name: String) -> Bool { name.contains { "*?[".contains($0) } }
+
+    static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
+        let redlock = config.makeRedlock()
+        let prefix = Array(config.prefix.utf8)
+        var keys: [[UInt8]] = []
+        var named: Set<[UInt8]> = []
+        var emptyPattern = false
+        var failures: [InstanceError] = []
+
+        if options.names.isEmpty {
+            // Every lock redlock holds: scan, then keep the keys whose value is redlock's.
+            let found = redlock.scan(matching: escapedGlob(prefix) + Array("*".utf8))
+            failures += found.failures
+            keys = found.keys
+        }
+        for name in options.names {
+            if isPattern(name) {
+                let found = redlock.scan(matching: escapedGlob(prefix) + Array(name.utf8))
+                failures += found.failures
+                if found.keys.isEmpty { emptyPattern = true }
+                keys += found.keys.filter { !keys.contains($0) }
+                named.formUnion(found.keys)
+            } else {
+                let key = config.redisKey(name)
+                if !keys.contains(key) { keys.append(key) }
+                named.insert(key)
+            }
+        }
+        if failures.count > redlock.instances.count - redlock.quorum {
+            throw LockWaiting.unreachable(failures, quorum: redlock.quorum, total: redlock.instances.count, what: "scan for keys")
+        }
+        var states = redlock.inspect(keys)
+        if options.names.isEmpty {
+            states = states.filter { state in
+                state.instances.contains { if case let .held(value, _) = $0 { return LockValue.decode(value) != nil } else { return false } }
+            }
+        }
+        if states.contains(where: { $0.reachable < redlock.quorum }) {
+            let errors = states.flatMap { $0.instances.enumerated().compactMap { index, instance -> InstanceError? in
+                if case let .failed(error) = instance { return InstanceError(endpoint: redlock.instances.endpoints[index], error: error) } else { return nil }
+            } }
+            // Still show what could be seen, then fail: an operator wants both.
+            output(states, options: options, config: config, redlock: redlock)
+            throw LockWaiting.unreachable(Array(errors.prefix(redlock.instances.count)), quorum: redlock.quorum, total: redlock.instances.count, what: "inspect")
+        }
+        output(states, options: options, config: config, redlock: redlock)
+        let allHeld = states.filter { named.contains($0.key) }.allSatisfy { $0.verdict == .held }
+        return allHeld && !emptyPattern ? ExitCode.success.rawValue : ExitCode.negative.rawValue
+    }
+
+    private static func output(_ states: [KeyState], options: Options, config: Config, redlock: Redlock) {
+        if options.json {
+            config.console.print(json(states, config: config, redlock: redlock).text)
+        } else if states.isEmpty {
+            config.console.print(options.names.isEmpty ? "no locks held" : "no matching keys")
+        } else {
+            config.console.print(states.map { text($0, config: config, redlock: redlock) }.joined(separator: "\n"))
+        }
+    }
+
+    /// The key as the user names it: without `--prefix`.
+    private static func displayName(_ key: [UInt8], config: Config) -> String {
+        let prefix = Array(config.prefix.utf8)
+        let name = key.starts(with: prefix) ? Array(key.dropFirst(prefix.count)) : key
+        return InstanceStateText.printable(name)
+    }
+
+    /// A key's block: headline, holder details, one row per instance, the verdict.
+    static func text(_ state: KeyState, config: Config, redlock: Redlock) -> String {
+        let name = displayName(state.key, config: config)
+        var lines: [String] = []
+        switch state.verdict {
+        case .free:
+            lines.append("\(name): free")
+        case .held, .split:
+            let raw = state.holder ?? []
+            var headline = "\(name): held by \(InstanceStateText.holder(raw))"
+            if let value = LockValue.decode(raw), let fence = value.fence { headline += ", fencing token \(fence)" }
+            lines.append(InstanceStateText.clipped(headline, to: 100))
+            if let value = LockValue.decode(raw) {
+                if !value.holder.command.isEmpty { lines.append("  command: " + InstanceStateText.clipped(value.holder.command, to: 89)) }
+                if value.holder.acquiredAtMilliseconds > 0 {
+                    lines.append("  since:   " + TimeFormat.rfc3339(millisecondsSinceEpoch: value.holder.acquiredAtMilliseconds))
+                }
+                lines.append("  token:   " + value.token)
+            } else {
+                lines.append("  value:   " + InstanceStateText.clipped(InstanceStateText.printable(raw), to: 89))
+            }
+        }
+        let width = max(12, redlock.instances.endpoints.map { $0.description.count }.max() ?? 0)
+        for (index, instance) in state.instances.enumerated() {
+            let endpoint = redlock.instances.endpoints[index].description
+            let word = InstanceStateText.state(instance, in: state)
+            var detail = ""
+            switch instance {
+            case let .held(value, remaining):
+                detail = remaining.map { "ttl " + DurationSyntax.formatRough($0) } ?? "no ttl"
+                if word == "other" { detail += ", by " + InstanceStateText.holder(value) }
+            case let .failed(error): detail = error.description
+            case .free: detail = ""
+            }
+            let row = "  " + endpoint.padding(to: width + 1) + word.padding(to: 12) + detail
+            lines.append(InstanceStateText.clipped(row.trimmingTrailingSpaces, to: 100))
+        }
+        let count = "\(state.holderCount) of \(redlock.instances.count) instances, \(state.quorum) needed"
+        switch state.verdict {
+        case .held: lines.append("  verdict: held by a quorum (\(count))")
+        case .free: lines.append("  verdict: free (\(state.reachable) of \(redlock.instances.count) instances answered)")
+        case .split: lines.append("  verdict: split, no quorum holds it (\(count))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ states: [KeyState], config: Config, redlock: Redlock) -> JSONValue {
+        .object([
+            ("quorum", .integer(Int64(redlock.quorum))),
+            ("instances", .array(redlock.instances.endpoints.map { .string($0.description) })),
+            ("locks", .array(states.map { state in
+                var holder: JSONValue = .null
+                if let raw = state.holder {
+                    if let value = LockValue.decode(raw) {
+                        let at = value.holder.acquiredAtMilliseconds
+                        holder = .object([
+                            ("redlock", .bool(true)),
+                            ("host", .string(value.holder.host)),
+                            ("pid", .integer(Int64(value.holder.pid))),
+                            ("user", .string(value.holder.user)),
+                            ("command", .string(value.holder.command)),
+                            ("acquired_at", at > 0 ? .string(TimeFormat.rfc3339(millisecondsSinceEpoch: at)) : .null),
+                            ("age_ms", at > 0 ? .integer(max(0, WallClock.millisecondsSinceEpoch() - at)) : .null),
+                            ("token", .string(value.token)),
+                            ("fencing_token", .optional(value.fence)),
+                        ])
+                    } else {
+                        holder = .object([("redlock", .bool(false)), ("raw", .string(InstanceStateText.printable(raw)))])
+                    }
+                }
+                return .object([
+                    ("key", .string(displayName(state.key, config: config))),
+                    ("verdict", .string(state.verdict.rawValue)),
+                    ("holder", holder),
+                    ("instances", .array(state.instances.enumerated().map { index, instance in
+                        var ttl: JSONValue = .null
+                        var error: JSONValue = .null
+                        switch instance {
+                        case let .held(_, remaining): ttl = .optional(remaining?.milliseconds)
+                        case let .failed(failure): error = .string(failure.description)
+                        case .free: break
+                        }
+                        return .object([
+                            ("instance", .string(redlock.instances.endpoints[index].description)),
+                            ("state", .string(InstanceStateText.state(instance, in: state))),
+                            ("ttl_ms", ttl),
+                            ("error", error),
+                        ])
+                    })),
+                ])
+            })),
+        ])
+    }
+
+    /// The prefix as a literal inside a SCAN MATCH pattern.
+    private static func escapedGlob(_ prefix: [UInt8]) -> [UInt8] {
+        prefix.flatMap { "*?[]\\".utf8.contains($0) ? [UInt8(ascii: "\\"), $0] : [$0] }
+    }
+}
+
+extension String {
+    var trimmingTrailingSpaces: String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

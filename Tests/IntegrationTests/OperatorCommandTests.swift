@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+
+/// `inspect`, `force-release` and `doctor`: what an operator sees and does.
+@Suite struct OperatorCommandTests {
+    @Test func inspectShowsTheHolderInTextAndJSON() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let held = try RedlockProcess(["run", "deploy-prod", "--", "sleep", "3"], environment: redis.environment)
+        #expect(eventually { redis.valuesOf(key: "deploy-prod").filter(isRedlockValue).count == 3 })
+
+        let text = try redlock(["inspect", "deploy-prod"], environment: redis.environment)
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("pid \(held.pid)"))
+        #expect(text.stdout.contains(hostName()))
+        #expect(text.stdout.contains("held by a quorum"))
+        #expect(text.stdout.split(separator: "\n").allSatisfy { $0.count <= 100 })
+
+        let json = try redlock(["inspect", "--json", "deploy-prod"], environment: redis.environment)
+        #expect(json.status == 0)
+        let document = try JSON.parse(json.stdout)
+        let lock = document["locks"]?[0]
+        #expect(lock?["key"]?.stringValue == "deploy-prod")
+        #expect(lock?["verdict"]?.stringValue == "held")
+        #expect(lock?["holder"]?["pid"]?.intValue == Int(held.pid))
+        #expect(lock?["holder"]?["host"]?.stringValue == hostName())
+        #expect(lock?["holder"]?["redlock"]?.boolValue == true)
+        #expect((lock?["holder"]?["fencing_token"]?.intValue ?? 0) >= 1)
+        #expect(lock?["instances"]?.arrayValue?.count == 3)
+        #expect(lock?["instances"]?[0]?["state"]?.stringValue == "held")
+        #expect((lock?["instances"]?[0]?["ttl_ms"]?.intValue ?? 0) > 20_000)
+        #expect(document["quorum"]?.intValue == 2)
+
+        #expect(try held.wait(timeout: 20).status == 0)
+        let after = try redlock(["inspect", "deploy-prod"], environment: redis.environment)
+        #expect(after.status == 1)
+        #expect(after.stdout.contains("free"))
+    }
+
+    @Test func inspectShowsAnotherClientsRawValueAndAnUnreachableInstance() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers { try server.client().command("SET", "k", "their-token-123", "PX", "60000") }
+        redis.servers[2].kill()
+        let result = try redlock(["inspect", "--json", "k"], environment: redis.environment)
+        #expect(result.status == 0)
+        let lock = try JSON.parse(result.stdout)["locks"]?[0]
+        #expect(lock?["verdict"]?.stringValue == "held")
+        #expect(lock?["holder"]?["redlock"]?.boolValue == false)
+        #expect(lock?["holder"]?["raw"]?.stringValue == "their-token-123")
+        #expect(lock?["instances"]?[2]?["state"]?.stringValue == "unreachable")
+        #expect(lock?["instances"]?[2]?["error"]?.stringValue?.isEmpty == false)
+        let text = try redlock(["inspect", "k"], environment: redis.environment)
+        #expect(text.stdout.contains("their-token-123") && text.stdout.contains("unreachable"))
+    }
+
+    @Test func patternsAndTheListOfAllLocks() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let tokens = try ["job-a", "job-b"].map { key in
+            try redlock(["acquire", key], environment: redis.environment).stdout.trimmingCharacters(in: .newlines)
+        }
+        #expect(tokens.allSatisfy { $0.count >= 22 })
+        for server in redis.servers { try server.client().command("SET", "job-not-a-lock", "plain") }
+
+        let pattern = try JSON.parse(try redlock(["inspect", "--json", "job-?"], environment: redis.environment).stdout)
+        #expect(Set(pattern["locks"]?.arrayValue?.compactMap { $0["key"]?.stringValue } ?? []) == ["job-a", "job-b"])
+
+        let all = try redlock(["inspect", "--json"], environment: redis.environment)
+        #expect(all.status == 0)
+        let keys = Set(try JSON.parse(all.stdout)["locks"]?.arrayValue?.compactMap { $0["key"]?.stringValue } ?? [])
+        #expect(keys == ["job-a", "job-b"], "only redlock's locks, not other keys or fencing counters")
+
+        let none = try redlock(["inspect", "nothing-*"], environment: redis.environment)
+        #expect(none.status == 1)
+    }
+
+    @Test func forceReleaseNeedsConfirmationAndWakesAWaiter() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let token = try redlock(["acquire", "--ttl", "60s", "stuck"], environment: redis.environment).stdout.trimmingCharacters(in: .newlines)
+
+        let refused = try redlock(["force-release", "stuck"], environment: redis.environment)
+        #expect(refused.status == 64)
+        #expect(refused.stderr.hasPrefix("redlock: ") && refused.stderr.contains("--yes"))
+        #expect(redis.valuesOf(key: "stuck").allSatisfy(isRedlockValue))
+
+        let wrongToken = try redlock(["force-release", "--yes", "--token", "no-such-token-abcdefgh", "stuck"], environment: redis.environment)
+        #expect(wrongToken.status == 1)
+        #expect(redis.valuesOf(key: "stuck").allSatisfy(isRedlockValue))
+
+        let waiter = try RedlockProcess(["run", "--wait", "50s", "stuck", "--", "echo", "got it"], environment: redis.environment)
+        sleep(milliseconds: 300)
+        #expect(waiter.isRunning)
+        let started = Date()
+        let released = try redlock(["force-release", "--yes", "--token", token, "stuck"], environment: redis.environment)
+        #expect(released.status == 0)
+        #expect(released.stdout.split(separator: "\n").count == 3)
+        #expect(released.stdout.contains("deleted"))
+        #expect(redis.valuesOf(key: "stuck").allSatisfy { $0 == .null } || redis.valuesOf(key: "stuck").allSatisfy(isRedlockValue))
+        let result = try waiter.wait(timeout: 30)
+        #expect(result.status == 0)
+        #expect(result.stdout == "got it\n")
+        #expect(Date().timeIntervalSince(started) < 10, "the waiter got the lock long before the 60s lease would have expired")
+    }
+
+    @Test func forceReleaseWithoutTokenDeletesWhateverHoldsIt() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers { try server.client().command("SET", "k", "foreign") }
+        let result = try redlock(["force-release", "-y", "k"], environment: redis.environment)
+        #expect(result.status == 0)
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null })
+        redis.servers[0].kill()
+        redis.servers[1].kill()
+        #expect(try redlock(["force-release", "-y", "k"], environment: redis.environment).status == 69)
+    }
+
+    @Test func doctorOnAHealthyDeployment() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3, extraArgs: ["--appendonly", "yes", "--appendfsync", "always"])
+        let text = try redlock(["doctor"], environment: redis.environment)
+        #expect(text.status == 0, "\(text)")
+        for server in redis.servers { #expect(text.stdout.contains("127.0.0.1:\(server.port)")) }
+        #expect(!text.stdout.contains("warning"))
+        let json = try JSON.parse(try redlock(["doctor", "--json"], environment: redis.environment).stdout)
+        #expect(json["status"]?.stringValue == "ok")
+        #expect(json["quorum_reachable"]?.boolValue == true)
+        #expect(json["can_fail"]?.intValue == 1)
+        #expect(json["instances"]?[0]?["role"]?.stringValue == "master")
+        #expect(json["instances"]?[0]?["appendfsync"]?.stringValue == "always")
+        #expect(json["instances"]?[0]?["version"]?.stringValue?.isEmpty == false)
+    }
+
+    @Test func doctorWarnsAboutAnEvictionPolicy() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3, extraArgs: ["--maxmemory-policy", "volatile-lru"])
+        let result = try redlock(["doctor"], environment: redis.environment)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("warning") && result.stdout.contains("volatile-lru"))
+        #expect(result.stdout.contains("note:"), "no appendfsync always and no --restart-grace: the delayed-restart advice")
+    }
+
+    @Test func doctorWithTwoOfThreeDown() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers[0].kill()
+        redis.servers[1].kill()
+        let result = try redlock(["doctor", "--json"], environment: redis.environment)
+        #expect(result.status == 69)
+        let json = try JSON.parse(result.stdout)
+        #expect(json["quorum_reachable"]?.boolValue == false)
+        #expect(json["instances"]?[0]?["reachable"]?.boolValue == false)
+    }
+
+    @Test func doctorReportsAReplicaAsAnError() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 2)
+        try redis.servers[1].client().command("REPLICAOF", "127.0.0.1", String(redis.servers[0].port))
+        let result = try redlock(["doctor", "--json"], environment: redis.environment)
+        #expect(result.status == 69, "a replica is not usable, so 1 of 2 masters is below the quorum of 2")
+        let json = try JSON.parse(result.stdout)
+        #expect(json["instances"]?[1]?["status"]?.stringValue == "error")
+        #expect(json["instances"]?[1]?["role"]?.stringValue == "slave")
+    }
+
+    private func hostName() -> String {
+        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
+    }
+}

@@ -4,11 +4,15 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 BINDIR      = $(DESTDIR)$(PREFIX)/bin
 MANDIR      = $(DESTDIR)$(PREFIX)/share/man/man1
+# Where bash-completion, zsh and fish look for completions under PREFIX.
+BASHCOMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 # Debian packages the build and the test suite need.
 APT_PACKAGES = pkg-config libhiredis-dev redis-server redis-tools
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: all deps build debug test demo install uninstall clean
+.PHONY: all deps build debug test demo bench install uninstall clean
 
 all: build
 
@@ -43,13 +47,23 @@ test: deps
 demo: build
 	@REDLOCK="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock" bash -c "$$DEMO_SCRIPT"
 
+# Start-up, hand-off, round trips and Redis load, each against flock in the same run.
+bench: deps
+	$(SWIFT) build $(RELEASE_FLAGS)
+	"$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock-bench"
+
+# The binary, the man page and the bash, zsh and fish completions, under DESTDIR/PREFIX.
 install: build
-	install -d $(BINDIR) $(MANDIR)
+	install -d $(BINDIR) $(MANDIR) $(BASHCOMPDIR) $(ZSHCOMPDIR) $(FISHCOMPDIR)
 	install -m 755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock" $(BINDIR)/redlock
 	install -m 644 man/redlock.1 $(MANDIR)/redlock.1
+	install -m 644 completions/redlock.bash $(BASHCOMPDIR)/redlock
+	install -m 644 completions/_redlock $(ZSHCOMPDIR)/_redlock
+	install -m 644 completions/redlock.fish $(FISHCOMPDIR)/redlock.fish
 
 uninstall:
-	rm -f $(BINDIR)/redlock $(MANDIR)/redlock.1
+	rm -f $(BINDIR)/redlock $(MANDIR)/redlock.1 $(BASHCOMPDIR)/redlock \
+	  $(ZSHCOMPDIR)/_redlock $(FISHCOMPDIR)/redlock.fish
 
 clean:
 	rm -rf .build

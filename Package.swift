@@ -25,6 +25,11 @@ let package = Package(
             name: "redlock",
             dependencies: ["RedlockCore"]
         ),
+        // `make bench`: redlock against flock, measured in the same run. Not installed.
+        .executableTarget(
+            name: "redlock-bench",
+            dependencies: ["RedlockCore"]
+        ),
         .testTarget(
             name: "RedlockCoreTests",
             dependencies: ["RedlockCore", "redlock"]

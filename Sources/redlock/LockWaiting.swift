@@ -37,9 +37,9 @@ struct LockWaiting {
 
         let outcome = redlock.acquire(
             key: key, value: value, ttl: ttl, deadline: deadline,
-            pause: { delay in
-                let signals = inbox.wait(upTo: delay).filter { $0 != .child && $0 != .terminalOutput }
-                stoppedBy = signals.first
+            pause: { delay, announcements in
+                _ = Poll.wait([(inbox.descriptor, .readable)] + announcements.map { ($0, .readable) }, timeout: delay)
+                stoppedBy = inbox.drain().first { $0 != .child && $0 != .terminalOutput }
                 return stoppedBy == nil
             },
             onContention: { attempt in

@@ -102,7 +102,7 @@ extension Redlock {
                 switch InstanceSet.single(result) {
                 case let .success(.array(items)) where items.count == 2:
                     let next = items[0].text ?? "0"
-                    for case let .bulk(key) in items[1].elements ?? [] where !LockValue.isFenceKey(key) { found.insert(key) }
+                    for case let .bulk(key) in items[1].elements ?? [] where !LockKeys.isFenceKey(key) { found.insert(key) }
                     cursors[index] = next == "0" ? nil : next
                 case let .success(other):
                     failures.append(InstanceError(endpoint: instances.endpoints[index], error: .unexpectedReply("\(other)")))
@@ -120,7 +120,8 @@ extension Redlock {
     /// holder's token is that one. Per instance: whether it deleted the key, or why not.
     public func forceRelease(_ key: [UInt8], token: String?) -> [Result<Bool, RedisError>] {
         let prefix = token.map { LockValue.ownershipPrefix(token: $0) } ?? []
-        return instances.evaluate(Scripts.forceRelease, keys: [key], arguments: { _ in [prefix] }).map { result in
+        let channel = LockKeys.releaseChannel(for: key)
+        return instances.evaluate(Scripts.forceRelease, keys: [key], arguments: { _ in [prefix, channel] }).map { result in
             switch result {
             case .success(.integer(let deleted))?: return .success(deleted > 0)
             case let .success(other)?: return .failure(.unexpectedReply("\(other)"))

@@ -67,24 +67,6 @@ public struct LockValue: Equatable, Sendable {
         return Array("\(Self.marker) \(token) \(fields.joined(separator: " "))".utf8)
     }
 
-    /// The key of `key`'s fencing counter: in the same Redis Cluster slot as `key` (the
-    /// same hash tag), so one script can use both. `deploy` -> `{deploy}:fence`;
-    /// `{jobs}.nightly` -> `{jobs}.nightly:fence`.
-    public static func fenceKey(for key: [UInt8]) -> [UInt8] {
-        if let open = key.firstIndex(of: UInt8(ascii: "{")),
-           let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {
-            return key + Array(":fence".utf8)
-        }
-        return [UInt8(ascii: "{")] + key + Array("}:fence".utf8)
-    }
-
-    /// Whether a Redis key has the form of a fencing counter rather than a lock.
-    public static func isFenceKey(_ key: [UInt8]) -> Bool {
-        let suffix = Array(":fence".utf8)
-        guard key.count > suffix.count, Array(key.suffix(suffix.count)) == suffix else { return false }
-        return key.dropLast(suffix.count).last == UInt8(ascii: "}") || key.contains(UInt8(ascii: "}"))
-    }
-
     /// Reads a value that redlock wrote; nil for anything else (another client's lock).
     public static func decode(_ bytes: [UInt8]) -> LockValue? {
         let text = String(decoding: bytes, as: UTF8.self)

@@ -34,7 +34,7 @@ public final class Redlock {
     /// the fencing counter (after a restart), to raise it on a quorum before it is used.
     public func tryAcquire(key: [UInt8], value: LockValue, ttl: Duration) -> AcquireAttempt {
         let encoded = value.encoded
-        let fenceKey = LockValue.fenceKey(for: key)
+        let fenceKey = LockKeys.fenceKey(for: key)
         let start = Instant.now()
         let results = instances.evaluate(Scripts.acquire, keys: [key, fenceKey], arguments: { _ in [encoded, Self.milliseconds(ttl), value.ownershipPrefix] })
         var granted: [(instance: Int, fence: Int64)] = []
@@ -79,7 +79,9 @@ public final class Redlock {
         // reply was lost, so they get the release too; instances that refused do not.
         let undo = granted.map(\.instance) + failures.compactMap { failure in instances.endpoints.firstIndex(of: failure.endpoint) }
         if !undo.isEmpty {
-            _ = instances.evaluate(Scripts.release, keys: [key], arguments: { _ in [value.ownershipPrefix] }, on: undo)
+            // No announcement: waking every waiter for a partial attempt would only make
+            // them split the next vote too.
+            _ = instances.evaluate(Scripts.release, keys: [key], arguments: { _ in [value.ownershipPrefix, []] }, on: undo)
         }
         let contention = Contention(holders: holders, granted: granted.count, youngInstances: tooYoung.count, failures: failures)
         if granted.count + holders.count >= quorum {
@@ -108,27 +110,35 @@ public final class Redlock {
         return (holding >= quorum, failures)
     }
 
-    /// Tries until the lock is taken or `deadline` passes (nil: forever). Between attempts it
-    /// sleeps with `pause`, which returns false when the wait must end early (a signal).
-    /// `onContention` is told about each failed attempt, for status lines, and returns false
-    /// when waiting longer cannot help (a refused password does not fix itself).
+    /// Tries until the lock is taken or `deadline` passes (nil: forever).
+    ///
+    /// Between attempts it sleeps with `pause(delay, descriptors)`, which must also wake when
+    /// one of `descriptors` is readable (the release announcements) and returns false when
+    /// the wait must end early (a signal). `onContention` is told about each failed attempt,
+    /// for status lines, and returns false when waiting longer cannot help (a refused
+    /// password does not fix itself).
     public func acquire(
         key: [UInt8], value: LockValue, ttl: Duration, deadline: Instant?,
-        pause: (Duration) -> Bool, onContention: (AcquireAttempt) -> Bool = { _ in true }
+        pause: (Duration, [FileDescriptor]) -> Bool, onContention: (AcquireAttempt) -> Bool = { _ in true }
     ) -> AcquireOutcome {
+        let waiter = Waiter(instances: instances, key: key)
+        var attempt = tryAcquire(key: key, value: value, ttl: ttl)
         while true {
-            let attempt = tryAcquire(key: key, value: value, ttl: ttl)
             if case .acquired = attempt { return .finished(attempt) }
             if !onContention(attempt) { return .finished(attempt) }
             let now = Instant.now()
-            guard let deadline else {
-                if !pause(RetryDelay.next(after: attempt)) { return .interrupted(attempt) }
+            if let deadline, now >= deadline { return .finished(attempt) }
+            if waiter.subscribeIfNeeded(after: attempt) {
+                // A release between the attempt and the subscription would be missed: look again.
+                attempt = tryAcquire(key: key, value: value, ttl: ttl)
                 continue
             }
-            if now >= deadline { return .finished(attempt) }
             // One last attempt exactly at the deadline rather than giving up early.
-            let delay = min(RetryDelay.next(after: attempt), deadline - now)
-            if !pause(delay) { return .interrupted(attempt) }
+            let delay = deadline.map { min(waiter.delay(after: attempt), $0 - now) } ?? waiter.delay(after: attempt)
+            switch waiter.wait(delay, pause: pause) {
+            case .interrupted: return .interrupted(attempt)
+            case .announced, .timerExpired: attempt = tryAcquire(key: key, value: value, ttl: ttl)
+            }
         }
     }
 
@@ -159,7 +169,8 @@ public final class Redlock {
         if let keepFor, keepFor.milliseconds > 0 {
             results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix, Self.milliseconds(keepFor)] })
         } else {
-            results = instances.evaluate(Scripts.release, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix] })
+            let channel = LockKeys.releaseChannel(for: lease.key)
+            results = instances.evaluate(Scripts.release, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix, channel] })
         }
         return Tally(results, endpoints: instances.endpoints)
     }

@@ -30,14 +30,17 @@ enum Scripts {
         return 1
         """)
 
-    /// KEYS[1] = key, ARGV[1] = ownership prefix or "". Deletes the key whoever holds it, or
-    /// with a prefix only where it matches. Returns 1 when deleted, 0 when not.
+    /// KEYS[1] = key, ARGV[1] = ownership prefix or "", ARGV[2] = release channel.
+    /// Deletes the key whoever holds it, or with a prefix only where it matches, and wakes
+    /// waiters. Returns 1 when deleted, 0 when not.
     static let forceRelease = Script("""
         if ARGV[1] ~= '' then
           local value = redis.call('GET', KEYS[1])
           if not value or string.sub(value, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
         end
-        return redis.call('DEL', KEYS[1])
+        local deleted = redis.call('DEL', KEYS[1])
+        if deleted > 0 then redis.call('PUBLISH', ARGV[2], 'released') end
+        return deleted
         """)
 
     /// KEYS[1] = key, ARGV[1] = ownership prefix ("redlock1 <token> "), ARGV[2] = TTL in ms.
@@ -51,12 +54,14 @@ enum Scripts {
         return 0
         """)
 
-    /// KEYS[1] = key, ARGV[1] = ownership prefix. Deletes the key only where it holds our
-    /// token, so a release never removes another holder's lock. Returns 1 or 0.
+    /// KEYS[1] = key, ARGV[1] = ownership prefix, ARGV[2] = release channel or "".
+    /// Deletes the key only where it holds our token, so a release never removes another
+    /// holder's lock, and announces it to waiters. Returns 1 or 0.
     static let release = Script("""
         local value = redis.call('GET', KEYS[1])
         if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
           redis.call('DEL', KEYS[1])
+          if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], 'released') end
           return 1
         end
         return 0

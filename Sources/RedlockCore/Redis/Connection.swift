@@ -19,6 +19,9 @@ public final class Connection {
     private var repliesExpected = 0
     private var replies: [Reply] = []
     private var failure: RedisError?
+    /// After SUBSCRIBE: replies beyond the request's are pushed messages, not an error.
+    private(set) var isListening = false
+    private var pushed: [Reply] = []
 
     private let asksUptime: Bool
     /// The server's uptime as INFO reported it in the handshake, and when.
@@ -100,8 +103,24 @@ public final class Connection {
         fail(.timedOut(isConnecting ? "connecting" : "waiting for a reply"))
     }
 
+    /// Keeps the connection open for pushed messages once the current request (SUBSCRIBE)
+    /// has its replies. It takes no further requests.
+    func listen() { isListening = socket != nil && failure == nil }
+
+    /// Reads whatever has arrived without blocking and returns the pushed messages; an empty
+    /// result with `isListening` false means the connection was lost.
+    func takePushed() -> [Reply] {
+        guard isListening, socket != nil else { return [] }
+        receive()
+        let messages = pushed
+        pushed = []
+        return messages
+    }
+
     /// Closes the socket; the next request reconnects.
     public func close() {
+        isListening = false
+        pushed = []
         socket?.close()
         socket = nil
         reader = ReplyReader()
@@ -243,7 +262,7 @@ public final class Connection {
                 fail(error)
                 return
             }
-            if isFinished { return }
+            if isFinished && !isListening { return }
         }
     }
 
@@ -266,6 +285,8 @@ public final class Connection {
         }
         if replies.count < repliesExpected {
             replies.append(reply)
+        } else if isListening {
+            pushed.append(reply)
         } else {
             fail(.unexpectedReply("more replies than requests"))
         }

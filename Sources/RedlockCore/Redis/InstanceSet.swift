@@ -112,6 +112,31 @@ public final class InstanceSet {
         return results
     }
 
+    // MARK: - Pub/sub
+
+    /// Subscribes every instance's connection to `channel` (one round) and keeps those
+    /// connections for messages only. Returns how many instances are listening.
+    @discardableResult
+    public func subscribe(to channel: [UInt8]) -> Int {
+        let results = round(Array(repeating: [Command("SUBSCRIBE", [channel])], count: count))
+        for (index, result) in results.enumerated() {
+            if case .success? = result { connections[index].listen() }
+        }
+        return connections.filter(\.isListening).count
+    }
+
+    /// The sockets of the listening connections, for the caller's poll.
+    public var listeningDescriptors: [FileDescriptor] {
+        connections.filter(\.isListening).compactMap(\.descriptor)
+    }
+
+    /// How many messages have arrived since the last call (reads without blocking).
+    public func takeMessages() -> Int {
+        connections.reduce(0) { total, connection in
+            total + connection.takePushed().filter { $0.elements?.first?.text == "message" }.count
+        }
+    }
+
     /// Closes every connection (the instances see a clean disconnect).
     public func closeAll() {
         connections.forEach { $0.close() }

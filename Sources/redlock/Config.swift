@@ -60,6 +60,15 @@ struct Config {
 
     func makeRedlock() -> Redlock {
         let instances = InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout, tracksUptime: restartGrace > .zero)
+        if console.verbose {
+            let console = console
+            instances.observer = { report in
+                let parts = report.outcomes.map { outcome in
+                    "\(outcome.endpoint) \(outcome.error.map { "failed (\($0))" } ?? "ok") in \(DurationSyntax.formatPrecise(outcome.elapsed))"
+                }
+                console.log("\(report.label): " + parts.joined(separator: "; "))
+            }
+        }
         return Redlock(instances: instances, restartGrace: restartGrace)
     }
 

@@ -135,7 +135,7 @@ enum DoctorCommand {
             checkup.appendOnly = info["aof_enabled"].map { $0 == "1" }
             checkup.uptime = info["uptime_in_seconds"].flatMap { Int64($0) }
         } else {
-            checkup.unknown.append("INFO refused (\(replies[0].errorText ?? "no reply")): role, eviction and uptime unknown")
+            checkup.unknown.append("INFO refused (\(replies[0].errorMessage ?? "no reply")): role, eviction and uptime unknown")
         }
         if let pair = replies[1].elements, pair.count == 2 {
             checkup.appendFsync = pair[1].text
@@ -174,13 +174,13 @@ enum DoctorCommand {
                 lines.append((row + "unreachable").trimmingTrailingSpaces)
                 continue
             }
-            row += (checkup.roundTrip.map(milliseconds) ?? "-").padding(to: 9)
+            row += (checkup.roundTrip.map(DurationSyntax.formatPrecise) ?? "-").padding(to: 9)
             row += (checkup.version ?? "?").padding(to: 9)
             row += (checkup.role ?? "?").padding(to: 9)
             row += (checkup.evictionPolicy ?? "?").padding(to: 16)
             row += checkup.persistence.padding(to: 14)
             row += (checkup.uptime.map { DurationSyntax.formatRough(.seconds($0)) } ?? "?").padding(to: 8)
-            row += checkup.clockOffsetMilliseconds.map { ($0 >= 0 ? "+" : "-") + milliseconds(.nanoseconds(Int64(abs($0) * 1e6))) } ?? "?"
+            row += checkup.clockOffsetMilliseconds.map { ($0 >= 0 ? "+" : "-") + DurationSyntax.formatPrecise(.nanoseconds(Int64(abs($0) * 1e6))) } ?? "?"
             lines.append(row.trimmingTrailingSpaces)
         }
         return lines.joined(separator: "\n")
@@ -204,18 +204,4 @@ enum DoctorCommand {
         ])
     }
 
-    /// 0.21ms, 12.3ms, 250ms.
-    private static func milliseconds(_ duration: Duration) -> String {
-        let value = Double(duration.nanoseconds) / 1e6
-        if value >= 100 { return "\(Int(value.rounded()))ms" }
-        if value >= 10 { return "\((value * 10).rounded() / 10)ms" }
-        return "\((value * 100).rounded() / 100)ms"
-    }
-}
-
-extension Reply {
-    var errorText: String? {
-        if case let .error(message) = self { return message }
-        return nil
-    }
 }

@@ -65,6 +65,14 @@ enum DurationSyntax {
         return "\(seconds / 3600)h\(pad(seconds % 3600 / 60))m"
     }
 
+    /// Round trips: 0.21ms, 12.3ms, 250ms.
+    static func formatPrecise(_ duration: Duration) -> String {
+        let value = Double(duration.nanoseconds) / 1e6
+        if value >= 100 { return "\(Int(value.rounded()))ms" }
+        if value >= 10 { return "\((value * 10).rounded() / 10)ms" }
+        return "\((value * 100).rounded() / 100)ms"
+    }
+
     private static func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
     private static func trimmed(_ value: Double) -> String {

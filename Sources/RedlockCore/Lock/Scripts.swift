@@ -8,7 +8,7 @@ enum Scripts {
     /// reply): renews it and returns {1, counter}. Otherwise returns {0, PTTL, value} of the
     /// holder, so waiters can cap their sleep and say who holds it. A key set by any other
     /// client with SET NX PX is a holder like any other.
-    static let acquire = Script("""
+    static let acquire = Script("acquire", """
         local holder = redis.call('GET', KEYS[1])
         if holder then
           if string.sub(holder, 1, #ARGV[3]) == ARGV[3] then
@@ -24,7 +24,7 @@ enum Scripts {
 
     /// KEYS[1] = a fencing counter, ARGV[1] = a token value. Raises the counter to the value
     /// where it is lower (set-if-greater), so a quorum holds at least every token handed out.
-    static let raiseFence = Script("""
+    static let raiseFence = Script("raiseFence", """
         local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
         if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
         return 1
@@ -33,7 +33,7 @@ enum Scripts {
     /// KEYS[1] = key, ARGV[1] = ownership prefix or "", ARGV[2] = release channel.
     /// Deletes the key whoever holds it, or with a prefix only where it matches, and wakes
     /// waiters. Returns 1 when deleted, 0 when not.
-    static let forceRelease = Script("""
+    static let forceRelease = Script("forceRelease", """
         if ARGV[1] ~= '' then
           local value = redis.call('GET', KEYS[1])
           if not value or string.sub(value, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
@@ -46,7 +46,7 @@ enum Scripts {
     /// KEYS[1] = key, ARGV[1] = ownership prefix ("redlock1 <token> "), ARGV[2] = TTL in ms.
     /// Sets the TTL only where the key still holds our token: a key that expired or was
     /// taken over is never re-created. Returns 1 when extended, 0 when not ours.
-    static let extend = Script("""
+    static let extend = Script("extend", """
         local value = redis.call('GET', KEYS[1])
         if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
           return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -57,7 +57,7 @@ enum Scripts {
     /// KEYS[1] = key, ARGV[1] = ownership prefix, ARGV[2] = release channel or "".
     /// Deletes the key only where it holds our token, so a release never removes another
     /// holder's lock, and announces it to waiters. Returns 1 or 0.
-    static let release = Script("""
+    static let release = Script("release", """
         local value = redis.call('GET', KEYS[1])
         if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
           redis.call('DEL', KEYS[1])

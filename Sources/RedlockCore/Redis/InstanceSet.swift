@@ -9,6 +9,15 @@ public final class InstanceSet {
     public let operationTimeout: Duration
     private let connections: [Connection]
 
+    /// One instance's part in a finished round, for `-v` logs.
+    public struct RoundReport: Sendable {
+        public let label: String
+        public let outcomes: [(endpoint: Endpoint, elapsed: Duration, error: RedisError?)]
+    }
+
+    /// Told about every round when set: how `-v` shows each instance's round trip.
+    public var observer: ((RoundReport) -> Void)?
+
     /// With `tracksUptime`, every new connection asks INFO server in its handshake (for
     /// `--restart-grace`): one more pipelined command per connection, no extra round trip.
     public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false) {
@@ -29,12 +38,12 @@ public final class InstanceSet {
     /// Every instance must answer by `deadline` (default: now + `--op-timeout`); an instance
     /// that first has to connect gets `--connect-timeout` for the connection on top. Nothing
     /// waits past `notAfter`, whatever the timeouts (the lease keeper's next duty).
-    public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil) -> [Result<[Reply], RedisError>?] {
-        timedRound(requests, deadline: deadline, notAfter: notAfter).map { $0?.result }
+    public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil) -> [Result<[Reply], RedisError>?] {
+        timedRound(requests, deadline: deadline, notAfter: notAfter, label: label).map { $0?.result }
     }
 
     /// `round`, with how long each instance took to answer (connecting included).
-    public func timedRound(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil) -> [(result: Result<[Reply], RedisError>, elapsed: Duration)?] {
+    public func timedRound(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil) -> [(result: Result<[Reply], RedisError>, elapsed: Duration)?] {
         precondition(requests.count == connections.count)
         let start = Instant.now()
         let cap = notAfter ?? .distantFuture
@@ -80,9 +89,22 @@ public final class InstanceSet {
                 connections[index].handle(events[position])
             }
         }
-        return requests.indices.map { index in
+        let outcomes = requests.indices.map { index in
             requests[index] == nil ? nil : (connections[index].finish(), finishedAt[index] - start)
         }
+        if let observer {
+            let name = label ?? requests.lazy.compactMap { $0?.first?.name }.first ?? "round"
+            observer(RoundReport(label: name, outcomes: outcomes.enumerated().compactMap { index, outcome in
+                guard let outcome else { return nil }
+                let error: RedisError?
+                switch outcome.0 {
+                case let .failure(failure): error = failure
+                case let .success(replies): error = replies.lazy.compactMap(\.errorMessage).first.map { RedisError(errorReply: $0) }
+                }
+                return (endpoints[index], outcome.1, error)
+            }))
+        }
+        return outcomes
     }
 
     /// How long instance `index` has been up, from INFO at connection time plus the time
@@ -102,11 +124,11 @@ public final class InstanceSet {
     public func evaluate(_ script: Script, keys: [[UInt8]], arguments: (Int) -> [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil) -> [Result<Reply, RedisError>?] {
         let chosen = Set(instances ?? Array(connections.indices))
         let deadline = Instant.now() + operationTimeout
-        let bySHA = round(connections.indices.map { chosen.contains($0) ? [script.evalSHA(keys: keys, arguments: arguments($0))] : nil }, deadline: deadline, notAfter: notAfter)
+        let bySHA = round(connections.indices.map { chosen.contains($0) ? [script.evalSHA(keys: keys, arguments: arguments($0))] : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
         var results = bySHA.map { $0.map(Self.single) }
         let missing = results.indices.filter { if case .failure(.noScript) = results[$0] { return true } else { return false } }
         if !missing.isEmpty {
-            let retried = round(connections.indices.map { missing.contains($0) ? [script.eval(keys: keys, arguments: arguments($0))] : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter)
+            let retried = round(connections.indices.map { missing.contains($0) ? [script.eval(keys: keys, arguments: arguments($0))] : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
             for index in missing { results[index] = retried[index].map(Self.single) }
         }
         return results

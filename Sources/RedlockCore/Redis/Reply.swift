@@ -17,6 +17,12 @@ public enum Reply: Equatable, Sendable {
         }
     }
 
+    /// The message of an error reply.
+    public var errorMessage: String? {
+        if case let .error(message) = self { return message }
+        return nil
+    }
+
     public var integer: Int64? {
         if case let .integer(value) = self { return value }
         return nil

@@ -1,10 +1,13 @@
 /// A Lua script run with EVALSHA, falling back to EVAL where the instance has not cached it
 /// (after a restart or SCRIPT FLUSH). Sending the SHA1 keeps every request small.
 public struct Script: Sendable {
+    /// What it does, for `-v` logs ("acquire", "extend").
+    public let name: String
     public let source: String
     public let sha1: String
 
-    public init(_ source: String) {
+    public init(_ name: String, _ source: String) {
+        self.name = name
         self.source = source
         sha1 = SHA1.hexDigest(Array(source.utf8))
     }

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+/// On a terminal, COMMAND's process group is the foreground group: it reads the terminal,
+/// Ctrl-C reaches it once, and redlock takes the terminal back when it ends. `script(1)`
+/// (util-linux, in every Debian) gives the test a real pseudo-terminal.
+@Suite struct TerminalTests {
+    /// Runs `shell` under `script` with its terminal fed `keys`, one chunk at each delay.
+    private func onTerminal(_ shell: String, keys: [(delay: Double, text: String)], environment: [String: String]) throws -> RunResult {
+        var feeder = ""
+        for key in keys { feeder += "sleep \(key.delay); printf '\(key.text)'; " }
+        feeder += "sleep 1"
+        let command = "(\(feeder)) | script -qec \"$SHELL_COMMAND\" /dev/null"
+        let process = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", command],
+                                         environment: environment.merging(["SHELL_COMMAND": shell, "R": try RedlockBinary.executableURL().path]) { $1 })
+        return try process.wait(timeout: 30)
+    }
+
+    @Test func commandReadsTheTerminal() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let result = try onTerminal("\"$R\" run k -- sh -c 'read line; echo got:$line'", keys: [(0.8, "hello\\n")], environment: redis.environment)
+        #expect(result.stdout.contains("got:hello"), "\(result)")
+    }
+
+    @Test func controlCInterruptsTheCommandOnce() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        let result = try onTerminal("\"$R\" run k -- sh -c 'trap \"echo int >> $D/ints\" INT; i=0; while [ $i -lt 30 ]; do sleep 0.05; i=$((i+1)); done; echo finished'",
+                                    keys: [(0.8, "\\003")], environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(result.stdout.contains("finished"), "\(result)")
+        #expect(scratch.read("ints") == "int\n")
+    }
+
+    @Test func redlockTakesTheTerminalBack() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let result = try onTerminal("\"$R\" run k -- true; read line; echo back:$line", keys: [(0.8, "again\\n")], environment: redis.environment)
+        #expect(result.stdout.contains("back:again"), "\(result)")
+    }
+}

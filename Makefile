@@ -9,7 +9,7 @@ BASHCOMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 # Debian packages the build and the test suite need.
-APT_PACKAGES = pkg-config libhiredis-dev redis-server redis-tools
+APT_PACKAGES = pkg-config libhiredis-dev libssl-dev openssl redis-server redis-tools
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
 .PHONY: all deps build debug test demo bench install uninstall clean
@@ -28,7 +28,7 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# A release binary with the Swift runtime linked in: it needs only libc and libhiredis.
+# A release binary with the Swift runtime linked in: it needs only libc, libhiredis and libssl.
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@echo "built $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock"

@@ -14,12 +14,19 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // OpenSSL's TLS engine for rediss://, from Debian's libssl-dev, under redlock's own
+        // non-blocking sockets.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Linux calls that Glibc's Swift module lacks (signalfd, getrandom), and fork + exec
         // with a parent-death signal, which posix_spawn cannot set.
         .target(name: "CLinux"),
         .target(
             name: "RedlockCore",
-            dependencies: ["CHiredis", "CLinux"]
+            dependencies: ["CHiredis", "COpenSSL", "CLinux"]
         ),
         .executableTarget(
             name: "redlock",

@@ -22,7 +22,7 @@ final class Waiter {
     init(instances: InstanceSet, key: [UInt8]) {
         self.key = key
         // A second set of connections: a subscribed connection takes no other commands.
-        subscriptions = InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout)
+        subscriptions = InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
     }
 
     /// Subscribes the first time the lock turns out to be held; returns whether it just did.
@@ -61,7 +61,9 @@ final class Waiter {
         while true {
             let descriptors = subscriptions.listeningDescriptors
             listening = descriptors.count
-            guard pause(until.remaining(), descriptors) else { return .interrupted }
+            // TLS may hold a decrypted message that poll would not report: do not sleep then.
+            let wait = subscriptions.hasBufferedMessages ? Duration.zero : until.remaining()
+            guard pause(wait, descriptors) else { return .interrupted }
             if subscriptions.takeMessages() > 0 {
                 // Everyone waiting heard the same message: a small random stagger keeps them
                 // from splitting the vote.

@@ -7,9 +7,17 @@ import Glibc
 /// A connection carries at most one request (a pipeline of commands) at a time. When a
 /// request fails or times out the socket is closed, because late replies would arrive out
 /// of step; the next request connects again.
+///
+/// For `rediss://` a `TLSSession` sits between the socket and the reader: its handshake
+/// follows the TCP connect under the same `--connect-timeout`, and what OpenSSL waits for
+/// (WANT_READ / WANT_WRITE) becomes the events this connection asks poll for.
 public final class Connection {
     public let endpoint: Endpoint
+    private let tlsContext: TLSContext?
     private var socket: FileDescriptor?
+    private var session: TLSSession?
+    /// What OpenSSL last said it needs to go on; it may want to write while we read.
+    private var sessionWants: Poll.Events = []
     private var reader = ReplyReader()
     private var outbox: [UInt8] = []
     private var outboxOffset = 0
@@ -27,12 +35,17 @@ public final class Connection {
     /// The server's uptime as INFO reported it in the handshake, and when.
     private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
 
-    public init(endpoint: Endpoint, asksUptime: Bool = false) {
+    /// `tls` is required for a `rediss://` endpoint (without it, connecting fails).
+    public init(endpoint: Endpoint, asksUptime: Bool = false, tls: TLSContext? = nil) {
         self.endpoint = endpoint
         self.asksUptime = asksUptime
+        self.tlsContext = tls
     }
 
-    deinit { socket?.close() }
+    deinit {
+        session?.shutdown()
+        socket?.close()
+    }
 
     /// Whether a socket is open (connected or connecting).
     public var isOpen: Bool { socket != nil }
@@ -63,13 +76,29 @@ public final class Connection {
     /// Whether the current request has all its replies, or has failed.
     var isFinished: Bool { failure != nil || (handshake.isEmpty && replies.count >= repliesExpected) }
 
-    var isStillConnecting: Bool { isConnecting }
+    /// Connecting or in the TLS handshake: still under `--connect-timeout`.
+    var isStillConnecting: Bool { isConnecting || isHandshaking }
+
+    private var isHandshaking: Bool { session.map { !$0.isHandshakeDone } ?? false }
+
+    /// The TLS protocol of the open connection ("TLSv1.3"); nil without TLS.
+    public var tlsProtocol: String? {
+        guard let session, session.isHandshakeDone else { return nil }
+        return session.protocolVersion
+    }
+
+    /// Whether replies have arrived that poll cannot see on the socket any more (OpenSSL
+    /// decrypted and holds them).
+    var hasBufferedInput: Bool { session?.hasBufferedInput ?? false }
 
     /// The events this connection waits for now.
     var wantedEvents: Poll.Events {
         guard socket != nil, !isFinished else { return [] }
-        if isConnecting || outboxOffset < outbox.count { return [.readable, .writable] }
-        return .readable
+        if isConnecting { return [.readable, .writable] }
+        if isHandshaking { return sessionWants.isEmpty ? [.readable, .writable] : sessionWants }
+        var events: Poll.Events = .readable
+        if outboxOffset < outbox.count { events.insert(.writable) }
+        return events.union(sessionWants)
     }
 
     /// Acts on what poll reported for this connection's socket.
@@ -86,8 +115,25 @@ public final class Connection {
             }
             isConnecting = false
         }
+        if let session, !session.isHandshakeDone {
+            sessionWants = []
+            switch session.handshake() {
+            case .done: break
+            case let .wants(events):
+                sessionWants = events
+                return
+            case .closed:
+                fail(.tls("handshake failed: connection closed by the server (is the port a TLS port?)"))
+                return
+            case let .failed(reason):
+                fail(.tls(reason))
+                return
+            }
+        }
+        sessionWants = []
         if events.contains(.writable) || outboxOffset < outbox.count { flush() }
-        if failure == nil && (events.contains(.readable) || events.contains(.hangUp) || events.contains(.error)) {
+        // OpenSSL may hold decrypted bytes, or have wanted to write in order to read.
+        if failure == nil && (session != nil || events.contains(.readable) || events.contains(.hangUp) || events.contains(.error)) {
             receive()
         }
     }
@@ -100,7 +146,9 @@ public final class Connection {
 
     /// Gives up on the current request (its deadline passed); the socket is closed.
     func timeOut() {
-        fail(.timedOut(isConnecting ? "connecting" : "waiting for a reply"))
+        // A plain-text server reads a ClientHello as the start of an inline command and
+        // waits for the rest: it never answers, so say what that usually means.
+        fail(.timedOut(isConnecting ? "connecting" : isHandshaking ? "in the TLS handshake (is the port a TLS port?)" : "waiting for a reply"))
     }
 
     /// Keeps the connection open for pushed messages once the current request (SUBSCRIBE)
@@ -121,6 +169,9 @@ public final class Connection {
     public func close() {
         isListening = false
         pushed = []
+        session?.shutdown()
+        session = nil
+        sessionWants = []
         socket?.close()
         socket = nil
         reader = ReplyReader()
@@ -167,6 +218,18 @@ public final class Connection {
         }
         socket = descriptor
         isConnecting = result != 0
+        if endpoint.usesTLS {
+            guard let tlsContext, case let .tcp(host, _) = endpoint.address else {
+                close()
+                throw .tls("is not configured for this connection")
+            }
+            do {
+                session = try TLSSession(context: tlsContext, socket: descriptor, host: host)
+            } catch {
+                close()
+                throw error
+            }
+        }
         queueHandshake()
     }
 
@@ -220,14 +283,18 @@ public final class Connection {
         guard let socket else { return }
         while outboxOffset < outbox.count {
             let result = outbox.withUnsafeBytes { raw in
-                Result { () throws(Errno) in try socket.send(UnsafeRawBufferPointer(rebasing: raw[outboxOffset...])) }
+                send(UnsafeRawBufferPointer(rebasing: raw[outboxOffset...]), on: socket)
             }
             switch result {
-            case let .success(sent):
+            case let .moved(sent):
                 outboxOffset += sent
-            case let .failure(error):
-                if error == .wouldBlock { return }
-                fail(.connectionFailed(error.description))
+            case .wouldBlock:
+                return
+            case .closed:
+                fail(.connectionClosed)
+                return
+            case let .failed(error):
+                fail(error)
                 return
             }
         }
@@ -239,20 +306,18 @@ public final class Connection {
         guard let socket else { return }
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while failure == nil {
-            let result = buffer.withUnsafeMutableBytes { raw in
-                Result { () throws(Errno) in try socket.read(into: raw) }
-            }
+            let result = buffer.withUnsafeMutableBytes { raw in read(into: raw, from: socket) }
             let count: Int
             switch result {
-            case let .success(value):
+            case let .moved(value):
                 count = value
-            case let .failure(error):
-                if error == .wouldBlock { return }
-                fail(.connectionFailed(error.description))
+            case .wouldBlock:
                 return
-            }
-            if count == 0 {
+            case .closed:
                 fail(.connectionClosed)
+                return
+            case let .failed(error):
+                fail(error)
                 return
             }
             do throws(RedisError) {
@@ -263,6 +328,49 @@ public final class Connection {
                 return
             }
             if isFinished && !isListening { return }
+        }
+    }
+
+    /// What one send or read on the socket (through TLS when there is a session) did.
+    private enum Transfer {
+        case moved(Int)
+        case wouldBlock
+        case closed
+        case failed(RedisError)
+    }
+
+    private func send(_ bytes: UnsafeRawBufferPointer, on socket: FileDescriptor) -> Transfer {
+        if let session { return transfer(session.write(bytes)) }
+        do {
+            return .moved(try socket.send(bytes))
+        } catch {
+            return error == .wouldBlock ? .wouldBlock : .failed(.connectionFailed(error.description))
+        }
+    }
+
+    private func read(into buffer: UnsafeMutableRawBufferPointer, from socket: FileDescriptor) -> Transfer {
+        if let session { return transfer(session.read(into: buffer)) }
+        do {
+            let count = try socket.read(into: buffer)
+            return count == 0 ? .closed : .moved(count)
+        } catch {
+            return error == .wouldBlock ? .wouldBlock : .failed(.connectionFailed(error.description))
+        }
+    }
+
+    private func transfer(_ outcome: TLSSession.Outcome) -> Transfer {
+        switch outcome {
+        case let .done(count):
+            return .moved(count)
+        case let .wants(events):
+            // Wanting to write in order to read (or the reverse) is remembered for poll;
+            // wanting what we wait for anyway needs nothing more.
+            sessionWants = events
+            return .wouldBlock
+        case .closed:
+            return .closed
+        case let .failed(reason):
+            return .failed(.tls(reason))
         }
     }
 

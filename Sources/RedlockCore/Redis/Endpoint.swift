@@ -12,12 +12,15 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var username: String?
     public var password: String?
     public var database: Int
+    /// `rediss://`: the connection is TLS (settings in `TLSConfiguration`, one for all).
+    public var usesTLS: Bool
 
-    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0, usesTLS: Bool = false) {
         self.address = address
         self.username = username
         self.password = password
         self.database = database
+        self.usesTLS = usesTLS
     }
 
     public var description: String {
@@ -30,7 +33,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Two URLs name the same instance when they reach the same address and database;
-    /// credentials do not make a second instance.
+    /// credentials (and TLS or not, on one port) do not make a second instance.
     public var identity: String { "\(description)/\(database)" }
 
     public static let defaultURL = "redis://127.0.0.1:6379"
@@ -45,21 +48,24 @@ public struct EndpointError: Error, Equatable, Sendable, CustomStringConvertible
 }
 
 extension Endpoint {
-    /// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` and `unix:///path[?db=N]`.
+    /// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`, the same with `rediss://` (TLS),
+    /// and `unix:///path[?db=N]`.
     public static func parse(_ url: String) throws(EndpointError) -> Endpoint {
         guard let (schemeText, rest) = splitScheme(url) else {
-            throw EndpointError(url, "expected redis://HOST[:PORT][/DB] or unix:///PATH")
+            throw EndpointError(url, "expected redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH")
         }
         let scheme = schemeText.lowercased()
         switch scheme {
         case "redis":
             return try parseTCP(rest, url: url)
+        case "rediss":
+            var endpoint = try parseTCP(rest, url: url)
+            endpoint.usesTLS = true
+            return endpoint
         case "unix":
             return try parseUnix(rest, url: url)
-        case "rediss", "redis+sentinel", "redis+cluster":
-            throw EndpointError(url, "\(scheme):// is not supported yet")
         default:
-            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis:// or unix://)")
+            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss:// or unix://)")
         }
     }
 

@@ -7,6 +7,8 @@ public final class InstanceSet {
     public let endpoints: [Endpoint]
     public let connectTimeout: Duration
     public let operationTimeout: Duration
+    /// The TLS settings of the `rediss://` endpoints (nil when there are none).
+    public let tls: TLSContext?
     private let connections: [Connection]
 
     /// One instance's part in a finished round, for `-v` logs.
@@ -20,11 +22,12 @@ public final class InstanceSet {
 
     /// With `tracksUptime`, every new connection asks INFO server in its handshake (for
     /// `--restart-grace`): one more pipelined command per connection, no extra round trip.
-    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false) {
+    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false, tls: TLSContext? = nil) {
         self.endpoints = endpoints
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
-        connections = endpoints.map { Connection(endpoint: $0, asksUptime: tracksUptime) }
+        self.tls = tls
+        connections = endpoints.map { Connection(endpoint: $0, asksUptime: tracksUptime, tls: tls) }
     }
 
     public var count: Int { endpoints.count }
@@ -114,6 +117,12 @@ public final class InstanceSet {
         connections[index].serverUptime.map { $0.seconds + (now - $0.measuredAt) }
     }
 
+    /// The TLS protocol instance `index` is connected with ("TLSv1.3"); nil when it is not
+    /// connected or not TLS.
+    public func tlsProtocol(of index: Int) -> String? {
+        connections[index].tlsProtocol
+    }
+
     /// Sends one command to every instance.
     public func broadcast(_ command: Command, deadline: Instant? = nil) -> [Result<Reply, RedisError>] {
         round(Array(repeating: [command], count: count), deadline: deadline).map { Self.single($0!) }
@@ -150,6 +159,12 @@ public final class InstanceSet {
     /// The sockets of the listening connections, for the caller's poll.
     public var listeningDescriptors: [FileDescriptor] {
         connections.filter(\.isListening).compactMap(\.descriptor)
+    }
+
+    /// Whether a listening connection holds bytes that poll cannot see (decrypted by TLS
+    /// already): the caller must not sleep before `takeMessages`.
+    public var hasBufferedMessages: Bool {
+        connections.contains { $0.isListening && $0.hasBufferedInput }
     }
 
     /// How many messages have arrived since the last call (reads without blocking).

@@ -7,6 +7,9 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case timedOut(String)
     /// The instance closed the connection.
     case connectionClosed
+    /// TLS failed: the handshake (certificate verification, a peer that does not speak
+    /// TLS, a missing client certificate) or the encrypted stream.
+    case tls(String)
     /// AUTH was refused: wrong password or user, or a password is needed.
     case authenticationFailed(String)
     /// The ACL denies a command (NOPERM).
@@ -54,11 +57,22 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A failure that trying again cannot cure: a refusal of our credentials, or a TLS
+    /// handshake that failed (the certificate will not verify on the next attempt either).
+    /// Waiting for a lock stops when too many instances fail this way.
+    public var isPermanent: Bool {
+        switch self {
+        case .authenticationFailed, .permissionDenied, .tls: return true
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case let .connectionFailed(reason): return "cannot connect: \(reason)"
         case let .timedOut(what): return "timed out \(what)"
         case .connectionClosed: return "connection closed by the server"
+        case let .tls(reason): return "TLS \(reason)"
         case let .authenticationFailed(message): return "authentication failed: \(message)"
         case let .permissionDenied(message): return "permission denied: \(message)"
         case let .readOnly(message): return "read-only replica, not a master: \(message)"

@@ -1,0 +1,151 @@
+import COpenSSL
+import Glibc
+
+/// TLS on one connection's non-blocking socket. Owns its `SSL *` and frees it in deinit.
+///
+/// OpenSSL does no waiting here: every call returns at once, and when it cannot go on
+/// (SSL_ERROR_WANT_READ / WANT_WRITE) it says which poll event would let it, so the
+/// handshake and the I/O ride on `InstanceSet`'s one poll loop like plain sockets do.
+/// Together with `TLSContext` this is the only code that calls OpenSSL.
+final class TLSSession {
+    /// What one call achieved.
+    enum Outcome: Equatable {
+        /// Done: bytes moved (0 for a finished handshake).
+        case done(Int)
+        /// Try again when the socket has this event.
+        case wants(Poll.Events)
+        /// The peer closed the connection.
+        case closed
+        /// A TLS failure, as a sentence fragment for `RedisError.tls`.
+        case failed(String)
+    }
+
+    private let handle: OpaquePointer
+    private var handshakeDone = false
+    /// Whether any bytes came after the handshake: a server that drops the connection
+    /// before that has usually refused us (TLS 1.3 checks client certificates only then).
+    private var receivedData = false
+    private let presentsCertificate: Bool
+
+    /// Prepares the client side of a handshake on `socket` (connected or connecting) to
+    /// `host`, which the certificate must name unless the context does not verify.
+    init(context: TLSContext, socket: FileDescriptor, host: String) throws(RedisError) {
+        ERR_clear_error()
+        guard let handle = SSL_new(context.handle) else {
+            throw .tls("setup failed: \(TLSContext.queuedError() ?? "out of memory")")
+        }
+        self.handle = handle
+        presentsCertificate = context.configuration.certificateFile != nil
+        copenssl_set_write_modes(handle)
+        let name = context.configuration.serverName ?? host
+        let isAddress = Self.isIPAddress(name)
+        // SNI carries host names only (RFC 6066), never an address literal.
+        if !isAddress { _ = copenssl_set_sni(handle, name) }
+        if context.configuration.verifiesPeer {
+            let accepted = isAddress
+                ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), name)
+                : SSL_set1_host(handle, name)
+            guard accepted == 1 else { throw .tls("cannot verify the name '\(name)'") }
+        }
+        guard SSL_set_fd(handle, socket.rawValue) == 1 else {
+            throw .tls("setup failed: \(TLSContext.queuedError() ?? "bad socket")")
+        }
+        SSL_set_connect_state(handle)
+    }
+
+    deinit { SSL_free(handle) }
+
+    var isHandshakeDone: Bool { handshakeDone }
+
+    /// Takes the handshake as far as it goes without waiting.
+    func handshake() -> Outcome {
+        ERR_clear_error()
+        let result = SSL_do_handshake(handle)
+        if result == 1 {
+            handshakeDone = true
+            return .done(0)
+        }
+        return outcome(of: result, during: "handshake")
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
+        ERR_clear_error()
+        var count = 0
+        let result = SSL_read_ex(handle, buffer.baseAddress, buffer.count, &count)
+        guard result == 1 else { return outcome(of: result, during: "read") }
+        receivedData = true
+        return .done(count)
+    }
+
+    func write(_ buffer: UnsafeRawBufferPointer) -> Outcome {
+        ERR_clear_error()
+        var count = 0
+        let result = SSL_write_ex(handle, buffer.baseAddress, buffer.count, &count)
+        return result == 1 ? .done(count) : outcome(of: result, during: "write")
+    }
+
+    /// Whether decrypted bytes wait inside OpenSSL: poll cannot see them on the socket.
+    var hasBufferedInput: Bool { SSL_pending(handle) > 0 }
+
+    /// "TLSv1.3", for `doctor`.
+    var protocolVersion: String { String(cString: SSL_get_version(handle)) }
+
+    /// Sends close_notify if it can without waiting; the socket is closed by its owner.
+    func shutdown() {
+        guard handshakeDone else { return }
+        ERR_clear_error()
+        _ = SSL_shutdown(handle)
+        ERR_clear_error()
+    }
+
+    private func outcome(of result: Int32, during step: String) -> Outcome {
+        let savedErrno = errno
+        let code = SSL_get_error(handle, result)
+        switch code {
+        case SSL_ERROR_WANT_READ:
+            return .wants(.readable)
+        case SSL_ERROR_WANT_WRITE:
+            return .wants(.writable)
+        case SSL_ERROR_ZERO_RETURN:
+            return refusedAfterHandshake ?? .closed
+        case SSL_ERROR_SYSCALL:
+            if let queued = TLSContext.queuedError() { return .failed(describe(queued)) }
+            if let refused = refusedAfterHandshake { return refused }
+            if savedErrno != 0 && savedErrno != EAGAIN { return .failed("\(step) failed: \(Errno(rawValue: savedErrno))") }
+            return handshakeDone ? .closed : .failed("handshake failed: connection closed by the server (is the port a TLS port?)")
+        default:
+            return .failed(describe(TLSContext.queuedError() ?? "error \(code)"))
+        }
+    }
+
+    /// A server that wants a client certificate and got none accepts the TLS 1.3 handshake,
+    /// then sends an alert and resets the connection, often before the alert can be read.
+    private var refusedAfterHandshake: Outcome? {
+        guard handshakeDone, !receivedData, !presentsCertificate else { return nil }
+        return .failed("error: connection dropped right after the handshake (does the server want a client certificate? --tls-cert, --tls-key)")
+    }
+
+    /// Names the reason a user can act on: the certificate check's verdict when that is
+    /// what failed, else OpenSSL's reason with a hint for the usual causes.
+    private func describe(_ reason: String) -> String {
+        let verdict = SSL_get_verify_result(handle)
+        if !handshakeDone && verdict != X509_V_OK {
+            let text = X509_verify_cert_error_string(verdict).map { String(cString: $0) } ?? "error \(verdict)"
+            return "handshake failed: certificate verify failed: \(text)"
+        }
+        let step = handshakeDone ? "error" : "handshake failed"
+        switch reason {
+        case "wrong version number", "packet length too long", "record layer failure", "http request", "unexpected eof while reading":
+            return "\(step): \(reason) (is the port a TLS port?)"
+        case let text where text.contains("certificate required") || text.contains("handshake failure") && handshakeDone:
+            return "\(step): \(reason) (the server wants a client certificate: --tls-cert, --tls-key)"
+        default:
+            return "\(step): \(reason)"
+        }
+    }
+
+    private static func isIPAddress(_ text: String) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        return inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
+    }
+}

@@ -9,6 +9,8 @@ struct Config {
     let prefix: String
     /// `--restart-grace`: votes of instances up for less than this do not count.
     let restartGrace: Duration
+    /// The TLS settings, loaded, when some instance is `rediss://`.
+    let tls: TLSContext?
     let console: Console
 
     /// The environment as redlock reads it; a parameter so tests can pass their own.
@@ -46,12 +48,15 @@ struct Config {
             endpoints.append(endpoint)
         }
 
+        let tls = try tlsContext(invocation, environment: environment, endpoints: endpoints, console: console)
+
         return Config(
             endpoints: endpoints,
             connectTimeout: try positiveDuration(invocation, "connect-timeout", default: .milliseconds(500)),
             operationTimeout: try positiveDuration(invocation, "op-timeout", default: .milliseconds(250)),
             prefix: invocation.last("prefix") ?? environment("REDLOCK_PREFIX") ?? "",
             restartGrace: try restartGrace(invocation, environment: environment),
+            tls: tls,
             console: console)
     }
 
@@ -59,7 +64,7 @@ struct Config {
     func redisKey(_ name: String) -> [UInt8] { Array((prefix + name).utf8) }
 
     func makeRedlock() -> Redlock {
-        let instances = InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout, tracksUptime: restartGrace > .zero)
+        let instances = InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout, tracksUptime: restartGrace > .zero, tls: tls)
         if console.verbose {
             let console = console
             instances.observer = { report in
@@ -70,6 +75,40 @@ struct Config {
             }
         }
         return Redlock(instances: instances, restartGrace: restartGrace)
+    }
+
+    /// `--tls-*` over `REDLOCK_TLS_*`, loaded once (a file that cannot be used is a
+    /// configuration error before any connection). Nothing is loaded without a rediss:// URL.
+    private static func tlsContext(_ invocation: Invocation, environment: Environment, endpoints: [Endpoint], console: Console) throws(Failure) -> TLSContext? {
+        func setting(_ long: String, _ variable: String) -> String? {
+            if let value = invocation.last(long) { return value }
+            guard let value = environment(variable), !value.isEmpty else { return nil }
+            return value
+        }
+        var insecure = invocation.has("tls-insecure")
+        if !insecure, let value = environment("REDLOCK_TLS_INSECURE"), !value.isEmpty {
+            switch value.lowercased() {
+            case "1", "true", "yes", "on": insecure = true
+            case "0", "false", "no", "off": insecure = false
+            default: throw Failure(.configuration, "REDLOCK_TLS_INSECURE must be 1 or 0, not '\(value)'")
+            }
+        }
+        let configuration = TLSConfiguration(
+            caCertificateFile: setting("tls-ca-cert", "REDLOCK_TLS_CA_CERT"),
+            certificateFile: setting("tls-cert", "REDLOCK_TLS_CERT"),
+            keyFile: setting("tls-key", "REDLOCK_TLS_KEY"),
+            serverName: setting("tls-server-name", "REDLOCK_TLS_SERVER_NAME"),
+            verifiesPeer: !insecure)
+        let tlsEndpoints = endpoints.filter(\.usesTLS)
+        guard !tlsEndpoints.isEmpty else { return nil }
+        if insecure {
+            console.warn("TLS verification is off (--tls-insecure): anyone on the path to \(tlsEndpoints.map(\.description).joined(separator: ", ")) can read and change what redlock sends")
+        }
+        do {
+            return try TLSContext(configuration)
+        } catch {
+            throw Failure(.configuration, error.description)
+        }
     }
 
     private static func restartGrace(_ invocation: Invocation, environment: Environment) throws(Failure) -> Duration {

@@ -16,6 +16,12 @@ enum DoctorCommand {
         var appendFsync: String?
         var uptime: Int64?
         var clockOffsetMilliseconds: Double?
+        /// The TLS protocol of a rediss:// instance ("TLSv1.3"); nil when not TLS or not reached.
+        var tlsProtocol: String?
+        /// Whether the server's certificate was verified (false with --tls-insecure).
+        var tlsVerified = false
+        /// Facts that are neither good nor bad news: how the instance is reached.
+        var facts: [String] = []
         var errors: [String] = []
         var warnings: [String] = []
         var unknown: [String] = []
@@ -59,6 +65,10 @@ enum DoctorCommand {
             case .success:
                 checkups[index].reachable = true
                 checkups[index].roundTrip = entry.elapsed
+                if let version = instances.tlsProtocol(of: index) {
+                    checkups[index].tlsProtocol = version
+                    checkups[index].tlsVerified = instances.tls?.configuration.verifiesPeer ?? false
+                }
             case let .failure(error): checkups[index].failure = error
             }
         }
@@ -113,6 +123,7 @@ enum DoctorCommand {
         } else {
             config.console.print(table(checkups))
             for checkup in checkups {
+                for fact in checkup.facts { config.console.print("info: \(checkup.endpoint): \(fact)") }
                 for problem in checkup.errors { config.console.print("error: \(checkup.endpoint): \(problem)") }
                 for problem in checkup.warnings { config.console.print("warning: \(checkup.endpoint): \(problem)") }
                 for problem in checkup.unknown { config.console.print("unknown: \(checkup.endpoint): \(problem)") }
@@ -150,6 +161,12 @@ enum DoctorCommand {
         guard checkup.reachable else {
             checkup.errors.append("unreachable: \(checkup.failure?.description ?? "no answer")")
             return
+        }
+        if let version = checkup.tlsProtocol {
+            checkup.facts.append("TLS on, \(version), \(checkup.tlsVerified ? "certificate verified" : "certificate NOT verified")")
+            if !checkup.tlsVerified {
+                checkup.warnings.append("TLS certificate verification is off (--tls-insecure): the connection can be intercepted")
+            }
         }
         if let role = checkup.role, role != "master" {
             checkup.errors.append("role is \(role), not master: it answers READONLY to lock writes")
@@ -198,6 +215,11 @@ enum DoctorCommand {
             ("appendfsync", .optional(checkup.appendFsync)),
             ("uptime_s", .optional(checkup.uptime)),
             ("clock_offset_ms", checkup.clockOffsetMilliseconds.map(JSONValue.number) ?? .null),
+            ("tls", .object([
+                ("enabled", .bool(checkup.endpoint.usesTLS)),
+                ("protocol", .optional(checkup.tlsProtocol)),
+                ("verified", checkup.tlsProtocol == nil ? .null : .bool(checkup.tlsVerified)),
+            ])),
             ("status", .string(checkup.status.rawValue)),
             ("problems", .array((checkup.errors + checkup.warnings + checkup.unknown).map(JSONValue.string))),
             ("error", .optional(checkup.failure?.description)),

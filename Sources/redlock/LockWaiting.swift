@@ -45,7 +45,7 @@ struct LockWaiting {
             onContention: { attempt in
                 log(attempt, console: console)
                 if case let .unreachable(contention) = attempt,
-                   contention.failures.filter({ $0.error.isAccessDenied }).count > redlock.instances.count - redlock.quorum {
+                   contention.failures.filter({ $0.error.isPermanent }).count > redlock.instances.count - redlock.quorum {
                     return false
                 }
                 guard waitLimit != .zero else { return true }

@@ -25,6 +25,19 @@ import Testing
         #expect(endpoint.password == "secret")
     }
 
+    @Test func tlsURLs() throws {
+        let endpoint = try Endpoint.parse("rediss://app:s3cr%2Ft@cache.example.com:6380/2")
+        #expect(endpoint.usesTLS)
+        #expect(endpoint.address == .tcp(host: "cache.example.com", port: 6380))
+        #expect(endpoint.password == "s3cr/t")
+        #expect(endpoint.database == 2)
+        #expect(endpoint.description == "cache.example.com:6380")
+        #expect(try !Endpoint.parse("redis://h").usesTLS)
+        #expect(try Endpoint.parse("REDISS://h").usesTLS)
+        // One port is one instance, with or without TLS in the URL.
+        #expect(try Endpoint.parse("rediss://h:1").identity == Endpoint.parse("redis://h:1").identity)
+    }
+
     @Test func ipv6InBrackets() throws {
         let endpoint = try Endpoint.parse("redis://[::1]:7001")
         #expect(endpoint.address == .tcp(host: "::1", port: 7001))
@@ -40,7 +53,7 @@ import Testing
     @Test(arguments: [
         "127.0.0.1:6379", "http://host", "redis://", "redis://host:0", "redis://host:70000",
         "redis://host:port", "redis://host/x", "redis://::1", "redis://user@host", "unix://relative.sock",
-        "redis://host/-1", "redis://[::1", "redis://:pw%zz@host", "rediss://host", "unix:///s?x=1",
+        "redis://host/-1", "redis://[::1", "redis://:pw%zz@host", "rediss://", "unix:///s?x=1",
     ])
     func rejectsBadURLs(_ url: String) {
         #expect(throws: EndpointError.self) { try Endpoint.parse(url) }

@@ -166,5 +166,11 @@ import Testing
         #expect(result.stderr.isEmpty)
         let unreadable = try redlock(["--password-file", scratch.file("nope"), "run", "k", "--", "true"], environment: redis.environment)
         #expect(unreadable.status == 78)
+        #expect(unreadable.stderr.hasPrefix("redlock: "))
+        _ = FileManager.default.createFile(atPath: scratch.file("open"), contents: Data("file-secret-7\n".utf8), attributes: [.posixPermissions: 0o644])
+        let readable = try redlock(["--password-file", scratch.file("open"), "run", "k", "--", "true"], environment: redis.environment)
+        #expect(readable.status == 0)
+        #expect(readable.stderr.contains("warning") && readable.stderr.contains("other users"))
+        #expect(!readable.stderr.contains("file-secret-7"))
     }
 }

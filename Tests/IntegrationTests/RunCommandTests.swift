@@ -80,6 +80,20 @@ import Testing
         #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null })
     }
 
+    @Test func signalWhileWaitingEndsTheWait() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers { try server.client().command("SET", "k", "busy", "PX", "60000") }
+        let waiter = try RedlockProcess(["run", "k", "--", "echo", "ran"], environment: redis.environment)
+        sleep(milliseconds: 400)
+        #expect(waiter.isRunning)
+        waiter.signal(SIGTERM)
+        let result = try waiter.wait(timeout: 10)
+        #expect(result.status == 128 + 15)
+        #expect(result.stdout.isEmpty)
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0?.string == "busy" })
+    }
+
     @Test func interruptIsForwardedOnce() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

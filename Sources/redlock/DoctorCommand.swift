@@ -20,6 +20,8 @@ enum DoctorCommand {
         var tlsProtocol: String?
         /// Whether the server's certificate was verified (false with --tls-insecure).
         var tlsVerified = false
+        /// A redis+sentinel:// instance's master, as the sentinels named it.
+        var masterAddress: HostPort?
         /// Facts that are neither good nor bad news: how the instance is reached.
         var facts: [String] = []
         var errors: [String] = []
@@ -65,6 +67,7 @@ enum DoctorCommand {
             case .success:
                 checkups[index].reachable = true
                 checkups[index].roundTrip = entry.elapsed
+                checkups[index].masterAddress = instances.masterAddress(of: index)
                 if let version = instances.tlsProtocol(of: index) {
                     checkups[index].tlsProtocol = version
                     checkups[index].tlsVerified = instances.tls?.configuration.verifiesPeer ?? false
@@ -162,6 +165,9 @@ enum DoctorCommand {
             checkup.errors.append("unreachable: \(checkup.failure?.description ?? "no answer")")
             return
         }
+        if case let .sentinel(_, master) = checkup.endpoint.address, let address = checkup.masterAddress {
+            checkup.facts.append("Sentinel master '\(master)' is at \(address) (it answers ROLE as master)")
+        }
         if let version = checkup.tlsProtocol {
             checkup.facts.append("TLS on, \(version), \(checkup.tlsVerified ? "certificate verified" : "certificate NOT verified")")
             if !checkup.tlsVerified {
@@ -203,6 +209,15 @@ enum DoctorCommand {
         return lines.joined(separator: "\n")
     }
 
+    private static func sentinelJSON(_ checkup: Checkup) -> JSONValue {
+        guard case let .sentinel(sentinels, master) = checkup.endpoint.address else { return .null }
+        return .object([
+            ("master", .string(master)),
+            ("address", .optional(checkup.masterAddress?.description)),
+            ("sentinels", .array(sentinels.map { .string($0.description) })),
+        ])
+    }
+
     private static func jsonRow(_ checkup: Checkup) -> JSONValue {
         .object([
             ("instance", .string(checkup.endpoint.description)),
@@ -215,6 +230,7 @@ enum DoctorCommand {
             ("appendfsync", .optional(checkup.appendFsync)),
             ("uptime_s", .optional(checkup.uptime)),
             ("clock_offset_ms", checkup.clockOffsetMilliseconds.map(JSONValue.number) ?? .null),
+            ("sentinel", sentinelJSON(checkup)),
             ("tls", .object([
                 ("enabled", .bool(checkup.endpoint.usesTLS)),
                 ("protocol", .optional(checkup.tlsProtocol)),

@@ -38,6 +38,25 @@ import Testing
         #expect(try Endpoint.parse("rediss://h:1").identity == Endpoint.parse("redis://h:1").identity)
     }
 
+    @Test func sentinelURLs() throws {
+        let endpoint = try Endpoint.parse("redis+sentinel://app:pw@10.0.0.1:26379,sentinel-b,[::1]:26380/locks/3")
+        #expect(endpoint.address == .sentinel(sentinels: [
+            HostPort(host: "10.0.0.1", port: 26379), HostPort(host: "sentinel-b", port: 26379), HostPort(host: "::1", port: 26380),
+        ], master: "locks"))
+        #expect(endpoint.username == "app")
+        #expect(endpoint.password == "pw")
+        #expect(endpoint.database == 3)
+        #expect(endpoint.description == "locks via sentinel 10.0.0.1:26379,sentinel-b:26379,[::1]:26380")
+        #expect(!endpoint.description.contains("pw"))
+        #expect(try Endpoint.parse("redis+sentinel://s:1/m").database == 0)
+    }
+
+    @Test(arguments: ["redis+sentinel://s:1", "redis+sentinel://s:1/", "redis+sentinel://s:1,s:1/m", "redis+sentinel://s:1,/m",
+                      "redis+sentinel://s:1/m/x", "redis+sentinel://s:1/m n", "redis+sentinel:///m"])
+    func rejectsBadSentinelURLs(_ url: String) {
+        #expect(throws: EndpointError.self) { try Endpoint.parse(url) }
+    }
+
     @Test func ipv6InBrackets() throws {
         let endpoint = try Endpoint.parse("redis://[::1]:7001")
         #expect(endpoint.address == .tcp(host: "::1", port: 7001))

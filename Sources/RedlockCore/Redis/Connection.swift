@@ -8,13 +8,23 @@ import Glibc
 /// request fails or times out the socket is closed, because late replies would arrive out
 /// of step; the next request connects again.
 ///
+/// For `redis+sentinel://` a `SentinelResolver` first asks the sentinels for the master's
+/// address (under the same poll loop), and the handshake checks with ROLE that the address
+/// is a master before any request is answered.
+///
 /// For `rediss://` a `TLSSession` sits between the socket and the reader: its handshake
 /// follows the TCP connect under the same `--connect-timeout`, and what OpenSSL waits for
 /// (WANT_READ / WANT_WRITE) becomes the events this connection asks poll for.
 public final class Connection {
     public let endpoint: Endpoint
     private let tlsContext: TLSContext?
+    private let connectTimeout: Duration
     private var socket: FileDescriptor?
+    private var resolver: SentinelResolver?
+    /// Asking the sentinels: there is no socket to the instance yet.
+    private var isResolving = false
+    /// The master's address as the sentinels gave it, while connected through them.
+    public private(set) var masterAddress: HostPort?
     private var session: TLSSession?
     /// What OpenSSL last said it needs to go on; it may want to write while we read.
     private var sessionWants: Poll.Events = []
@@ -36,13 +46,16 @@ public final class Connection {
     private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
 
     /// `tls` is required for a `rediss://` endpoint (without it, connecting fails).
-    public init(endpoint: Endpoint, asksUptime: Bool = false, tls: TLSContext? = nil) {
+    /// `connectTimeout` is shared out between the sentinels of a `redis+sentinel://` endpoint.
+    public init(endpoint: Endpoint, asksUptime: Bool = false, tls: TLSContext? = nil, connectTimeout: Duration = .milliseconds(500)) {
         self.endpoint = endpoint
         self.asksUptime = asksUptime
         self.tlsContext = tls
+        self.connectTimeout = connectTimeout
     }
 
     deinit {
+        resolver?.cancel()
         session?.shutdown()
         socket?.close()
     }
@@ -50,7 +63,17 @@ public final class Connection {
     /// Whether a socket is open (connected or connecting).
     public var isOpen: Bool { socket != nil }
 
-    var descriptor: FileDescriptor? { socket }
+    var descriptor: FileDescriptor? { isResolving ? resolver?.descriptor : socket }
+
+    /// When the current step (asking one sentinel) has had its share of time.
+    var stepDeadline: Instant? { isResolving ? resolver?.stepDeadline : nil }
+
+    /// The current step missed `stepDeadline`: the next sentinel is asked.
+    func stepTimedOut() {
+        guard isResolving, let resolver else { return }
+        resolver.stepTimedOut()
+        afterResolving()
+    }
 
     /// Starts a request: connects first when needed (with AUTH and SELECT pipelined ahead of
     /// `commands`), then queues `commands`. Returns whether a connection had to be opened.
@@ -60,7 +83,7 @@ public final class Connection {
         failure = nil
         repliesExpected = commands.count
         var opened = false
-        if socket == nil {
+        if socket == nil && !isResolving {
             opened = true
             do {
                 try open()
@@ -76,8 +99,8 @@ public final class Connection {
     /// Whether the current request has all its replies, or has failed.
     var isFinished: Bool { failure != nil || (handshake.isEmpty && replies.count >= repliesExpected) }
 
-    /// Connecting or in the TLS handshake: still under `--connect-timeout`.
-    var isStillConnecting: Bool { isConnecting || isHandshaking }
+    /// Asking sentinels, connecting or in the TLS handshake: still under `--connect-timeout`.
+    var isStillConnecting: Bool { isResolving || isConnecting || isHandshaking }
 
     private var isHandshaking: Bool { session.map { !$0.isHandshakeDone } ?? false }
 
@@ -93,7 +116,8 @@ public final class Connection {
 
     /// The events this connection waits for now.
     var wantedEvents: Poll.Events {
-        guard socket != nil, !isFinished else { return [] }
+        guard socket != nil || isResolving, !isFinished else { return [] }
+        if isResolving { return resolver?.wantedEvents ?? [] }
         if isConnecting { return [.readable, .writable] }
         if isHandshaking { return sessionWants.isEmpty ? [.readable, .writable] : sessionWants }
         var events: Poll.Events = .readable
@@ -103,14 +127,20 @@ public final class Connection {
 
     /// Acts on what poll reported for this connection's socket.
     func handle(_ events: Poll.Events) {
-        guard let socket, !isFinished else { return }
+        guard !isFinished else { return }
+        if isResolving, let resolver {
+            resolver.handle(events)
+            afterResolving()
+            return
+        }
+        guard let socket else { return }
         if isConnecting {
             guard !events.isEmpty else { return }
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             getsockopt(socket.rawValue, SOL_SOCKET, SO_ERROR, &error, &length)
             if error != 0 {
-                fail(.connectionFailed(Errno(rawValue: error).description))
+                fail(connectionFailed(Errno(rawValue: error).description))
                 return
             }
             isConnecting = false
@@ -141,6 +171,11 @@ public final class Connection {
     /// Ends the current request: its replies, or why there are none.
     func finish() -> Result<[Reply], RedisError> {
         if let failure { return .failure(failure) }
+        // A master that turned replica under a failover answers READONLY: drop it, so that
+        // the next request asks the sentinels again.
+        if case .sentinel = endpoint.address, replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) {
+            close()
+        }
         return .success(replies)
     }
 
@@ -148,7 +183,10 @@ public final class Connection {
     func timeOut() {
         // A plain-text server reads a ClientHello as the start of an inline command and
         // waits for the rest: it never answers, so say what that usually means.
-        fail(.timedOut(isConnecting ? "connecting" : isHandshaking ? "in the TLS handshake (is the port a TLS port?)" : "waiting for a reply"))
+        let what = isResolving ? "asking the sentinels for '\(resolver?.master ?? "")'"
+            : isConnecting ? "connecting" + (masterAddress.map { " to the master at \($0), as the sentinel said" } ?? "")
+            : isHandshaking ? "in the TLS handshake (is the port a TLS port?)" : "waiting for a reply"
+        fail(.timedOut(what))
     }
 
     /// Keeps the connection open for pushed messages once the current request (SUBSCRIBE)
@@ -169,6 +207,9 @@ public final class Connection {
     public func close() {
         isListening = false
         pushed = []
+        resolver?.cancel()
+        isResolving = false
+        masterAddress = nil
         session?.shutdown()
         session = nil
         sessionWants = []
@@ -200,9 +241,46 @@ public final class Connection {
     // MARK: - Socket
 
     private func open() throws(RedisError) {
-        let (family, address) = try resolve()
+        guard case let .sentinel(sentinels, master) = endpoint.address else {
+            try connect(to: endpoint.address)
+            queueHandshake()
+            return
+        }
+        // The handshake waits in the outbox until the master's socket exists.
+        queueHandshake()
+        let resolver = self.resolver ?? SentinelResolver(sentinels: sentinels, master: master, connectTimeout: connectTimeout)
+        self.resolver = resolver
+        isResolving = true
+        resolver.start()
+        afterResolving()
+    }
+
+    /// Connects to the master once the sentinels named it, or fails with their reasons.
+    private func afterResolving() {
+        guard isResolving, let outcome = resolver?.outcome else { return }
+        isResolving = false
+        switch outcome {
+        case let .found(address):
+            masterAddress = address
+            do {
+                try connect(to: .tcp(host: address.host, port: address.port))
+            } catch {
+                fail(error)
+            }
+        case let .failed(error):
+            fail(error)
+        }
+    }
+
+    /// A connection failure, naming the master's address when the sentinels gave it.
+    private func connectionFailed(_ reason: String) -> RedisError {
+        .connectionFailed(masterAddress.map { "\(reason) (the master at \($0), as the sentinel said)" } ?? reason)
+    }
+
+    private func connect(to target: Endpoint.Address) throws(RedisError) {
+        let (family, address) = try resolve(target)
         let fd = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .connectionFailed(Errno.current.description) }
+        guard fd >= 0 else { throw connectionFailed(Errno.current.description) }
         let descriptor = FileDescriptor(rawValue: fd)
         if family != AF_UNIX {
             var one: Int32 = 1
@@ -214,7 +292,7 @@ public final class Connection {
         if result != 0 && errno != EINPROGRESS && errno != EINTR && errno != EAGAIN {
             let error = Errno.current
             descriptor.close()
-            throw .connectionFailed(error.description)
+            throw connectionFailed(error.description)
         }
         socket = descriptor
         isConnecting = result != 0
@@ -230,7 +308,6 @@ public final class Connection {
                 throw error
             }
         }
-        queueHandshake()
     }
 
     private func queueHandshake() {
@@ -251,11 +328,15 @@ public final class Connection {
             outbox += Command("INFO", "server").encoded
             handshake.append("INFO")
         }
+        if case .sentinel = endpoint.address {
+            outbox += Command("ROLE").encoded
+            handshake.append("ROLE")
+        }
     }
 
     /// The socket address for the endpoint, as raw bytes of a sockaddr_*.
-    private func resolve() throws(RedisError) -> (Int32, [UInt8]) {
-        switch endpoint.address {
+    private func resolve(_ target: Endpoint.Address) throws(RedisError) -> (Int32, [UInt8]) {
+        switch target {
         case let .unix(path):
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
@@ -276,6 +357,8 @@ public final class Connection {
             defer { freeaddrinfo(list) }
             let bytes = Array(UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
             return (first.pointee.ai_family, bytes)
+        case .sentinel:
+            preconditionFailure("a sentinel endpoint connects to the address its sentinels give")
         }
     }
 
@@ -381,6 +464,14 @@ public final class Connection {
                 // A managed service may refuse INFO: then the uptime is simply unknown.
                 if let text = reply.text, let seconds = ServerInfo(text)["uptime_in_seconds"].flatMap({ Int64($0) }) {
                     serverUptime = (.seconds(seconds), Instant.now())
+                }
+                return
+            }
+            if command == "ROLE", reply.errorMessage == nil {
+                let role = reply.elements?.first?.text ?? "\(reply)"
+                if role != "master", let masterAddress {
+                    resolver?.distrustLastAnswer()
+                    fail(.sentinel("the sentinels named \(masterAddress) the master, but it says it is a \(role) (a failover in progress?)"))
                 }
                 return
             }

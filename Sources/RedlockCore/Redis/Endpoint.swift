@@ -6,6 +6,8 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public enum Address: Hashable, Sendable {
         case tcp(host: String, port: UInt16)
         case unix(path: String)
+        /// A master that Redis Sentinel names: the sentinels to ask, in turn, and the name.
+        case sentinel(sentinels: [HostPort], master: String)
     }
 
     public var address: Address
@@ -26,9 +28,11 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch address {
         case let .tcp(host, port):
-            return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            return HostPort(host: host, port: port).description
         case let .unix(path):
             return path
+        case let .sentinel(sentinels, master):
+            return "\(master) via sentinel \(sentinels.map(\.description).joined(separator: ","))"
         }
     }
 
@@ -37,6 +41,19 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var identity: String { "\(description)/\(database)" }
 
     public static let defaultURL = "redis://127.0.0.1:6379"
+}
+
+/// A TCP address as a URL writes it; `description` is `host:port` (`[::1]:port` for IPv6).
+public struct HostPort: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// Why a URL is not a usable endpoint. The message quotes the URL with its password hidden.
@@ -49,7 +66,8 @@ public struct EndpointError: Error, Equatable, Sendable, CustomStringConvertible
 
 extension Endpoint {
     /// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`, the same with `rediss://` (TLS),
-    /// and `unix:///path[?db=N]`.
+    /// `redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]` and
+    /// `unix:///path[?db=N]`.
     public static func parse(_ url: String) throws(EndpointError) -> Endpoint {
         guard let (schemeText, rest) = splitScheme(url) else {
             throw EndpointError(url, "expected redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH")
@@ -62,72 +80,112 @@ extension Endpoint {
             var endpoint = try parseTCP(rest, url: url)
             endpoint.usesTLS = true
             return endpoint
+        case "redis+sentinel":
+            return try parseSentinel(rest, url: url)
         case "unix":
             return try parseUnix(rest, url: url)
         default:
-            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss:// or unix://)")
+            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss://, redis+sentinel:// or unix://)")
         }
     }
 
     private static func parseTCP(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
-        var remainder = Substring(rest)
-        var username: String?
-        var password: String?
-        if let at = remainder.lastIndex(of: "@") {
-            let userInfo = remainder[..<at]
-            remainder = remainder[remainder.index(after: at)...]
-            guard let colon = userInfo.firstIndex(of: ":") else {
-                throw EndpointError(url, "credentials must be USER:PASSWORD@ or :PASSWORD@")
-            }
-            let user = try percentDecoded(userInfo[..<colon], url: url)
-            username = user.isEmpty ? nil : user
-            password = try percentDecoded(userInfo[userInfo.index(after: colon)...], url: url)
-            if password?.isEmpty == true { password = nil }
-        }
+        var (username, password, remainder) = try splitCredentials(Substring(rest), url: url)
         var database = 0
         if let slash = remainder.firstIndex(of: "/") {
-            let path = remainder[remainder.index(after: slash)...]
+            database = try parseDatabase(remainder[remainder.index(after: slash)...], url: url)
             remainder = remainder[..<slash]
-            if !path.isEmpty {
-                guard let number = Int(path), number >= 0 else {
-                    throw EndpointError(url, "database '\(path)' is not a number >= 0")
-                }
-                database = number
-            }
         }
+        let address = try parseHostPort(remainder, defaultPort: 6379, url: url)
+        return Endpoint(address: .tcp(host: address.host, port: address.port), username: username, password: password, database: database)
+    }
+
+    /// `[[USER]:PASSWORD@]H:P[,H:P...]/MASTER[/DB]`: the credentials and database are the
+    /// master's; the sentinels are asked without credentials.
+    private static func parseSentinel(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
+        let (username, password, remainder) = try splitCredentials(Substring(rest), url: url)
+        guard let slash = remainder.firstIndex(of: "/") else {
+            throw EndpointError(url, "missing master name (redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB])")
+        }
+        let sentinels = try parseHostList(remainder[..<slash], defaultPort: 26379, url: url)
+        let path = remainder[remainder.index(after: slash)...]
+        let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let master = parts.first ?? ""
+        guard !master.isEmpty else {
+            throw EndpointError(url, "missing master name (redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB])")
+        }
+        guard master.allSatisfy({ $0.isLetter || $0.isNumber || "-._:".contains($0) }) else {
+            throw EndpointError(url, "'\(master)' is not a master name")
+        }
+        let database = parts.count > 1 ? try parseDatabase(parts[1], url: url) : 0
+        return Endpoint(address: .sentinel(sentinels: sentinels, master: String(master)), username: username, password: password, database: database)
+    }
+
+    /// `[[USER]:PASSWORD@]REST` as (user, password, REST), percent-decoded; empty parts are nil.
+    private static func splitCredentials(_ text: Substring, url: String) throws(EndpointError) -> (String?, String?, Substring) {
+        guard let at = text.lastIndex(of: "@") else { return (nil, nil, text) }
+        let userInfo = text[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else {
+            throw EndpointError(url, "credentials must be USER:PASSWORD@ or :PASSWORD@")
+        }
+        let user = try percentDecoded(userInfo[..<colon], url: url)
+        let password = try percentDecoded(userInfo[userInfo.index(after: colon)...], url: url)
+        return (user.isEmpty ? nil : user, password.isEmpty ? nil : password, text[text.index(after: at)...])
+    }
+
+    private static func parseDatabase(_ path: Substring, url: String) throws(EndpointError) -> Int {
+        guard !path.isEmpty else { return 0 }
+        guard let number = Int(path), number >= 0 else {
+            throw EndpointError(url, "database '\(path)' is not a number >= 0")
+        }
+        return number
+    }
+
+    /// `H:P[,H:P...]`, at least one, no address twice.
+    private static func parseHostList(_ text: Substring, defaultPort: UInt16, url: String) throws(EndpointError) -> [HostPort] {
+        var list: [HostPort] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let address = try parseHostPort(item, defaultPort: defaultPort, url: url)
+            guard !list.contains(address) else { throw EndpointError(url, "\(address) is listed twice") }
+            list.append(address)
+        }
+        return list
+    }
+
+    private static func parseHostPort(_ text: Substring, defaultPort: UInt16, url: String) throws(EndpointError) -> HostPort {
         var host: Substring
         var portText: Substring?
-        if remainder.hasPrefix("[") {
-            guard let close = remainder.firstIndex(of: "]") else {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else {
                 throw EndpointError(url, "unclosed '[' in IPv6 address")
             }
-            host = remainder[remainder.index(after: remainder.startIndex)..<close]
-            let after = remainder[remainder.index(after: close)...]
+            host = text[text.index(after: text.startIndex)..<close]
+            let after = text[text.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":") else { throw EndpointError(url, "unexpected text after ']'") }
                 portText = after.dropFirst()
             }
-        } else if let colon = remainder.lastIndex(of: ":") {
-            host = remainder[..<colon]
-            portText = remainder[remainder.index(after: colon)...]
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
             if host.contains(":") {
                 throw EndpointError(url, "write an IPv6 address in brackets, as [::1]")
             }
         } else {
-            host = remainder
+            host = text
         }
         guard !host.isEmpty else { throw EndpointError(url, "missing host") }
         guard host.allSatisfy({ $0.isLetter || $0.isNumber || "-._:%".contains($0) }) else {
             throw EndpointError(url, "'\(host)' is not a host name or address")
         }
-        var port: UInt16 = 6379
+        var port = defaultPort
         if let portText {
             guard let number = UInt16(portText), number > 0 else {
                 throw EndpointError(url, "port '\(portText)' is not a number from 1 to 65535")
             }
             port = number
         }
-        return Endpoint(address: .tcp(host: String(host), port: port), username: username, password: password, database: database)
+        return HostPort(host: String(host), port: port)
     }
 
     private static func parseUnix(_ rest: String, url: String) throws(EndpointError) -> Endpoint {

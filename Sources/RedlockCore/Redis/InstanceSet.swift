@@ -27,7 +27,7 @@ public final class InstanceSet {
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
         self.tls = tls
-        connections = endpoints.map { Connection(endpoint: $0, asksUptime: tracksUptime, tls: tls) }
+        connections = endpoints.map { Connection(endpoint: $0, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout) }
     }
 
     public var count: Int { endpoints.count }
@@ -58,8 +58,12 @@ public final class InstanceSet {
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
             if connections[index].begin(request) {
-                deadlines[index] = min(requestDeadline + connectTimeout, cap)
-                connectDeadlines[index] = min(start + connectTimeout, cap)
+                // Through Sentinel, connecting is two steps: asking the sentinels (sharing
+                // one --connect-timeout), then connecting to the master they name.
+                let connecting: Duration
+                if case .sentinel = endpoints[index].address { connecting = connectTimeout * 2 } else { connecting = connectTimeout }
+                deadlines[index] = min(requestDeadline + connecting, cap)
+                connectDeadlines[index] = min(start + connecting, cap)
             }
             active.append(index)
         }
@@ -68,6 +72,7 @@ public final class InstanceSet {
             active.removeAll { index in
                 let connection = connections[index]
                 finishedAt[index] = now
+                if let step = connection.stepDeadline, now >= step { connection.stepTimedOut() }
                 if connection.isFinished { return true }
                 let limit = connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index]
                 if now >= limit {
@@ -83,6 +88,7 @@ public final class InstanceSet {
             for index in active {
                 let connection = connections[index]
                 nextDeadline = min(nextDeadline, connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index])
+                if let step = connection.stepDeadline { nextDeadline = min(nextDeadline, step) }
                 guard let descriptor = connection.descriptor else { continue }
                 watched.append((descriptor, connection.wantedEvents))
                 owners.append(index)
@@ -121,6 +127,12 @@ public final class InstanceSet {
     /// connected or not TLS.
     public func tlsProtocol(of index: Int) -> String? {
         connections[index].tlsProtocol
+    }
+
+    /// The master's address for a `redis+sentinel://` instance, as its sentinels gave it;
+    /// nil when not connected or not through Sentinel.
+    public func masterAddress(of index: Int) -> HostPort? {
+        connections[index].masterAddress
     }
 
     /// Sends one command to every instance.

@@ -7,6 +7,9 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case timedOut(String)
     /// The instance closed the connection.
     case connectionClosed
+    /// No sentinel of a `redis+sentinel://` URL gave the master's address, or the address
+    /// it gave is not a master.
+    case sentinel(String)
     /// TLS failed: the handshake (certificate verification, a peer that does not speak
     /// TLS, a missing client certificate) or the encrypted stream.
     case tls(String)
@@ -73,6 +76,7 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .timedOut(what): return "timed out \(what)"
         case .connectionClosed: return "connection closed by the server"
         case let .tls(reason): return "TLS \(reason)"
+        case let .sentinel(reason): return reason
         case let .authenticationFailed(message): return "authentication failed: \(message)"
         case let .permissionDenied(message): return "permission denied: \(message)"
         case let .readOnly(message): return "read-only replica, not a master: \(message)"

@@ -1,0 +1,113 @@
+/// Finds the address of a Sentinel-managed master for one `redis+sentinel://` connection:
+/// asks the sentinels in turn `SENTINEL get-master-addr-by-name MASTER` and stops at the
+/// first that names it.
+///
+/// It asks through plain `Connection`s driven by the owner's poll loop (no thread, no
+/// blocking call), one sentinel at a time, each given an equal share of
+/// `--connect-timeout`: a dead sentinel costs its share, not the whole attempt. The
+/// sentinel that answered is asked first next time, as Sentinel clients usually do.
+final class SentinelResolver {
+    enum Outcome {
+        case found(HostPort)
+        case failed(RedisError)
+    }
+
+    let master: String
+    /// The sentinels, the one that answered last first.
+    private var order: [HostPort]
+    private let stepTimeout: Duration
+    private var position = 0
+    private var asking: Connection?
+    private var failures: [String] = []
+    /// When the sentinel being asked has had its share of time.
+    private(set) var stepDeadline: Instant?
+    private(set) var outcome: Outcome?
+
+    init(sentinels: [HostPort], master: String, connectTimeout: Duration) {
+        self.master = master
+        order = sentinels
+        stepTimeout = max(.milliseconds(1), connectTimeout / sentinels.count)
+    }
+
+    /// Starts over with the first sentinel.
+    func start() {
+        cancel()
+        outcome = nil
+        failures = []
+        position = 0
+        askNext()
+    }
+
+    var descriptor: FileDescriptor? { asking?.descriptor }
+
+    var wantedEvents: Poll.Events { asking?.wantedEvents ?? [] }
+
+    func handle(_ events: Poll.Events) {
+        guard let asking else { return }
+        asking.handle(events)
+        if asking.isFinished { conclude(asking) }
+    }
+
+    /// The current sentinel missed its share of the time: on to the next.
+    func stepTimedOut() {
+        guard let asking else { return }
+        asking.timeOut()
+        conclude(asking)
+    }
+
+    /// Closes the connection to the sentinel being asked, if any.
+    func cancel() {
+        asking?.close()
+        asking = nil
+        stepDeadline = nil
+    }
+
+    /// The address the last answer gave is not a master (a sentinel that has not heard of a
+    /// failover yet): that sentinel is asked last next time.
+    func distrustLastAnswer() {
+        guard order.count > 1 else { return }
+        order.append(order.removeFirst())
+    }
+
+    private func askNext() {
+        while position < order.count {
+            let sentinel = order[position]
+            let connection = Connection(endpoint: Endpoint(address: .tcp(host: sentinel.host, port: sentinel.port)))
+            connection.begin([Command("SENTINEL", "get-master-addr-by-name", master)])
+            asking = connection
+            stepDeadline = Instant.now() + stepTimeout
+            if !connection.isFinished { return }
+            conclude(connection)
+            return
+        }
+        asking = nil
+        stepDeadline = nil
+        let reasons = failures.joined(separator: "; ")
+        outcome = .failed(.sentinel("no sentinel named the master '\(master)' (\(reasons))"))
+    }
+
+    private func conclude(_ connection: Connection) {
+        let sentinel = order[position]
+        connection.close()
+        asking = nil
+        stepDeadline = nil
+        switch InstanceSet.single(connection.finish()) {
+        case let .success(.array(items)) where items.count == 2:
+            if let host = items[0].text, let port = items[1].text.flatMap({ UInt16($0) }), !host.isEmpty, port > 0 {
+                order.remove(at: position)
+                order.insert(sentinel, at: 0)
+                outcome = .found(HostPort(host: host, port: port))
+                return
+            }
+            failures.append("\(sentinel): unexpected reply \(items)")
+        case .success(.null), .success(.array([])):
+            failures.append("\(sentinel): does not know '\(master)'")
+        case let .success(other):
+            failures.append("\(sentinel): unexpected reply \(other)")
+        case let .failure(error):
+            failures.append("\(sentinel): \(error)")
+        }
+        position += 1
+        askNext()
+    }
+}

@@ -22,6 +22,9 @@ enum DoctorCommand {
         var tlsVerified = false
         /// A redis+sentinel:// instance's master, as the sentinels named it.
         var masterAddress: HostPort?
+        /// A redis+cluster:// instance's masters, from its slot map. The other facts are
+        /// one node's (the one keyless commands go to).
+        var clusterMasters: [HostPort]?
         /// Facts that are neither good nor bad news: how the instance is reached.
         var facts: [String] = []
         var errors: [String] = []
@@ -68,6 +71,7 @@ enum DoctorCommand {
                 checkups[index].reachable = true
                 checkups[index].roundTrip = entry.elapsed
                 checkups[index].masterAddress = instances.masterAddress(of: index)
+                checkups[index].clusterMasters = instances.clusterMasters(of: index)
                 if let version = instances.tlsProtocol(of: index) {
                     checkups[index].tlsProtocol = version
                     checkups[index].tlsVerified = instances.tls?.configuration.verifiesPeer ?? false
@@ -168,6 +172,9 @@ enum DoctorCommand {
         if case let .sentinel(_, master) = checkup.endpoint.address, let address = checkup.masterAddress {
             checkup.facts.append("Sentinel master '\(master)' is at \(address) (it answers ROLE as master)")
         }
+        if let masters = checkup.clusterMasters {
+            checkup.facts.append("Redis Cluster of \(masters.count) masters: \(masters.map(\.description).joined(separator: ", ")) (the other facts are \(masters[0])'s)")
+        }
         if let version = checkup.tlsProtocol {
             checkup.facts.append("TLS on, \(version), \(checkup.tlsVerified ? "certificate verified" : "certificate NOT verified")")
             if !checkup.tlsVerified {
@@ -231,6 +238,7 @@ enum DoctorCommand {
             ("uptime_s", .optional(checkup.uptime)),
             ("clock_offset_ms", checkup.clockOffsetMilliseconds.map(JSONValue.number) ?? .null),
             ("sentinel", sentinelJSON(checkup)),
+            ("cluster", checkup.clusterMasters.map { .object([("masters", .array($0.map { .string($0.description) }))]) } ?? .null),
             ("tls", .object([
                 ("enabled", .bool(checkup.endpoint.usesTLS)),
                 ("protocol", .optional(checkup.tlsProtocol)),

@@ -359,6 +359,8 @@ public final class Connection {
             return (first.pointee.ai_family, bytes)
         case .sentinel:
             preconditionFailure("a sentinel endpoint connects to the address its sentinels give")
+        case .cluster:
+            preconditionFailure("a cluster endpoint connects through ClusterLink's node connections")
         }
     }
 

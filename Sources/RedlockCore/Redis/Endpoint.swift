@@ -8,6 +8,8 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case unix(path: String)
         /// A master that Redis Sentinel names: the sentinels to ask, in turn, and the name.
         case sentinel(sentinels: [HostPort], master: String)
+        /// A Redis Cluster, known by some of its nodes (seeds); one instance of the quorum.
+        case cluster(seeds: [HostPort])
     }
 
     public var address: Address
@@ -33,6 +35,8 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             return path
         case let .sentinel(sentinels, master):
             return "\(master) via sentinel \(sentinels.map(\.description).joined(separator: ","))"
+        case let .cluster(seeds):
+            return "cluster \(seeds.map(\.description).joined(separator: ","))"
         }
     }
 
@@ -66,8 +70,8 @@ public struct EndpointError: Error, Equatable, Sendable, CustomStringConvertible
 
 extension Endpoint {
     /// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`, the same with `rediss://` (TLS),
-    /// `redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]` and
-    /// `unix:///path[?db=N]`.
+    /// `redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]`,
+    /// `redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]` and `unix:///path[?db=N]`.
     public static func parse(_ url: String) throws(EndpointError) -> Endpoint {
         guard let (schemeText, rest) = splitScheme(url) else {
             throw EndpointError(url, "expected redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH")
@@ -82,10 +86,12 @@ extension Endpoint {
             return endpoint
         case "redis+sentinel":
             return try parseSentinel(rest, url: url)
+        case "redis+cluster":
+            return try parseCluster(rest, url: url)
         case "unix":
             return try parseUnix(rest, url: url)
         default:
-            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss://, redis+sentinel:// or unix://)")
+            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)")
         }
     }
 
@@ -119,6 +125,21 @@ extension Endpoint {
         }
         let database = parts.count > 1 ? try parseDatabase(parts[1], url: url) : 0
         return Endpoint(address: .sentinel(sentinels: sentinels, master: String(master)), username: username, password: password, database: database)
+    }
+
+    /// `[[USER]:PASSWORD@]H:P[,H:P...]`: the nodes to learn the slot map from. A cluster has
+    /// only database 0.
+    private static func parseCluster(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
+        var (username, password, remainder) = try splitCredentials(Substring(rest), url: url)
+        if let slash = remainder.firstIndex(of: "/") {
+            let path = remainder[remainder.index(after: slash)...]
+            guard path.isEmpty || path == "0" else {
+                throw EndpointError(url, "a Redis Cluster has only database 0")
+            }
+            remainder = remainder[..<slash]
+        }
+        let seeds = try parseHostList(remainder, defaultPort: 6379, url: url)
+        return Endpoint(address: .cluster(seeds: seeds), username: username, password: password)
     }
 
     /// `[[USER]:PASSWORD@]REST` as (user, password, REST), percent-decoded; empty parts are nil.

@@ -9,7 +9,7 @@ public final class InstanceSet {
     public let operationTimeout: Duration
     /// The TLS settings of the `rediss://` endpoints (nil when there are none).
     public let tls: TLSContext?
-    private let connections: [Connection]
+    private let connections: [any InstanceLink]
 
     /// One instance's part in a finished round, for `-v` logs.
     public struct RoundReport: Sendable {
@@ -27,7 +27,12 @@ public final class InstanceSet {
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
         self.tls = tls
-        connections = endpoints.map { Connection(endpoint: $0, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout) }
+        connections = endpoints.map { endpoint -> any InstanceLink in
+            if case .cluster = endpoint.address {
+                return ClusterLink(endpoint: endpoint, asksUptime: tracksUptime, connectTimeout: connectTimeout)
+            }
+            return Connection(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout)
+        }
     }
 
     public var count: Int { endpoints.count }
@@ -58,10 +63,14 @@ public final class InstanceSet {
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
             if connections[index].begin(request) {
-                // Through Sentinel, connecting is two steps: asking the sentinels (sharing
-                // one --connect-timeout), then connecting to the master they name.
+                // Through Sentinel or Cluster, connecting is two steps: asking where (the
+                // sentinels, or a seed node for the slot map, sharing one --connect-timeout),
+                // then connecting there.
                 let connecting: Duration
-                if case .sentinel = endpoints[index].address { connecting = connectTimeout * 2 } else { connecting = connectTimeout }
+                switch endpoints[index].address {
+                case .sentinel, .cluster: connecting = connectTimeout * 2
+                case .tcp, .unix: connecting = connectTimeout
+                }
                 deadlines[index] = min(requestDeadline + connecting, cap)
                 connectDeadlines[index] = min(start + connecting, cap)
             }
@@ -83,19 +92,20 @@ public final class InstanceSet {
             }
             if active.isEmpty { break }
             var watched: [(FileDescriptor, Poll.Events)] = []
-            var owners: [Int] = []
+            var owners: [(index: Int, range: Range<Int>)] = []
             var nextDeadline = Instant.distantFuture
             for index in active {
                 let connection = connections[index]
                 nextDeadline = min(nextDeadline, connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index])
                 if let step = connection.stepDeadline { nextDeadline = min(nextDeadline, step) }
-                guard let descriptor = connection.descriptor else { continue }
-                watched.append((descriptor, connection.wantedEvents))
-                owners.append(index)
+                let requests = connection.pollRequests()
+                guard !requests.isEmpty else { continue }
+                owners.append((index, watched.count..<(watched.count + requests.count)))
+                watched += requests
             }
             let events = Poll.wait(watched, timeout: nextDeadline.remaining(from: now))
-            for (position, index) in owners.enumerated() {
-                connections[index].handle(events[position])
+            for owner in owners {
+                connections[owner.index].handle(Array(events[owner.range]))
             }
         }
         let outcomes = requests.indices.map { index in
@@ -135,6 +145,12 @@ public final class InstanceSet {
         connections[index].masterAddress
     }
 
+    /// The masters of a `redis+cluster://` instance as its slot map names them; nil for
+    /// other instances or before the map is known.
+    public func clusterMasters(of index: Int) -> [HostPort]? {
+        connections[index].clusterMasters
+    }
+
     /// Sends one command to every instance.
     public func broadcast(_ command: Command, deadline: Instant? = nil) -> [Result<Reply, RedisError>] {
         round(Array(repeating: [command], count: count), deadline: deadline).map { Self.single($0!) }
@@ -170,7 +186,7 @@ public final class InstanceSet {
 
     /// The sockets of the listening connections, for the caller's poll.
     public var listeningDescriptors: [FileDescriptor] {
-        connections.filter(\.isListening).compactMap(\.descriptor)
+        connections.flatMap(\.listeningDescriptors)
     }
 
     /// Whether a listening connection holds bytes that poll cannot see (decrypted by TLS

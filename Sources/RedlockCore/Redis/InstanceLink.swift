@@ -1,0 +1,58 @@
+/// How `InstanceSet` drives one instance of the quorum through a round, whatever stands
+/// behind it: one `Connection` (a plain, TLS or Sentinel-named server), or a `ClusterLink`
+/// that spreads a request over the nodes of a Redis Cluster.
+///
+/// A link does not wait on its own: it says which sockets it wants polled for what, and is
+/// handed what poll saw, so every instance of a round shares one poll loop and one deadline.
+protocol InstanceLink: AnyObject {
+    var endpoint: Endpoint { get }
+
+    /// Starts a request (a pipeline); returns whether connections had to be opened for it.
+    func begin(_ commands: [Command]) -> Bool
+    /// Whether the request has all its replies, or has failed.
+    var isFinished: Bool { get }
+    /// Still connecting (or asking where to connect): under `--connect-timeout`.
+    var isStillConnecting: Bool { get }
+    /// The sockets to poll now and for what; `handle` gets the results in the same order.
+    func pollRequests() -> [(FileDescriptor, Poll.Events)]
+    func handle(_ events: [Poll.Events])
+    /// A deadline of the link's own (one sentinel's or seed's share of the connect time).
+    var stepDeadline: Instant? { get }
+    func stepTimedOut()
+    /// The replies, one per command, or why there are none.
+    func finish() -> Result<[Reply], RedisError>
+    /// The round's deadline passed: give up on the request.
+    func timeOut()
+    func close()
+
+    /// After a SUBSCRIBE request: keep the connection for pushed messages.
+    func listen()
+    var isListening: Bool { get }
+    var listeningDescriptors: [FileDescriptor] { get }
+    func takePushed() -> [Reply]
+    /// Whether bytes wait where poll cannot see them (decrypted by TLS already).
+    var hasBufferedInput: Bool { get }
+
+    /// The server's uptime as INFO reported it when the link connected, and when.
+    var serverUptime: (seconds: Duration, measuredAt: Instant)? { get }
+    var tlsProtocol: String? { get }
+    var masterAddress: HostPort? { get }
+    /// The masters of a Redis Cluster, as its slot map names them; nil for other links.
+    var clusterMasters: [HostPort]? { get }
+}
+
+extension Connection: InstanceLink {
+    func pollRequests() -> [(FileDescriptor, Poll.Events)] {
+        descriptor.map { [($0, wantedEvents)] } ?? []
+    }
+
+    func handle(_ events: [Poll.Events]) {
+        handle(events.first ?? [])
+    }
+
+    var listeningDescriptors: [FileDescriptor] {
+        isListening ? descriptor.map { [$0] } ?? [] : []
+    }
+
+    var clusterMasters: [HostPort]? { nil }
+}

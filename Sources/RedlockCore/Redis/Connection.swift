@@ -181,8 +181,8 @@ public final class Connection {
 
     /// Gives up on the current request (its deadline passed); the socket is closed.
     func timeOut() {
-        // A plain-text server reads a ClientHello as the start of an inline command and
-        // waits for the rest: it never answers, so say what that usually means.
+        // In the TLS handshake, the usual cause is a plain-text server: it reads the
+        // ClientHello as the start of an inline command and waits for the rest.
         let what = isResolving ? "asking the sentinels for '\(resolver?.master ?? "")'"
             : isConnecting ? "connecting" + (masterAddress.map { " to the master at \($0), as the sentinel said" } ?? "")
             : isHandshaking ? "in the TLS handshake (is the port a TLS port?)" : "waiting for a reply"

@@ -90,6 +90,8 @@ extension Endpoint {
             return try parseCluster(rest, url: url)
         case "unix":
             return try parseUnix(rest, url: url)
+        case "rediss+sentinel", "rediss+cluster":
+            throw EndpointError(url, "TLS is for single instances (rediss://); sentinels and cluster nodes are reached without it")
         default:
             throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)")
         }

@@ -62,6 +62,11 @@ final class RedisSentinel: @unchecked Sendable {
 
     func client() throws -> RESPClient { try RESPClient(port: port) }
 
+    /// SIGSTOP: connections are accepted by the kernel but never answered.
+    func pause() { process.signal(SIGSTOP) }
+
+    func resume() { process.signal(SIGCONT) }
+
     /// The master's address as this sentinel gives it ("127.0.0.1:6379"), nil on error.
     func masterAddress(_ name: String) -> String? {
         guard let reply = try? client().command("SENTINEL", "get-master-addr-by-name", name),

@@ -53,6 +53,22 @@ import Testing
         #expect(skipping.status == 0, "\(skipping)")
     }
 
+    @Test func overTLSEveryNodeIsReachedByItsTLSPort() throws {
+        let certificates = try TestCertificates()
+        let cluster = try ClusterFixture(tls: certificates)
+        let url = "rediss+cluster://127.0.0.1:\(cluster.tlsPorts[0])"
+        let key = ClusterFixture.key("tls-", onServer: 2)
+        let result = try redlock(["--tls-ca-cert", certificates.caCertificate, "-r", url, "run", key, "--", "echo", "ran"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == "ran\n")
+        #expect(try cluster.servers[2].client().command("GET", "{\(key)}:fence").string == "1")
+        let doctor = try JSON.parse(try redlock(["--tls-ca-cert", certificates.caCertificate, "-r", url, "doctor", "--json"]).stdout)
+        #expect(doctor["instances"]?[0]?["tls"]?["protocol"]?.stringValue?.hasPrefix("TLSv1.") == true)
+        let untrusted = try redlock(["--tls-ca-cert", certificates.otherCACertificate, "-r", url, "run", key, "--", "true"], timeout: 20)
+        #expect(untrusted.status == 69, "\(untrusted)")
+        #expect(untrusted.stderr.contains("certificate verify failed"), "\(untrusted)")
+    }
+
     @Test func movedAndAskRepliesAreFollowed() throws {
         let cluster = try ClusterFixture()
         let endpoint = try Endpoint.parse(cluster.url(allSeeds: true))

@@ -4,6 +4,24 @@ import Testing
 /// redis+sentinel://: one instance of the quorum whose master Sentinel names, found again
 /// after a failover.
 @Suite struct SentinelTests {
+    @Test func overTLSToTheSentinelsAndTheMaster() throws {
+        let certificates = try TestCertificates()
+        let master = try TLSRedisServer.started(certificates)
+        let sentinel = try RedisSentinel(monitoring: "tls-locks", master: master.server, masterPort: master.tlsPort, quorum: 1, tls: certificates)
+        let url = "rediss+sentinel://127.0.0.1:\(sentinel.tlsPort!)/tls-locks"
+        let result = try redlock(["--tls-ca-cert", certificates.caCertificate, "-r", url, "run", "k", "--", "echo", "ran"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == "ran\n")
+        #expect(try master.server.client().command("GET", "{k}:fence").string == "1")
+        let doctor = try JSON.parse(try redlock(["--tls-ca-cert", certificates.caCertificate, "-r", url, "doctor", "--json"]).stdout)
+        #expect(doctor["instances"]?[0]?["sentinel"]?["address"]?.stringValue == "127.0.0.1:\(master.tlsPort)")
+        #expect(doctor["instances"]?[0]?["tls"]?["protocol"]?.stringValue?.hasPrefix("TLSv1.") == true)
+        // A sentinel whose certificate does not verify is a "no" that waiting cannot cure.
+        let untrusted = try redlock(["--tls-ca-cert", certificates.otherCACertificate, "-r", url, "run", "k", "--", "true"], timeout: 20)
+        #expect(untrusted.status == 69, "\(untrusted)")
+        #expect(untrusted.stderr.contains("certificate verify failed") && untrusted.stderr.contains("(sentinel 127.0.0.1:\(sentinel.tlsPort!))"), "\(untrusted)")
+    }
+
     @Test func runFindsTheMasterAndFindsTheNewOneAfterAFailover() throws {
         let deployment = try SentinelFixture(extraArgs: ["--requirepass", "sentinel-pw-5"])
         let url = deployment.url(password: "sentinel-pw-5")

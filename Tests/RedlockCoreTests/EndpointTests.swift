@@ -49,6 +49,9 @@ import Testing
         #expect(endpoint.description == "locks via sentinel 10.0.0.1:26379,sentinel-b:26379,[::1]:26380")
         #expect(!endpoint.description.contains("pw"))
         #expect(try Endpoint.parse("redis+sentinel://s:1/m").database == 0)
+        #expect(try !Endpoint.parse("redis+sentinel://s:1/m").usesTLS)
+        #expect(try Endpoint.parse("rediss+sentinel://s:1/m").usesTLS)
+        #expect(try Endpoint.parse("rediss+cluster://n:1").usesTLS)
     }
 
     @Test(arguments: ["redis+sentinel://s:1", "redis+sentinel://s:1/", "redis+sentinel://s:1,s:1/m", "redis+sentinel://s:1,/m",

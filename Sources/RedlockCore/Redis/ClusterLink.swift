@@ -14,6 +14,8 @@ final class ClusterLink: InstanceLink {
     private let seeds: [HostPort]
     private let asksUptime: Bool
     private let connectTimeout: Duration
+    /// For `rediss+cluster://`: every node is reached over TLS.
+    private let tls: TLSContext?
     /// The owner of each slot; empty until learned.
     private var owners: [HostPort?] = []
     private var masters: [HostPort] = []
@@ -39,15 +41,19 @@ final class ClusterLink: InstanceLink {
     private var learning: (node: HostPort, connection: Connection, deadline: Instant)?
     private var candidates: [HostPort] = []
     private var learnFailures: [String] = []
+    /// The first failure, when every node asked failed in a way retrying cannot cure.
+    private var permanentFailure: RedisError?
+    private var onlyPermanentFailures = true
     private var polled: [Connection] = []
     private var listeningNode: HostPort?
 
-    init(endpoint: Endpoint, asksUptime: Bool, connectTimeout: Duration) {
+    init(endpoint: Endpoint, asksUptime: Bool, tls: TLSContext?, connectTimeout: Duration) {
         guard case let .cluster(seeds) = endpoint.address else { preconditionFailure("not a cluster endpoint") }
         self.endpoint = endpoint
         self.seeds = seeds
         self.asksUptime = asksUptime
         self.connectTimeout = connectTimeout
+        self.tls = tls
     }
 
     deinit { nodes.values.forEach { $0.close() } }
@@ -137,13 +143,20 @@ final class ClusterLink: InstanceLink {
         // Known masters first (the map may only have moved), then the URL's seeds.
         candidates = masters + seeds.filter { !masters.contains($0) }
         learnFailures = []
+        permanentFailure = nil
+        onlyPermanentFailures = true
         askNextCandidate()
     }
 
     private func askNextCandidate() {
         guard !candidates.isEmpty else {
             learning = nil
-            failure = .connectionFailed("no node gave the cluster's slot map (\(learnFailures.joined(separator: "; ")))")
+            if onlyPermanentFailures, let permanentFailure {
+                // Every node refused our TLS or credentials: waiting will not change that.
+                failure = permanentFailure
+            } else {
+                failure = .connectionFailed("no node gave the cluster's slot map (\(learnFailures.joined(separator: "; ")))")
+            }
             return
         }
         let node = candidates.removeFirst()
@@ -165,6 +178,7 @@ final class ClusterLink: InstanceLink {
                 return
             }
             learnFailures.append("\(node): unexpected CLUSTER SLOTS reply (is it a cluster node?)")
+            onlyPermanentFailures = false
         case let .failure(error):
             if error.isAccessDenied {
                 // A refused password is refused by every node: say so, not "no map".
@@ -172,6 +186,11 @@ final class ClusterLink: InstanceLink {
                 return
             }
             learnFailures.append("\(node): \(error)")
+            if error.isPermanent {
+                permanentFailure = permanentFailure ?? Self.naming(node, in: error)
+            } else {
+                onlyPermanentFailures = false
+            }
         }
         askNextCandidate()
     }
@@ -352,6 +371,7 @@ final class ClusterLink: InstanceLink {
         case let .connectionFailed(reason): return .connectionFailed("\(reason) (node \(node))")
         case let .timedOut(what): return .timedOut("\(what) from node \(node)")
         case .connectionClosed: return .connectionFailed("node \(node) closed the connection")
+        case let .tls(reason): return .tls("\(reason) (node \(node))")
         default: return error
         }
     }
@@ -359,8 +379,8 @@ final class ClusterLink: InstanceLink {
     private func connection(to node: HostPort) -> Connection {
         if let existing = nodes[node] { return existing }
         let connection = Connection(
-            endpoint: Endpoint(address: .tcp(host: node.host, port: node.port), username: endpoint.username, password: endpoint.password),
-            asksUptime: asksUptime, connectTimeout: connectTimeout)
+            endpoint: Endpoint(address: .tcp(host: node.host, port: node.port), username: endpoint.username, password: endpoint.password, usesTLS: endpoint.usesTLS),
+            asksUptime: asksUptime, tls: tls, connectTimeout: connectTimeout)
         nodes[node] = connection
         return connection
     }
@@ -389,7 +409,7 @@ final class ClusterLink: InstanceLink {
         nodes.values.compactMap(\.serverUptime).min { a, b in a.seconds + (b.measuredAt - a.measuredAt) < b.seconds }
     }
 
-    var tlsProtocol: String? { nil }
+    var tlsProtocol: String? { nodes.values.lazy.compactMap(\.tlsProtocol).first }
 
     var masterAddress: HostPort? { nil }
 

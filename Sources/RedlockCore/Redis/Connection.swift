@@ -45,7 +45,7 @@ public final class Connection {
     /// The server's uptime as INFO reported it in the handshake, and when.
     private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
 
-    /// `tls` is required for a `rediss://` endpoint (without it, connecting fails).
+    /// `tls` is required for a `rediss` endpoint (without it, connecting fails).
     /// `connectTimeout` is shared out between the sentinels of a `redis+sentinel://` endpoint.
     public init(endpoint: Endpoint, asksUptime: Bool = false, tls: TLSContext? = nil, connectTimeout: Duration = .milliseconds(500)) {
         self.endpoint = endpoint
@@ -248,7 +248,7 @@ public final class Connection {
         }
         // The handshake waits in the outbox until the master's socket exists.
         queueHandshake()
-        let resolver = self.resolver ?? SentinelResolver(sentinels: sentinels, master: master, connectTimeout: connectTimeout)
+        let resolver = self.resolver ?? SentinelResolver(sentinels: sentinels, master: master, connectTimeout: connectTimeout, tls: endpoint.usesTLS ? tlsContext : nil)
         self.resolver = resolver
         isResolving = true
         resolver.start()
@@ -297,7 +297,8 @@ public final class Connection {
         socket = descriptor
         isConnecting = result != 0
         if endpoint.usesTLS {
-            guard let tlsContext, case let .tcp(host, _) = endpoint.address else {
+            // The name to verify is the one connected to: for Sentinel, the master's address.
+            guard let tlsContext, case let .tcp(host, _) = target else {
                 close()
                 throw .tls("is not configured for this connection")
             }

@@ -16,7 +16,8 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var username: String?
     public var password: String?
     public var database: Int
-    /// `rediss://`: the connection is TLS (settings in `TLSConfiguration`, one for all).
+    /// `rediss://`, `rediss+sentinel://`, `rediss+cluster://`: every connection is TLS (to the
+    /// sentinels and the master, to every cluster node), with one `TLSConfiguration` for all.
     public var usesTLS: Bool
 
     public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0, usesTLS: Bool = false) {
@@ -71,7 +72,8 @@ public struct EndpointError: Error, Equatable, Sendable, CustomStringConvertible
 extension Endpoint {
     /// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`, the same with `rediss://` (TLS),
     /// `redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]`,
-    /// `redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]` and `unix:///path[?db=N]`.
+    /// `redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]` (both also with `rediss+`
+    /// for TLS) and `unix:///path[?db=N]`.
     public static func parse(_ url: String) throws(EndpointError) -> Endpoint {
         guard let (schemeText, rest) = splitScheme(url) else {
             throw EndpointError(url, "expected redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH")
@@ -84,14 +86,16 @@ extension Endpoint {
             var endpoint = try parseTCP(rest, url: url)
             endpoint.usesTLS = true
             return endpoint
-        case "redis+sentinel":
-            return try parseSentinel(rest, url: url)
-        case "redis+cluster":
-            return try parseCluster(rest, url: url)
+        case "redis+sentinel", "rediss+sentinel":
+            var endpoint = try parseSentinel(rest, url: url)
+            endpoint.usesTLS = scheme == "rediss+sentinel"
+            return endpoint
+        case "redis+cluster", "rediss+cluster":
+            var endpoint = try parseCluster(rest, url: url)
+            endpoint.usesTLS = scheme == "rediss+cluster"
+            return endpoint
         case "unix":
             return try parseUnix(rest, url: url)
-        case "rediss+sentinel", "rediss+cluster":
-            throw EndpointError(url, "TLS is for single instances (rediss://); sentinels and cluster nodes are reached without it")
         default:
             throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)")
         }

@@ -29,7 +29,7 @@ public final class InstanceSet {
         self.tls = tls
         connections = endpoints.map { endpoint -> any InstanceLink in
             if case .cluster = endpoint.address {
-                return ClusterLink(endpoint: endpoint, asksUptime: tracksUptime, connectTimeout: connectTimeout)
+                return ClusterLink(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout)
             }
             return Connection(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout)
         }

@@ -16,15 +16,22 @@ final class SentinelResolver {
     /// The sentinels, the one that answered last first.
     private var order: [HostPort]
     private let stepTimeout: Duration
+    /// For `rediss+sentinel://`: the sentinels are asked over TLS too.
+    private let tls: TLSContext?
     private var position = 0
     private var asking: Connection?
     private var failures: [String] = []
+    /// The first TLS failure, and from which sentinel: when every sentinel failed that
+    /// way, it is the answer (a certificate will not verify on the next attempt either).
+    private var tlsFailure: (sentinel: HostPort, reason: String)?
+    private var onlyTLSFailures = true
     /// When the sentinel being asked has had its share of time.
     private(set) var stepDeadline: Instant?
     private(set) var outcome: Outcome?
 
-    init(sentinels: [HostPort], master: String, connectTimeout: Duration) {
+    init(sentinels: [HostPort], master: String, connectTimeout: Duration, tls: TLSContext? = nil) {
         self.master = master
+        self.tls = tls
         order = sentinels
         stepTimeout = max(.milliseconds(1), connectTimeout / sentinels.count)
     }
@@ -34,6 +41,8 @@ final class SentinelResolver {
         cancel()
         outcome = nil
         failures = []
+        tlsFailure = nil
+        onlyTLSFailures = true
         position = 0
         askNext()
     }
@@ -72,7 +81,7 @@ final class SentinelResolver {
     private func askNext() {
         while position < order.count {
             let sentinel = order[position]
-            let connection = Connection(endpoint: Endpoint(address: .tcp(host: sentinel.host, port: sentinel.port)))
+            let connection = Connection(endpoint: Endpoint(address: .tcp(host: sentinel.host, port: sentinel.port), usesTLS: tls != nil), tls: tls)
             connection.begin([Command("SENTINEL", "get-master-addr-by-name", master)])
             asking = connection
             stepDeadline = Instant.now() + stepTimeout
@@ -83,6 +92,10 @@ final class SentinelResolver {
         asking = nil
         stepDeadline = nil
         let reasons = failures.joined(separator: "; ")
+        if onlyTLSFailures, let tlsFailure {
+            outcome = .failed(.tls("\(tlsFailure.reason) (sentinel \(tlsFailure.sentinel))"))
+            return
+        }
         outcome = .failed(.sentinel("no sentinel named the master '\(master)' (\(reasons))"))
     }
 
@@ -106,7 +119,14 @@ final class SentinelResolver {
             failures.append("\(sentinel): unexpected reply \(other)")
         case let .failure(error):
             failures.append("\(sentinel): \(error)")
+            if case let .tls(reason) = error {
+                tlsFailure = tlsFailure ?? (sentinel, reason)
+                position += 1
+                askNext()
+                return
+            }
         }
+        onlyTLSFailures = false
         position += 1
         askNext()
     }

@@ -7,18 +7,29 @@ import RedlockCore
 
 final class ClusterFixture: @unchecked Sendable {
     let servers: [RedisServer]
+    /// With TLS: each server's TLS port (the cluster bus is TLS too, and a TLS client is
+    /// told the nodes' TLS ports).
+    let tlsPorts: [UInt16]
     /// Each server's node id, in the order of `servers`.
     let ids: [String]
     /// The slot ranges each server was given.
     static let ranges: [ClosedRange<Int>] = [0...5460, 5461...10922, 10923...16383]
 
-    init() throws {
+    init(tls certificates: TestCertificates? = nil) throws {
         try RedisServer.requireAvailable()
         // The bus ports are chosen too: port+10000 could be taken, or above 65535.
         let busPorts = try (0..<3).map { _ in try freeLoopbackPort() }
-        servers = try busPorts.map { busPort in
-            try RedisServer.started(extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                                "--cluster-node-timeout", "5000", "--cluster-port", String(busPort)])
+        let tlsPorts = try certificates.map { _ in try (0..<3).map { _ in try freeLoopbackPort() } } ?? []
+        self.tlsPorts = tlsPorts
+        servers = try busPorts.enumerated().map { index, busPort in
+            var arguments = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                             "--cluster-node-timeout", "5000", "--cluster-port", String(busPort)]
+            if let certificates {
+                arguments += ["--tls-port", String(tlsPorts[index]), "--tls-cluster", "yes",
+                              "--tls-cert-file", certificates.serverCertificate, "--tls-key-file", certificates.serverKey,
+                              "--tls-ca-cert-file", certificates.caCertificate, "--tls-auth-clients", "no"]
+            }
+            return try RedisServer.started(extraArgs: arguments)
         }
         ids = try servers.map { try $0.client().command("CLUSTER", "MYID").string ?? "" }
         for (index, server) in servers.enumerated() {

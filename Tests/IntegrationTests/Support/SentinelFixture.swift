@@ -10,13 +10,30 @@ import Glibc
 /// config file, so each gets its own folder). Killed on deinit.
 final class RedisSentinel: @unchecked Sendable {
     let port: UInt16
+    /// With TLS: the sentinel's TLS port (it reaches the master over TLS too).
+    let tlsPort: UInt16?
     let scratch: TestScratch
     private let process: ChildProcess
 
-    /// Starts a sentinel that monitors `master` as `name`.
-    init(monitoring name: String, master: RedisServer, quorum: Int, password: String? = nil) throws {
+    /// Starts a sentinel that monitors `master` as `name` (at `masterPort`, default its
+    /// plain port). With `tls`, the sentinel also listens on a TLS port and talks TLS to
+    /// the master.
+    init(monitoring name: String, master: RedisServer, masterPort: UInt16? = nil, quorum: Int, password: String? = nil,
+         tls certificates: TestCertificates? = nil) throws {
         guard let executable = RedisServer.executableURL else { throw RedisServerError.notInstalled }
         scratch = try TestScratch()
+        let tlsPort = try certificates.map { _ in try freeLoopbackPort() }
+        self.tlsPort = tlsPort
+        let tlsLines = certificates.map { certificates in
+            """
+            tls-port \(tlsPort!)
+            tls-cert-file \(certificates.serverCertificate)
+            tls-key-file \(certificates.serverKey)
+            tls-ca-cert-file \(certificates.caCertificate)
+            tls-auth-clients no
+            tls-replication yes
+            """
+        } ?? ""
         var lastError = ""
         for _ in 1...10 {
             let port = try freeLoopbackPort()
@@ -26,10 +43,11 @@ final class RedisSentinel: @unchecked Sendable {
                 daemonize no
                 dir \(scratch.path)
                 logfile \(scratch.file("sentinel.log"))
-                sentinel monitor \(name) 127.0.0.1 \(master.port) \(quorum)
+                sentinel monitor \(name) 127.0.0.1 \(masterPort ?? master.port) \(quorum)
                 sentinel down-after-milliseconds \(name) 1000
                 sentinel failover-timeout \(name) 10000
                 \(password.map { "sentinel auth-pass \(name) \($0)" } ?? "")
+                \(tlsLines)
 
                 """
             try config.write(toFile: scratch.file("sentinel.conf"), atomically: true, encoding: .utf8)

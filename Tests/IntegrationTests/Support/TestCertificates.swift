@@ -18,7 +18,8 @@ final class TestCertificates: @unchecked Sendable {
 
     /// The CA that signed the server and client certificates.
     var caCertificate: String { scratch.file("ca.crt") }
-    /// Server certificate for CN=localhost, SAN IP:127.0.0.1, DNS:localhost.
+    /// Server certificate for CN=localhost, SAN IP:127.0.0.1, DNS:localhost. It may serve as a
+    /// client certificate too: cluster nodes present it to each other on a TLS bus.
     var serverCertificate: String { scratch.file("server.crt") }
     var serverKey: String { scratch.file("server.key") }
     /// Client certificate (extendedKeyUsage clientAuth) signed by the same CA.
@@ -32,7 +33,7 @@ final class TestCertificates: @unchecked Sendable {
         try makeCA(named: "ca", subject: "/CN=redlock test CA")
         try makeCA(named: "other-ca", subject: "/CN=redlock stranger CA")
         try makeLeaf(named: "server", subject: "/CN=localhost",
-                     extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+                     extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
         try makeLeaf(named: "client", subject: "/CN=redlock test client",
                      extensions: "extendedKeyUsage=clientAuth\n")
     }

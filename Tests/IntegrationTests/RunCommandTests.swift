@@ -141,6 +141,14 @@ import Testing
         #expect(try process.wait(timeout: 20).status == 0)
     }
 
+    /// A long --kill-after moves the teardown point before TTL/3: renewals must come sooner.
+    @Test func longKillAfterStillRenewsInTime() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let result = try redlock(["run", "--ttl", "2s", "--kill-after", "1500ms", "k", "--", "sleep", "3"], environment: redis.environment, timeout: 30)
+        #expect(result.status == 0, "\(result)")
+    }
+
     @Test func maxTimeStopsTheCommandWith124() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

@@ -86,7 +86,7 @@ public final class Runner {
         report(.started(pid: child.pid))
         let startedAt = Instant.now()
         let maxTimeAt = plan.maxTime.map { startedAt + $0 }
-        var nextRenewal = lease.acquiredAt + plan.renewEvery
+        var nextRenewal = renewal(after: lease.acquiredAt, every: plan.renewEvery)
         var stop: (reason: Stop, killAt: Instant)?
         var killed = false
 
@@ -114,10 +114,10 @@ public final class Runner {
                 switch redlock.extend(&lease, notAfter: lease.validUntil - plan.teardown.grace) {
                 case let .extended(tally):
                     report(.renewed(tally))
-                    nextRenewal = roundStart + plan.renewEvery
+                    nextRenewal = renewal(after: roundStart, every: plan.renewEvery)
                 case let .failed(tally):
                     report(.renewalFailed(tally))
-                    nextRenewal = Instant.now() + retryInterval
+                    nextRenewal = renewal(after: Instant.now(), every: retryInterval)
                 case let .lost(tally):
                     // Another value stands on too many instances: stop COMMAND now, and
                     // kill it no later than the end of what validity we had.
@@ -157,6 +157,14 @@ public final class Runner {
             releaseLease(lost: false)
             return .completed(status)
         }
+    }
+
+    /// When to renew next: `every` after `start`, but never later than halfway to the
+    /// moment COMMAND would be stopped, so that a long `--kill-after` still leaves room for
+    /// renewals (and for a retry after a failed one).
+    private func renewal(after start: Instant, every period: Duration) -> Instant {
+        let stopAt = lease.validUntil - plan.teardown.grace
+        return min(start + period, start + (stopAt - start) / 2)
     }
 
     /// After a failed renewal, try again soon, but not so often that a struggling instance

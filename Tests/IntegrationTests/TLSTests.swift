@@ -108,6 +108,22 @@ import Testing
         #expect(quiet.stderr.isEmpty)
     }
 
+    @Test func aTLSServerThatDiesMidLeaseIsALostLockNotASIGPIPE() throws {
+        try RedisServer.requireAvailable()
+        let certificates = try TestCertificates()
+        let redis = try TLSRedisServer.started(certificates)
+        let scratch = try TestScratch()
+        let process = try RedlockProcess(["--tls-ca-cert", certificates.caCertificate, "-r", redis.url(), "run", "--ttl", "1s", "k",
+                                          "--", "sh", "-c", "touch \"$D/up\"; exec sleep 10"], environment: ["D": scratch.path])
+        #expect(eventually { scratch.exists("up") })
+        // Writes to a connection the server dropped (a renewal, a close_notify) must not
+        // raise SIGPIPE, whose default action would kill redlock and orphan COMMAND.
+        redis.server.kill()
+        let result = try process.wait(timeout: 20)
+        #expect(result.status == 76, "\(result)")
+        #expect(result.stderr.contains("lost"), "\(result)")
+    }
+
     @Test func unusableTLSFilesAreConfigurationErrors() throws {
         let scratch = try TestScratch()
         let missing = try redlock(["--tls-ca-cert", scratch.file("nope.crt"), "-r", "rediss://127.0.0.1:1", "run", "k", "--", "true"])

@@ -155,7 +155,7 @@ public final class Connection {
             case .closed:
                 fail(.tls("handshake failed: connection closed by the server (is the port a TLS port?)"))
                 return
-            case let .failed(reason):
+            case let .failed(reason), let .broken(reason):
                 fail(.tls(reason))
                 return
             }
@@ -457,6 +457,8 @@ public final class Connection {
             return .closed
         case let .failed(reason):
             return .failed(.tls(reason))
+        case let .broken(reason):
+            return .failed(.connectionFailed("TLS \(reason)"))
         }
     }
 

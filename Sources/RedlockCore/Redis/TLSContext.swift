@@ -10,14 +10,21 @@ public final class TLSContext {
     public let configuration: TLSConfiguration
     /// The `SSL_CTX *`; only `TLSSession` uses it.
     let handle: OpaquePointer
+    /// The socket BIO that writes with MSG_NOSIGNAL (see shim.h), for every session.
+    let socketMethod: OpaquePointer
 
     public init(_ configuration: TLSConfiguration) throws(TLSContextError) {
         self.configuration = configuration
         ERR_clear_error()
+        guard let method = copenssl_socket_method_new() else {
+            throw TLSContextError("cannot create a TLS context: \(TLSContext.queuedError() ?? "out of memory")")
+        }
         guard let handle = SSL_CTX_new(TLS_client_method()) else {
+            BIO_meth_free(method)
             throw TLSContextError("cannot create a TLS context: \(TLSContext.queuedError() ?? "out of memory")")
         }
         self.handle = handle
+        socketMethod = method
         _ = copenssl_ctx_set_min_tls12(handle)
         copenssl_ctx_refuse_key_passwords(handle)
         SSL_CTX_set_verify(handle, configuration.verifiesPeer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
@@ -51,7 +58,10 @@ public final class TLSContext {
         }
     }
 
-    deinit { SSL_CTX_free(handle) }
+    deinit {
+        SSL_CTX_free(handle)
+        BIO_meth_free(socketMethod)
+    }
 
     /// The oldest error on OpenSSL's queue as a sentence fragment ("no such file"), and
     /// the queue emptied; nil when it was empty.

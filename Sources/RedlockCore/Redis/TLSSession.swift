@@ -16,11 +16,17 @@ final class TLSSession {
         case wants(Poll.Events)
         /// The peer closed the connection.
         case closed
-        /// A TLS failure, as a sentence fragment for `RedisError.tls`.
+        /// A TLS failure that trying again will not cure (the handshake, a refused client
+        /// certificate), as a sentence fragment for `RedisError.tls`.
         case failed(String)
+        /// The encrypted stream broke after a good handshake: like a dropped connection,
+        /// the next attempt may well succeed.
+        case broken(String)
     }
 
     private let handle: OpaquePointer
+    /// Keeps the context (and the BIO method the socket uses) alive as long as the session.
+    private let context: TLSContext
     private var handshakeDone = false
     /// Whether any bytes came after the handshake: a server that drops the connection
     /// before that has usually refused us (TLS 1.3 checks client certificates only then).
@@ -35,6 +41,7 @@ final class TLSSession {
             throw .tls("setup failed: \(TLSContext.queuedError() ?? "out of memory")")
         }
         self.handle = handle
+        self.context = context
         presentsCertificate = context.configuration.certificateFile != nil
         copenssl_set_write_modes(handle)
         let name = context.configuration.serverName ?? host
@@ -47,7 +54,7 @@ final class TLSSession {
                 : SSL_set1_host(handle, name)
             guard accepted == 1 else { throw .tls("cannot verify the name '\(name)'") }
         }
-        guard SSL_set_fd(handle, socket.rawValue) == 1 else {
+        guard copenssl_set_socket(handle, context.socketMethod, socket.rawValue) == 1 else {
             throw .tls("setup failed: \(TLSContext.queuedError() ?? "bad socket")")
         }
         SSL_set_connect_state(handle)
@@ -109,12 +116,15 @@ final class TLSSession {
         case SSL_ERROR_ZERO_RETURN:
             return refusedAfterHandshake ?? .closed
         case SSL_ERROR_SYSCALL:
-            if let queued = TLSContext.queuedError() { return .failed(describe(queued)) }
+            if let queued = TLSContext.queuedError() { return classify(queued) }
             if let refused = refusedAfterHandshake { return refused }
-            if savedErrno != 0 && savedErrno != EAGAIN { return .failed("\(step) failed: \(Errno(rawValue: savedErrno))") }
+            if savedErrno != 0 && savedErrno != EAGAIN {
+                let reason = "\(step) failed: \(Errno(rawValue: savedErrno))"
+                return handshakeDone ? .broken(reason) : .failed(reason)
+            }
             return handshakeDone ? .closed : .failed("handshake failed: connection closed by the server (is the port a TLS port?)")
         default:
-            return .failed(describe(TLSContext.queuedError() ?? "error \(code)"))
+            return classify(TLSContext.queuedError() ?? "error \(code)")
         }
     }
 
@@ -126,22 +136,31 @@ final class TLSSession {
     }
 
     /// Names the reason a user can act on: the certificate check's verdict when that is
-    /// what failed, else OpenSSL's reason with a hint for the usual causes.
-    private func describe(_ reason: String) -> String {
-        let verdict = SSL_get_verify_result(handle)
-        if !handshakeDone && verdict != X509_V_OK {
-            let text = X509_verify_cert_error_string(verdict).map { String(cString: $0) } ?? "error \(verdict)"
-            return "handshake failed: certificate verify failed: \(text)"
+    /// what failed, else OpenSSL's reason with a hint for the usual causes; and says
+    /// whether another attempt could do better.
+    private func classify(_ reason: String) -> Outcome {
+        guard handshakeDone else {
+            let verdict = SSL_get_verify_result(handle)
+            if verdict != X509_V_OK {
+                let text = X509_verify_cert_error_string(verdict).map { String(cString: $0) } ?? "error \(verdict)"
+                return .failed("handshake failed: certificate verify failed: \(text)")
+            }
+            switch reason {
+            case "wrong version number", "packet length too long", "record layer failure", "http request", "unexpected eof while reading":
+                return .failed("handshake failed: \(reason) (is the port a TLS port?)")
+            default:
+                return .failed("handshake failed: \(reason)")
+            }
         }
-        let step = handshakeDone ? "error" : "handshake failed"
-        switch reason {
-        case "wrong version number", "packet length too long", "record layer failure", "http request", "unexpected eof while reading":
-            return "\(step): \(reason) (is the port a TLS port?)"
-        case let text where text.contains("certificate required") || text.contains("handshake failure") && handshakeDone:
-            return "\(step): \(reason) (the server wants a client certificate: --tls-cert, --tls-key)"
-        default:
-            return "\(step): \(reason)"
+        if reason.contains("certificate required") || reason.contains("handshake failure") {
+            return .failed("error: \(reason) (the server wants a client certificate: --tls-cert, --tls-key)")
         }
+        if reason == "unexpected eof while reading" {
+            // The server went away without a close_notify (a restart, a crash): a closed
+            // connection, unless it was the refusal of a missing client certificate.
+            return refusedAfterHandshake ?? .closed
+        }
+        return .broken("error: \(reason)")
     }
 
     private static func isIPAddress(_ text: String) -> Bool {

@@ -28,7 +28,8 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# A release binary with the Swift runtime linked in: it needs only libc and libhiredis.
+# A release binary with the Swift runtime linked in: at run time it needs libhiredis and
+# the C and C++ runtime libraries every Debian system has (no Swift libraries).
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@echo "built $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock"

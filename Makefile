@@ -8,18 +8,25 @@ MANDIR      = $(DESTDIR)$(PREFIX)/share/man/man1
 BASHCOMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-# Debian packages the build and the test suite need.
+# Debian packages the build and the test suite need (zsh and fish: the completion tests).
 APT_PACKAGES = pkg-config libhiredis-dev redis-server redis-tools
+TEST_PACKAGES = zsh fish
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: all deps build debug test demo bench install uninstall clean
+.PHONY: all deps test-deps apt-install build debug test demo bench install uninstall clean
 
 all: build
 
 # Installs whatever of APT_PACKAGES is missing (as root, or through sudo).
 deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_PACKAGES)"
+
+apt-install:
 	@missing=""; \
-	for package in $(APT_PACKAGES); do \
+	for package in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -39,7 +46,7 @@ debug: deps
 
 # The whole suite: unit tests, and integration tests against redis-server processes the
 # suite starts itself on free loopback ports.
-test: deps
+test: test-deps
 	$(SWIFT) build
 	$(SWIFT) test --disable-xctest
 

@@ -8,18 +8,26 @@ MANDIR      = $(DESTDIR)$(PREFIX)/share/man/man1
 BASHCOMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-# Debian packages the build and the test suite need.
-APT_PACKAGES = pkg-config libhiredis-dev libssl-dev openssl redis-server redis-tools
+# Debian packages the build and the test suite need (zsh and fish: the completion tests;
+# openssl: the TLS tests make their certificates with it).
+APT_PACKAGES = pkg-config libhiredis-dev libssl-dev redis-server redis-tools
+TEST_PACKAGES = zsh fish openssl
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: all deps build debug test demo bench install uninstall clean
+.PHONY: all deps test-deps apt-install build debug test demo bench install uninstall clean
 
 all: build
 
 # Installs whatever of APT_PACKAGES is missing (as root, or through sudo).
 deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_PACKAGES)"
+
+apt-install:
 	@missing=""; \
-	for package in $(APT_PACKAGES); do \
+	for package in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -28,7 +36,8 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# A release binary with the Swift runtime linked in: it needs only libc, libhiredis and libssl.
+# A release binary with the Swift runtime linked in: at run time it needs libhiredis,
+# libssl and the C and C++ runtime libraries every Debian system has (no Swift libraries).
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@echo "built $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/redlock"
@@ -38,7 +47,7 @@ debug: deps
 
 # The whole suite: unit tests, and integration tests against redis-server processes the
 # suite starts itself on free loopback ports.
-test: deps
+test: test-deps
 	$(SWIFT) build
 	$(SWIFT) test --disable-xctest
 

@@ -42,10 +42,11 @@ enum Help {
             out.append("  REDLOCK_URLS      instance URLs, separated by commas or spaces")
             out.append("  REDLOCK_PASSWORD  password for instances whose URL has none")
             out.append("  REDLOCK_PREFIX    prepended to every key")
+            out.append("  REDLOCK_RESTART_GRACE  as --restart-grace")
             out.append("  REDLOCK_TLS_CA_CERT, REDLOCK_TLS_CERT, REDLOCK_TLS_KEY,")
-            out.append("  REDLOCK_TLS_SERVER_NAME, REDLOCK_TLS_INSECURE  the --tls-* options")
+            out.append("  REDLOCK_TLS_SERVER_NAME, REDLOCK_TLS_INSECURE  as the TLS options")
             out.append("")
-            out += wrap("Exit status: run exits with COMMAND's status; 64 usage error, 69 quorum unreachable, 75 not acquired in time, 76 lock lost or not held with that token, 77 authentication refused, 78 configuration error, 124 --max-time expired, 126/127 COMMAND not executable/not found.", indent: 0)
+            out += wrap("Exit status: run exits with COMMAND's status; 0 success, 1 inspect: not held / doctor: warnings / force-release --token: no match, 64 usage error, 69 quorum unreachable, 70 internal error, 75 not acquired in time, 76 lock lost or not held with that token, 77 authentication refused, 78 configuration error, 124 --max-time expired, 126/127 COMMAND not executable/not found.", indent: 0)
             out.append("")
             out.append("'redlock COMMAND --help' shows a command's options; man redlock tells the rest.")
         }

@@ -113,7 +113,7 @@ enum InspectCommand {
             case let .failed(error): detail = error.description
             case .free: detail = ""
             }
-            let row = "  " + endpoint.padding(to: width + 1) + word.padding(to: 12) + detail
+            let row = "  " + endpoint.padding(to: width + 1) + word.padding(to: 13) + detail
             lines.append(InstanceStateText.clipped(row.trimmingTrailingSpaces, to: 100))
         }
         let count = "\(state.holderCount) of \(redlock.instances.count) instances, \(state.quorum) needed"

@@ -109,7 +109,7 @@ enum OptionTable {
 
         // Multi-step scripts.
         .flag("env", commands: [.acquire],
-                   "print REDLOCK_TOKEN=... lines instead of the bare token"),
+                   "print REDLOCK_TOKEN=... and REDLOCK_FENCING_TOKEN=... lines, not the bare token"),
         OptionSpec("token", nil, "TOKEN", .text, commands: [.extend, .release, .forceRelease],
                    "the holder's token ('redlock acquire' printed it)"),
 

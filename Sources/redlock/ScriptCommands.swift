@@ -38,7 +38,8 @@ enum ScriptCommands {
         let redlock = config.makeRedlock()
         let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.keyName), value: value, inbox: inbox, console: config.console)
         if printEnvironment {
-            config.console.print("REDLOCK_KEY=\(shellQuoted(waiting.keyName))\nREDLOCK_TOKEN=\(lease.token)\nREDLOCK_FENCING_TOKEN=\(lease.fence)")
+            // Both values are URL-safe characters or digits: valid for eval and $GITHUB_ENV alike.
+            config.console.print("REDLOCK_TOKEN=\(lease.token)\nREDLOCK_FENCING_TOKEN=\(lease.fence)")
         } else {
             config.console.print(lease.token)
         }
@@ -98,10 +99,5 @@ enum ScriptCommands {
         if invocation.positionals.count > 1 {
             throw Failure.usage("unexpected '\(invocation.positionals[1])' after KEY", command: invocation.command?.rawValue)
         }
-    }
-
-    /// Single-quoted for `eval`: the key may contain anything.
-    static func shellQuoted(_ text: String) -> String {
-        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 }

@@ -49,8 +49,8 @@ enum Subcommand: String, CaseIterable, Sendable {
                 """
         case .acquire:
             return """
-                Acquires KEY and prints the token on stdout (with --env, REDLOCK_TOKEN=... ready \
-                for eval). The holder recorded is the calling process (the script). Nothing \
+                Acquires KEY and prints the token on stdout (with --env, the lines \
+                REDLOCK_TOKEN=... and REDLOCK_FENCING_TOKEN=..., ready for eval or $GITHUB_ENV). The holder recorded is the calling process (the script). Nothing \
                 renews the lease: use 'redlock extend' before it ends, and 'redlock release'.
                 """
         case .extend:

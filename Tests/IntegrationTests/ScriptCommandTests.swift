@@ -37,6 +37,10 @@ import Testing
         let result = try shell.wait(timeout: 20)
         #expect(result.status == 0)
         #expect(result.stdout.contains("REDLOCK_TOKEN="))
+        // Ready for eval and for $GITHUB_ENV alike: NAME=value, nothing to unquote.
+        let assignments = result.stdout.split(separator: "\n").dropLast()
+        #expect(assignments.map { $0.split(separator: "=").first.map(String.init) ?? "" } == ["REDLOCK_TOKEN", "REDLOCK_FENCING_TOKEN"])
+        #expect(assignments.allSatisfy { $0.split(separator: "=").last!.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } })
         let shellPID = result.stdout.split(separator: "\n").last!.replacingOccurrences(of: "shell=", with: "")
         #expect(redis.valuesOf(key: "step-key")[0]?.string?.contains(" pid=\(shellPID) ") == true)
     }

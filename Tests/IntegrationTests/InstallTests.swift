@@ -1,0 +1,82 @@
+// `make install` and `make uninstall` as a packager runs them: into a DESTDIR, with
+// PREFIX=/usr. Slow (it builds the release binary), so it is one test.
+
+import Foundation
+import Testing
+
+@Suite struct InstallTests {
+    /// <root>/Tests/IntegrationTests/InstallTests.swift -> <root>
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// What `make install PREFIX=/usr` puts under DESTDIR, and where it comes from.
+    static let installed: [(path: String, source: String?)] = [
+        ("usr/bin/redlock", nil),
+        ("usr/share/man/man1/redlock.1", "man/redlock.1"),
+        ("usr/share/bash-completion/completions/redlock", "completions/redlock.bash"),
+        ("usr/share/zsh/site-functions/_redlock", "completions/_redlock"),
+        ("usr/share/fish/vendor_completions.d/redlock.fish", "completions/redlock.fish"),
+    ]
+
+    static func tool(_ name: String) -> URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { URL(fileURLWithPath: "\($0)/\(name)") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    @Test(.enabled(if: tool("make") != nil && tool("ldd") != nil), .timeLimit(.minutes(20)))
+    func installAndUninstallIntoDestdir() throws {
+        let scratch = try TestScratch()
+        let destdir = scratch.file("destdir")
+
+        // `swift test` holds the lock on .build for as long as the tests run, so a `swift
+        // build` there would wait for it forever. The Makefile's commands run unchanged, but
+        // through a SWIFT that builds in a scratch path of its own (kept in .build, so a
+        // second run is incremental), at low priority beside the other tests.
+        let wrapper = scratch.file("swift")
+        try """
+            #!/bin/sh
+            if [ "$1" = build ]; then
+              shift
+              exec nice -n 10 swift build --scratch-path "\(Self.root.path)/.build/install-test" "$@"
+            fi
+            exec swift "$@"
+
+            """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+
+        let make = Self.tool("make")!
+        let variables = ["DESTDIR=\(destdir)", "PREFIX=/usr", "SWIFT=\(wrapper)"]
+        let install = try RedlockProcess(executable: make, ["-C", Self.root.path, "install"] + variables)
+            .wait(timeout: 15 * 60)
+        try #require(install.status == 0, "make install: \(install)")
+
+        for (path, source) in Self.installed {
+            let file = "\(destdir)/\(path)"
+            #expect(FileManager.default.fileExists(atPath: file), "make install did not install \(path)")
+            if let source {
+                let expected = try Data(contentsOf: Self.root.appendingPathComponent(source))
+                #expect((try? Data(contentsOf: URL(fileURLWithPath: file))) == expected, "\(path) differs from \(source)")
+            }
+        }
+        let binary = URL(fileURLWithPath: "\(destdir)/usr/bin/redlock")
+        #expect(FileManager.default.isExecutableFile(atPath: binary.path))
+
+        // The Swift runtime is linked in: only libc and libhiredis are needed at run time.
+        let ldd = try RedlockProcess(executable: Self.tool("ldd")!, [binary.path]).wait(timeout: 60)
+        #expect(ldd.status == 0, "ldd: \(ldd)")
+        #expect(!ldd.stdout.contains("libswift"), "the installed binary links the Swift runtime dynamically:\n\(ldd.stdout)")
+        #expect(!ldd.stdout.contains("not found"), "the installed binary misses libraries:\n\(ldd.stdout)")
+
+        let version = try RedlockProcess(executable: binary, ["--version"]).wait(timeout: 60)
+        #expect(version.status == 0, "\(version)")
+        #expect(version.stdout.hasPrefix("redlock "), "\(version)")
+
+        let uninstall = try RedlockProcess(executable: make, ["-C", Self.root.path, "uninstall"] + variables)
+            .wait(timeout: 5 * 60)
+        #expect(uninstall.status == 0, "make uninstall: \(uninstall)")
+        for (path, _) in Self.installed {
+            #expect(!FileManager.default.fileExists(atPath: "\(destdir)/\(path)"), "make uninstall left \(path)")
+        }
+    }
+}

@@ -9,7 +9,8 @@ _redlock_commands="run acquire extend release inspect force-release doctor help"
 
 # Options every command takes.
 _redlock_global_opts="-r --redis --password-file --connect-timeout --op-timeout --prefix
-    --restart-grace -q --quiet -v --verbose -h --help -V --version"
+    --restart-grace --tls-ca-cert --tls-cert --tls-key --tls-server-name --tls-insecure
+    -q --quiet -v --verbose -h --help -V --version"
 
 # Options of one command, besides the global ones.
 _redlock_command_opts() {
@@ -29,7 +30,8 @@ _redlock_command_opts() {
 _redlock_takes_value() {
     case $1 in
         -r | --redis | --password-file | --connect-timeout | --op-timeout | --prefix | \
-            --restart-grace | -t | --ttl | -w | --wait | -E | --conflict-exit-code | \
+            --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
+            -t | --ttl | -w | --wait | -E | --conflict-exit-code | \
             --kill-after | --lost-signal | --max-time | --min-hold | --token)
             return 0 ;;
     esac
@@ -41,12 +43,12 @@ _redlock_value() {
     case $1 in
         --lost-signal)
             COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 ALRM TERM" -- "$2")) ;;
-        --password-file)
+        --password-file | --tls-ca-cert | --tls-cert | --tls-key)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$2")) ;;
         -r | --redis)
             compopt -o nospace 2>/dev/null
-            COMPREPLY=($(compgen -W "redis:// unix://" -- "$2")) ;;
+            COMPREPLY=($(compgen -W "redis:// rediss:// redis+sentinel:// rediss+sentinel:// redis+cluster:// rediss+cluster:// unix://" -- "$2")) ;;
         *)
             COMPREPLY=() ;;  # durations, numbers, tokens, prefixes: nothing to offer
     esac

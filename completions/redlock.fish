@@ -35,6 +35,7 @@ function __redlock_scan
                 set positional_only 1
             case '--*=*'
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
+                    --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --kill-after --lost-signal --max-time \
                     --min-hold --token
                 set pending 1
@@ -125,12 +126,17 @@ complete -c redlock -n __redlock_needs_command -a help -d 'Show help for redlock
 complete -c redlock -n '__redlock_using help' -a 'run acquire extend release inspect force-release doctor help'
 
 # Options every command takes.
-complete -c redlock -n __redlock_options -s r -l redis -x -a 'redis:// unix://' -d 'A Redis master of the quorum (repeatable)'
+complete -c redlock -n __redlock_options -s r -l redis -x -a 'redis:// rediss:// redis+sentinel:// rediss+sentinel:// redis+cluster:// rediss+cluster:// unix://' -d 'A Redis master of the quorum (repeatable)'
 complete -c redlock -n __redlock_options -l password-file -r -F -d 'Read the password from FILE'
 complete -c redlock -n __redlock_options -l connect-timeout -x -d 'Bound on connecting (default: 500ms)'
 complete -c redlock -n __redlock_options -l op-timeout -x -d 'Bound on each round (default: 250ms)'
 complete -c redlock -n __redlock_options -l prefix -x -d 'Prepended to every key (default: none)'
 complete -c redlock -n __redlock_options -l restart-grace -x -d 'Ignore instances up for less than D (default: 0 (off))'
+complete -c redlock -n __redlock_options -l tls-ca-cert -r -F -d 'Trust the CA certificates in FILE (default: the system trust store)'
+complete -c redlock -n __redlock_options -l tls-cert -r -F -d 'Client certificate for servers that ask for one'
+complete -c redlock -n __redlock_options -l tls-key -r -F -d 'Private key of the client certificate'
+complete -c redlock -n __redlock_options -l tls-server-name -x -d 'Name the server certificates must carry (SNI)'
+complete -c redlock -n __redlock_options -l tls-insecure -d 'Do not verify server certificates'
 complete -c redlock -n __redlock_options -s q -l quiet -d 'No waiting status, no warnings'
 complete -c redlock -n __redlock_options -s v -l verbose -d 'Log each round and renewal'
 complete -c redlock -n __redlock_options -s h -l help -d 'Show help and exit'

@@ -223,6 +223,7 @@ enum Roff {
     @Test func environmentHasEveryVariable() {
         let environment = Roff.section("ENVIRONMENT", of: lines).map(Roff.words).joined(separator: " ")
         for name in ["REDLOCK_URLS", "REDLOCK_PASSWORD", "REDLOCK_PREFIX", "REDLOCK_RESTART_GRACE",
+                     "REDLOCK_TLS_CA_CERT", "REDLOCK_TLS_CERT", "REDLOCK_TLS_KEY", "REDLOCK_TLS_SERVER_NAME", "REDLOCK_TLS_INSECURE",
                      "REDLOCK_KEY", "REDLOCK_TOKEN", "REDLOCK_FENCING_TOKEN"] {
             #expect(containsWord(environment, name), "man page ENVIRONMENT does not mention \(name)")
         }

@@ -323,8 +323,8 @@ final class ClusterLink: InstanceLink {
         case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
             guard arguments.count > 3, let count = Int(String(decoding: arguments[2], as: UTF8.self)), count > 0 else { return nil }
             return arguments[3]
-        case "GET", "SET", "DEL", "UNLINK", "EXISTS", "PTTL", "TTL", "TYPE", "PEXPIRE", "EXPIRE", "INCR", "INCRBY", "DUMP", "OBJECT":
-            return arguments.count > 1 ? arguments[command.name == "OBJECT" ? min(2, arguments.count - 1) : 1] : nil
+        case "GET", "SET", "DEL", "UNLINK", "EXISTS", "PTTL", "TTL", "TYPE", "PEXPIRE", "EXPIRE", "INCR", "INCRBY":
+            return arguments.count > 1 ? arguments[1] : nil
         default:
             return nil
         }

@@ -4,9 +4,10 @@
 /// A release (and `force-release`) PUBLISHes on the key's channel, so a waiter retries the
 /// moment the holder lets go, instead of polling. A lock that expires without a release
 /// (its holder crashed, or it is another client's) sends no message: the timer then wakes
-/// the waiter when the holder's reported TTL runs out, and at least every 1.5 s (with
-/// jitter) in case a message was lost. While the subscription is up, 8 waiters send Redis
-/// about 5 attempts a second in all, instead of 80.
+/// the waiter when the holder's reported TTL runs out, and at least every 3 to 4 s in case
+/// a message was lost or another client deleted its key without announcing it. While the
+/// subscription is up, 8 waiters send each instance about 2 attempts a second in all,
+/// instead of 80.
 final class Waiter {
     private let key: [UInt8]
     private let subscriptions: InstanceSet
@@ -41,12 +42,12 @@ final class Waiter {
         case let .busy(contention):
             if contention.granted > 0 {
                 // A split vote between contenders: back off by a random amount so the next
-                // round is not split again.
-                return .milliseconds(SecureRandom.uniform(in: 5...60))
+                // round is not split again (short: the lock is free, someone should take it).
+                return .microseconds(SecureRandom.uniform(in: 1000...15000))
             }
             // Announcements reach us only while a quorum of subscriptions is up.
             let fallback: Duration = listening >= quorum
-                ? .milliseconds(SecureRandom.uniform(in: 1200...1800))
+                ? .milliseconds(SecureRandom.uniform(in: 3000...4000))
                 : .milliseconds(SecureRandom.uniform(in: 40...160))
             guard let expiry = contention.earliestExpiry else { return fallback }
             return min(fallback, expiry + .milliseconds(SecureRandom.uniform(in: 1...10)))
@@ -65,9 +66,9 @@ final class Waiter {
             let wait = subscriptions.hasBufferedMessages ? Duration.zero : until.remaining()
             guard pause(wait, descriptors) else { return .interrupted }
             if subscriptions.takeMessages() > 0 {
-                // Everyone waiting heard the same message: a small random stagger keeps them
-                // from splitting the vote.
-                let stagger = Duration.microseconds(SecureRandom.uniform(in: 0...2000))
+                // Everyone waiting heard the same message: a random stagger of up to 1 ms
+                // (a few round trips on a LAN) keeps them from splitting the vote.
+                let stagger = Duration.microseconds(SecureRandom.uniform(in: 0...1000))
                 return pause(stagger, []) ? .announced : .interrupted
             }
             if Instant.now() >= until { return .timerExpired }

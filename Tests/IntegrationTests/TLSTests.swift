@@ -108,6 +108,27 @@ import Testing
         #expect(quiet.stderr.isEmpty)
     }
 
+    @Test func aWaiterHearsTheReleaseOverTLS() throws {
+        try RedisServer.requireAvailable()
+        let certificates = try TestCertificates()
+        let redis = try TLSRedisServer.started(certificates)
+        let environment = ["REDLOCK_URLS": redis.url(), "REDLOCK_TLS_CA_CERT": certificates.caCertificate]
+        let holder = try redlock(["acquire", "--ttl", "60s", "k"], environment: environment)
+        #expect(holder.status == 0, "\(holder)")
+        let waiter = try RedlockProcess(["run", "--wait", "30s", "k", "--", "echo", "got it"], environment: environment)
+        #expect(eventually { waiter.stderrSoFar.contains("waiting for 'k'") })
+        sleep(milliseconds: 300)  // the subscription follows the first busy attempt
+        let release = try redlock(["release", "--token", holder.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "k"], environment: environment)
+        #expect(release.status == 0, "\(release)")
+        let released = Date()
+        let result = try waiter.wait(timeout: 20)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == "got it\n")
+        // Subscribed, it sleeps until the announcement; were the message lost (or left
+        // decrypted inside OpenSSL, unseen by poll), its fallback timer takes 1.2 s or more.
+        #expect(Date().timeIntervalSince(released) < 1.1, "the waiter did not hear the release over TLS")
+    }
+
     @Test func aTLSServerThatDiesMidLeaseIsALostLockNotASIGPIPE() throws {
         try RedisServer.requireAvailable()
         let certificates = try TestCertificates()

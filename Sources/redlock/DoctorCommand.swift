@@ -203,5 +203,4 @@ enum DoctorCommand {
             ("error", .optional(checkup.failure?.description)),
         ])
     }
-
 }

@@ -249,5 +249,4 @@ enum DoctorCommand {
             ("error", .optional(checkup.failure?.description)),
         ])
     }
-
 }

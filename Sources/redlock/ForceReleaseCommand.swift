@@ -42,8 +42,8 @@ enum ForceReleaseCommand {
         }
 
         var unmatched = false
-        var shortOfQuorum: [InstanceError] = []
         for name in options.keys {
+            var failures: [InstanceError] = []
             let results = redlock.forceRelease(config.redisKey(name), token: options.token)
             var answered = 0
             var deleted = 0
@@ -59,11 +59,11 @@ enum ForceReleaseCommand {
                     console.print("\(name): \(endpoint): \(options.token == nil ? "not held" : "not held with that token")")
                 case let .failure(error):
                     console.print("\(name): \(endpoint): \(error)")
-                    shortOfQuorum.append(InstanceError(endpoint: endpoint, error: error))
+                    failures.append(InstanceError(endpoint: endpoint, error: error))
                 }
             }
             if answered < redlock.quorum {
-                throw LockWaiting.unreachable(shortOfQuorum, quorum: redlock.quorum, total: redlock.instances.count, what: "force-release '\(name)'")
+                throw LockWaiting.unreachable(failures, quorum: redlock.quorum, total: redlock.instances.count, what: "force-release '\(name)'")
             }
             if options.token != nil && deleted == 0 { unmatched = true }
         }

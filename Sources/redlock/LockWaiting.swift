@@ -71,8 +71,8 @@ struct LockWaiting {
             }
             console.log("acquired '\(keyName)' on a quorum in \(DurationSyntax.formatRough(Instant.now() - lease.acquiredAt)), valid for \(DurationSyntax.formatRough(lease.validUntil.remaining()))")
             return lease
-        case let .interrupted(attempt):
-            _ = attempt
+        case .interrupted:
+            // Ended by a signal: exit as if it had killed us, quietly, as a shell expects.
             let signal = stoppedBy ?? .interrupt
             throw Failure(status: 128 + signal.rawValue, nil)
         case let .finished(.busy(contention)):

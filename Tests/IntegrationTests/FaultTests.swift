@@ -125,6 +125,12 @@ import Testing
         _ = try redis.servers[0].client().command("SET", "k", "x", "PX", "30000")
         let result = try redlock(["run", "-w", "500ms", "-E", "9", "k", "--", "true"], environment: redis.environment)
         #expect(result.status == 9)
+        // Without a terminal: one line when the wait starts, the reason when it ends.
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains("waiting for 'k'") && lines[1].contains("not acquired"), "\(result.stderr)")
+        let quiet = try redlock(["run", "-q", "-w", "300ms", "k", "--", "true"], environment: redis.environment)
+        #expect(quiet.status == 75)
+        #expect(quiet.stderr.isEmpty, "-q: nothing while waiting")
     }
 
     @Test func waiterTakesTheLockWhenTheHolderExpires() throws {

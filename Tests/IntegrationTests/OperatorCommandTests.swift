@@ -166,6 +166,21 @@ import Testing
         #expect(json["instances"]?[1]?["role"]?.stringValue == "slave")
     }
 
+    @Test func doctorReportsRefusedInfoAndConfigAsUnknownNotAsFailures() throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started()
+        // Like a managed service: scripts allowed, INFO and CONFIG not.
+        try server.client().command("ACL", "SETUSER", "app", "on", ">app-pw-1", "~*", "&*", "+@all", "-info", "-config")
+        let url = "redis://app:app-pw-1@127.0.0.1:\(server.port)"
+        let json = try redlock(["-r", url, "doctor", "--json"])
+        #expect(json.status != 69, "reachable, so the quorum is there: \(json)")
+        let row = try JSON.parse(json.stdout)["instances"]?[0]
+        #expect(row?["reachable"]?.boolValue == true)
+        #expect(row?["status"]?.stringValue == "unknown")
+        #expect(row?["role"]?.isNull == true)
+        #expect(try redlock(["-r", url, "run", "k", "--", "true"]).status == 0, "and locks still work")
+    }
+
     private func hostName() -> String {
         ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
     }

@@ -33,6 +33,16 @@ import Testing
         #expect(scratch.read("ints") == "int\n")
     }
 
+    @Test func waitingShowsALiveStatusLineOnATerminal() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        try redis.servers[0].client().command("SET", "k", "x", "PX", "1500")
+        let result = try onTerminal("\"$R\" run -w 10s k -- echo done", keys: [], environment: redis.environment)
+        #expect(result.stdout.contains("waiting for 'k'"), "\(result)")
+        #expect(result.stdout.contains("\r\u{1B}[K"), "updated in place and cleared")
+        #expect(result.stdout.contains("done"))
+    }
+
     @Test func redlockTakesTheTerminalBack() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

@@ -93,41 +93,13 @@ public struct LockValue: Equatable, Sendable {
 
     /// Percent-encodes spaces, control bytes and '%' so that a field is one word.
     static func escape(_ text: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var bytes: [UInt8] = []
-        for byte in text.utf8 {
-            if byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "%") {
-                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-            } else {
-                bytes.append(byte)
-            }
-        }
+        let bytes = PercentEncoding.encode(Array(text.utf8)) { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "%") }
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Reverses `escape`; a field written by something else is taken as it stands.
     static func unescape(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        let source = Array(text.utf8)
-        var index = 0
-        while index < source.count {
-            if source[index] == UInt8(ascii: "%"), index + 2 < source.count,
-               let high = hexDigit(source[index + 1]), let low = hexDigit(source[index + 2]) {
-                bytes.append(high << 4 | low)
-                index += 3
-            } else {
-                bytes.append(source[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        default: return nil
-        }
+        let raw = Array(text.utf8)
+        return String(decoding: PercentEncoding.decode(raw) ?? raw, as: UTF8.self)
     }
 }

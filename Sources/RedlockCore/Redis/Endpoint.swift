@@ -235,25 +235,10 @@ extension Endpoint {
     }
 
     private static func percentDecoded(_ text: Substring, url: String) throws(EndpointError) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                throw EndpointError(url, "bad percent-encoding in credentials")
-            }
-            bytes.append(high << 4 | low)
+        guard let bytes = PercentEncoding.decode(Array(text.utf8)) else {
+            throw EndpointError(url, "bad percent-encoding in credentials")
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     /// The URL with anything between "://" and "@" replaced, for error messages.

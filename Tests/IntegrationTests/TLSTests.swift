@@ -125,8 +125,8 @@ import Testing
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout == "got it\n")
         // Subscribed, it sleeps until the announcement; were the message lost (or left
-        // decrypted inside OpenSSL, unseen by poll), its fallback timer takes 1.2 s or more.
-        #expect(Date().timeIntervalSince(released) < 1.1, "the waiter did not hear the release over TLS")
+        // decrypted inside OpenSSL, unseen by poll), its fallback timer takes 3 s or more.
+        #expect(Date().timeIntervalSince(released) < 2, "the waiter did not hear the release over TLS")
     }
 
     @Test func aTLSServerThatDiesMidLeaseIsALostLockNotASIGPIPE() throws {

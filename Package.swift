@@ -14,13 +14,9 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
-        // OpenSSL's TLS engine for rediss://, from Debian's libssl-dev, under redlock's own
-        // non-blocking sockets.
-        .systemLibrary(
-            name: "COpenSSL",
-            pkgConfig: "openssl",
-            providers: [.apt(["libssl-dev"])]
-        ),
+        // OpenSSL for rediss://, loaded with dlopen on first use (see copenssl.h): runs
+        // without TLS do not load or relocate libssl. Headers from libssl-dev.
+        .target(name: "COpenSSL"),
         // Linux calls that Glibc's Swift module lacks (signalfd, getrandom), and fork + exec
         // with a parent-death signal, which posix_spawn cannot set.
         .target(name: "CLinux"),

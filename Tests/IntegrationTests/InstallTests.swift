@@ -66,6 +66,9 @@ import Testing
         let ldd = try RedlockProcess(executable: Self.tool("ldd")!, [binary.path]).wait(timeout: 60)
         #expect(ldd.status == 0, "ldd: \(ldd)")
         #expect(!ldd.stdout.contains("libswift"), "the installed binary links the Swift runtime dynamically:\n\(ldd.stdout)")
+        // OpenSSL is loaded only for rediss:// (dlopen), so runs without TLS do not pay for it.
+        #expect(!ldd.stdout.contains("libssl") && !ldd.stdout.contains("libcrypto"), "OpenSSL is linked at start-up:\n\(ldd.stdout)")
+        #expect(ldd.stdout.contains("libhiredis"))
         #expect(!ldd.stdout.contains("not found"), "the installed binary misses libraries:\n\(ldd.stdout)")
 
         let version = try RedlockProcess(executable: binary, ["--version"]).wait(timeout: 60)

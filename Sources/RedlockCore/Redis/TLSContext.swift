@@ -10,30 +10,36 @@ public final class TLSContext {
     public let configuration: TLSConfiguration
     /// The `SSL_CTX *`; only `TLSSession` uses it.
     let handle: OpaquePointer
-    /// The socket BIO that writes with MSG_NOSIGNAL (see shim.h), for every session.
+    /// The socket BIO that writes with MSG_NOSIGNAL (see copenssl.h), for every session.
     let socketMethod: OpaquePointer
 
     public init(_ configuration: TLSConfiguration) throws(TLSContextError) {
         self.configuration = configuration
-        ERR_clear_error()
+        // OpenSSL is loaded here, at the first rediss:// URL, not at every start (copenssl.h).
+        var reason = [CChar](repeating: 0, count: 256)
+        guard copenssl_load(&reason, reason.count) == 1 else {
+            let text = String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw TLSContextError("cannot load OpenSSL for rediss:// (\(text)); install libssl3")
+        }
+        copenssl_ERR_clear_error()
         guard let method = copenssl_socket_method_new() else {
             throw TLSContextError("cannot create a TLS context: \(TLSContext.queuedError() ?? "out of memory")")
         }
-        guard let handle = SSL_CTX_new(TLS_client_method()) else {
-            BIO_meth_free(method)
+        guard let handle = copenssl_SSL_CTX_new(copenssl_TLS_client_method()) else {
+            copenssl_BIO_meth_free(method)
             throw TLSContextError("cannot create a TLS context: \(TLSContext.queuedError() ?? "out of memory")")
         }
         self.handle = handle
         socketMethod = method
         _ = copenssl_ctx_set_min_tls12(handle)
         copenssl_ctx_refuse_key_passwords(handle)
-        SSL_CTX_set_verify(handle, configuration.verifiesPeer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
+        copenssl_SSL_CTX_set_verify(handle, configuration.verifiesPeer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
 
         if let file = configuration.caCertificateFile {
-            guard SSL_CTX_load_verify_locations(handle, file, nil) == 1 else {
+            guard copenssl_SSL_CTX_load_verify_locations(handle, file, nil) == 1 else {
                 throw TLSContextError("cannot load TLS CA certificates from '\(file)': \(TLSContext.queuedError() ?? "unreadable")")
             }
-        } else if SSL_CTX_set_default_verify_paths(handle) != 1 {
+        } else if copenssl_SSL_CTX_set_default_verify_paths(handle) != 1 {
             throw TLSContextError("cannot load the system's TLS trust store: \(TLSContext.queuedError() ?? "unknown error") (use --tls-ca-cert)")
         }
 
@@ -43,39 +49,39 @@ public final class TLSContext {
         case (nil, let key?):
             throw TLSContextError("TLS key '\(key)' given without a client certificate (--tls-cert)")
         case let (certificate?, key):
-            guard SSL_CTX_use_certificate_chain_file(handle, certificate) == 1 else {
+            guard copenssl_SSL_CTX_use_certificate_chain_file(handle, certificate) == 1 else {
                 throw TLSContextError("cannot load TLS client certificate from '\(certificate)': \(TLSContext.queuedError() ?? "unreadable")")
             }
             let keyFile = key ?? certificate
-            guard SSL_CTX_use_PrivateKey_file(handle, keyFile, SSL_FILETYPE_PEM) == 1 else {
+            guard copenssl_SSL_CTX_use_PrivateKey_file(handle, keyFile, SSL_FILETYPE_PEM) == 1 else {
                     let reason = TLSContext.queuedError() ?? "unreadable"
                 let hint = reason.contains("password") || reason.contains("decrypt") ? " (an encrypted key is not supported)" : ""
                 throw TLSContextError("cannot load TLS client key from '\(keyFile)': \(reason)\(hint)")
             }
-            guard SSL_CTX_check_private_key(handle) == 1 else {
+            guard copenssl_SSL_CTX_check_private_key(handle) == 1 else {
                 throw TLSContextError("TLS client key '\(keyFile)' does not match the certificate '\(certificate)'")
             }
         }
     }
 
     deinit {
-        SSL_CTX_free(handle)
-        BIO_meth_free(socketMethod)
+        copenssl_SSL_CTX_free(handle)
+        copenssl_BIO_meth_free(socketMethod)
     }
 
     /// The oldest error on OpenSSL's queue as a sentence fragment ("no such file"), and
     /// the queue emptied; nil when it was empty.
     static func queuedError() -> String? {
-        let code = ERR_get_error()
-        ERR_clear_error()
+        let code = copenssl_ERR_get_error()
+        copenssl_ERR_clear_error()
         guard code != 0 else { return nil }
         let systemError = copenssl_error_errno(code)
         if systemError != 0 { return Errno(rawValue: systemError).description }
-        if let reason = ERR_reason_error_string(code) {
+        if let reason = copenssl_ERR_reason_error_string(code) {
             return String(cString: reason)
         }
         var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &buffer, buffer.count)
+        copenssl_ERR_error_string_n(code, &buffer, buffer.count)
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

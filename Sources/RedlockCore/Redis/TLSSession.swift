@@ -36,8 +36,8 @@ final class TLSSession {
     /// Prepares the client side of a handshake on `socket` (connected or connecting) to
     /// `host`, which the certificate must name unless the context does not verify.
     init(context: TLSContext, socket: FileDescriptor, host: String) throws(RedisError) {
-        ERR_clear_error()
-        guard let handle = SSL_new(context.handle) else {
+        copenssl_ERR_clear_error()
+        guard let handle = copenssl_SSL_new(context.handle) else {
             throw .tls("setup failed: \(TLSContext.queuedError() ?? "out of memory")")
         }
         self.handle = handle
@@ -50,24 +50,24 @@ final class TLSSession {
         if !isAddress { _ = copenssl_set_sni(handle, name) }
         if context.configuration.verifiesPeer {
             let accepted = isAddress
-                ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), name)
-                : SSL_set1_host(handle, name)
+                ? copenssl_X509_VERIFY_PARAM_set1_ip_asc(copenssl_SSL_get0_param(handle), name)
+                : copenssl_SSL_set1_host(handle, name)
             guard accepted == 1 else { throw .tls("cannot verify the name '\(name)'") }
         }
         guard copenssl_set_socket(handle, context.socketMethod, socket.rawValue) == 1 else {
             throw .tls("setup failed: \(TLSContext.queuedError() ?? "bad socket")")
         }
-        SSL_set_connect_state(handle)
+        copenssl_SSL_set_connect_state(handle)
     }
 
-    deinit { SSL_free(handle) }
+    deinit { copenssl_SSL_free(handle) }
 
     var isHandshakeDone: Bool { handshakeDone }
 
     /// Takes the handshake as far as it goes without waiting.
     func handshake() -> Outcome {
-        ERR_clear_error()
-        let result = SSL_do_handshake(handle)
+        copenssl_ERR_clear_error()
+        let result = copenssl_SSL_do_handshake(handle)
         if result == 1 {
             handshakeDone = true
             return .done(0)
@@ -76,38 +76,38 @@ final class TLSSession {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
-        ERR_clear_error()
+        copenssl_ERR_clear_error()
         var count = 0
-        let result = SSL_read_ex(handle, buffer.baseAddress, buffer.count, &count)
+        let result = copenssl_SSL_read_ex(handle, buffer.baseAddress, buffer.count, &count)
         guard result == 1 else { return outcome(of: result, during: "read") }
         receivedData = true
         return .done(count)
     }
 
     func write(_ buffer: UnsafeRawBufferPointer) -> Outcome {
-        ERR_clear_error()
+        copenssl_ERR_clear_error()
         var count = 0
-        let result = SSL_write_ex(handle, buffer.baseAddress, buffer.count, &count)
+        let result = copenssl_SSL_write_ex(handle, buffer.baseAddress, buffer.count, &count)
         return result == 1 ? .done(count) : outcome(of: result, during: "write")
     }
 
     /// Whether decrypted bytes wait inside OpenSSL: poll cannot see them on the socket.
-    var hasBufferedInput: Bool { SSL_pending(handle) > 0 }
+    var hasBufferedInput: Bool { copenssl_SSL_pending(handle) > 0 }
 
     /// "TLSv1.3", for `doctor`.
-    var protocolVersion: String { String(cString: SSL_get_version(handle)) }
+    var protocolVersion: String { String(cString: copenssl_SSL_get_version(handle)) }
 
     /// Sends close_notify if it can without waiting; the socket is closed by its owner.
     func shutdown() {
         guard handshakeDone else { return }
-        ERR_clear_error()
-        _ = SSL_shutdown(handle)
-        ERR_clear_error()
+        copenssl_ERR_clear_error()
+        _ = copenssl_SSL_shutdown(handle)
+        copenssl_ERR_clear_error()
     }
 
     private func outcome(of result: Int32, during step: String) -> Outcome {
         let savedErrno = errno
-        let code = SSL_get_error(handle, result)
+        let code = copenssl_SSL_get_error(handle, result)
         switch code {
         case SSL_ERROR_WANT_READ:
             return .wants(.readable)
@@ -140,9 +140,9 @@ final class TLSSession {
     /// whether another attempt could do better.
     private func classify(_ reason: String) -> Outcome {
         guard handshakeDone else {
-            let verdict = SSL_get_verify_result(handle)
+            let verdict = copenssl_SSL_get_verify_result(handle)
             if verdict != X509_V_OK {
-                let text = X509_verify_cert_error_string(verdict).map { String(cString: $0) } ?? "error \(verdict)"
+                let text = copenssl_X509_verify_cert_error_string(verdict).map { String(cString: $0) } ?? "error \(verdict)"
                 return .failed("handshake failed: certificate verify failed: \(text)")
             }
             switch reason {

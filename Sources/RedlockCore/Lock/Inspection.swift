@@ -121,7 +121,7 @@ extension Redlock {
     public func forceRelease(_ key: [UInt8], token: String?) -> [Result<Bool, RedisError>] {
         let prefix = token.map { LockValue.ownershipPrefix(token: $0) } ?? []
         let channel = LockKeys.releaseChannel(for: key)
-        return instances.evaluate(Scripts.forceRelease, keys: [key], arguments: { _ in [prefix, channel] }).map { result in
+        return instances.evaluate(Scripts.forceRelease, keys: [key], arguments: [prefix, channel]).map { result in
             switch result {
             case .success(.integer(let deleted))?: return .success(deleted > 0)
             case let .success(other)?: return .failure(.unexpectedReply("\(other)"))

@@ -36,7 +36,7 @@ public final class Redlock {
         let encoded = value.encoded
         let fenceKey = LockKeys.fenceKey(for: key)
         let start = Instant.now()
-        let results = instances.evaluate(Scripts.acquire, keys: [key, fenceKey], arguments: { _ in [encoded, Self.milliseconds(ttl), value.ownershipPrefix] })
+        let results = instances.evaluate(Scripts.acquire, keys: [key, fenceKey], arguments: [encoded, Self.milliseconds(ttl), value.ownershipPrefix])
         var granted: [(instance: Int, fence: Int64)] = []
         var holders: [Contention.Holder] = []
         var failures: [InstanceError] = []
@@ -81,7 +81,7 @@ public final class Redlock {
         if !undo.isEmpty {
             // No announcement: waking every waiter for a partial attempt would only make
             // them split the next vote too.
-            _ = instances.evaluate(Scripts.release, keys: [key], arguments: { _ in [value.ownershipPrefix, []] }, on: undo)
+            _ = instances.evaluate(Scripts.release, keys: [key], arguments: [value.ownershipPrefix, []], on: undo)
         }
         let contention = Contention(holders: holders, granted: granted.count, youngInstances: tooYoung.count, failures: failures)
         if granted.count + holders.count >= quorum {
@@ -98,7 +98,7 @@ public final class Redlock {
         var holding = granted.count - behind.count
         var failures: [InstanceError] = []
         if holding < quorum && !behind.isEmpty {
-            let results = instances.evaluate(Scripts.raiseFence, keys: [fenceKey], arguments: { _ in [Array(String(fence).utf8)] }, on: behind)
+            let results = instances.evaluate(Scripts.raiseFence, keys: [fenceKey], arguments: [Array(String(fence).utf8)], on: behind)
             for index in behind {
                 switch results[index] {
                 case .success?: holding += 1
@@ -149,7 +149,7 @@ public final class Redlock {
     public func extend(_ lease: inout Lease, ttl: Duration? = nil, notAfter: Instant? = nil) -> ExtendOutcome {
         let ttl = ttl ?? lease.ttl
         let start = Instant.now()
-        let results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix, Self.milliseconds(ttl)] }, notAfter: notAfter)
+        let results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: [lease.value.ownershipPrefix, Self.milliseconds(ttl)], notAfter: notAfter)
         let end = Instant.now()
         let tally = Tally(results, endpoints: instances.endpoints)
         if tally.confirmed >= quorum && Self.validity(ttl: ttl, start: start, end: end) > .zero {
@@ -167,10 +167,10 @@ public final class Redlock {
     public func release(_ lease: Lease, keepFor: Duration? = nil) -> Tally {
         let results: [Result<Reply, RedisError>?]
         if let keepFor, keepFor.milliseconds > 0 {
-            results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix, Self.milliseconds(keepFor)] })
+            results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: [lease.value.ownershipPrefix, Self.milliseconds(keepFor)])
         } else {
             let channel = LockKeys.releaseChannel(for: lease.key)
-            results = instances.evaluate(Scripts.release, keys: [lease.key], arguments: { _ in [lease.value.ownershipPrefix, channel] })
+            results = instances.evaluate(Scripts.release, keys: [lease.key], arguments: [lease.value.ownershipPrefix, channel])
         }
         return Tally(results, endpoints: instances.endpoints)
     }

@@ -5,10 +5,13 @@ import CHiredis
 /// command is ever built by formatting a string.
 public struct Command: Sendable, Equatable {
     public let arguments: [[UInt8]]
+    /// The command in RESP, encoded once: a round sends the same command to every instance.
+    public let encoded: [UInt8]
 
     public init(arguments: [[UInt8]]) {
         precondition(!arguments.isEmpty, "a command needs a name")
         self.arguments = arguments
+        encoded = Self.encode(arguments)
     }
 
     public init(_ arguments: String...) {
@@ -22,7 +25,7 @@ public struct Command: Sendable, Equatable {
     public var name: String { String(decoding: arguments[0], as: UTF8.self).uppercased() }
 
     /// The command in RESP, as hiredis's `redisFormatCommandArgv` writes it.
-    public var encoded: [UInt8] {
+    private static func encode(_ arguments: [[UInt8]]) -> [UInt8] {
         // Keep every argument's storage alive while hiredis reads the pointers.
         let storage = arguments.map { $0.isEmpty ? [UInt8(0)] : $0 }
         let lengths = arguments.map { $0.count }

@@ -36,6 +36,9 @@ public final class Connection {
     private var handshake: [String] = []
     private var repliesExpected = 0
     private var replies: [Reply] = []
+    /// Where reads land before hiredis's reader copies them: one buffer for the
+    /// connection's life, not an allocation per read.
+    private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
     private var failure: RedisError?
     /// After SUBSCRIBE: replies beyond the request's are pushed messages, not an error.
     private(set) var isListening = false
@@ -390,9 +393,8 @@ public final class Connection {
 
     private func receive() {
         guard let socket else { return }
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while failure == nil {
-            let result = buffer.withUnsafeMutableBytes { raw in read(into: raw, from: socket) }
+            let result = readBuffer.withUnsafeMutableBytes { raw in read(into: raw, from: socket) }
             let count: Int
             switch result {
             case let .moved(value):
@@ -407,7 +409,7 @@ public final class Connection {
                 return
             }
             do throws(RedisError) {
-                try reader.feed(Array(buffer[..<count]))
+                try reader.feed(Array(readBuffer[..<count]))
                 while let reply = try reader.next() { accept(reply) }
             } catch {
                 fail(error)

@@ -158,14 +158,16 @@ public final class InstanceSet {
 
     /// Runs `script` on the instances given (all by default) with per-instance arguments,
     /// by SHA1 first and whole where an instance has not cached it yet.
-    public func evaluate(_ script: Script, keys: [[UInt8]], arguments: (Int) -> [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil) -> [Result<Reply, RedisError>?] {
+    public func evaluate(_ script: Script, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil) -> [Result<Reply, RedisError>?] {
         let chosen = Set(instances ?? Array(connections.indices))
         let deadline = Instant.now() + operationTimeout
-        let bySHA = round(connections.indices.map { chosen.contains($0) ? [script.evalSHA(keys: keys, arguments: arguments($0))] : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
+        // One command for every instance: it is encoded once.
+        let bySHAcommand = [script.evalSHA(keys: keys, arguments: arguments)]
+        let bySHA = round(connections.indices.map { chosen.contains($0) ? bySHAcommand : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
         var results = bySHA.map { $0.map(Self.single) }
         let missing = results.indices.filter { if case .failure(.noScript) = results[$0] { return true } else { return false } }
         if !missing.isEmpty {
-            let retried = round(connections.indices.map { missing.contains($0) ? [script.eval(keys: keys, arguments: arguments($0))] : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
+            let retried = round(connections.indices.map { missing.contains($0) ? [script.eval(keys: keys, arguments: arguments)] : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
             for index in missing { results[index] = retried[index].map(Self.single) }
         }
         return results

@@ -374,18 +374,8 @@ public final class Connection {
             let result = outbox.withUnsafeBytes { raw in
                 send(UnsafeRawBufferPointer(rebasing: raw[outboxOffset...]), on: socket)
             }
-            switch result {
-            case let .moved(sent):
-                outboxOffset += sent
-            case .wouldBlock:
-                return
-            case .closed:
-                fail(.connectionClosed)
-                return
-            case let .failed(error):
-                fail(error)
-                return
-            }
+            guard let sent = bytesMoved(result) else { return }
+            outboxOffset += sent
         }
         outbox = []
         outboxOffset = 0
@@ -395,19 +385,7 @@ public final class Connection {
         guard let socket else { return }
         while failure == nil {
             let result = readBuffer.withUnsafeMutableBytes { raw in read(into: raw, from: socket) }
-            let count: Int
-            switch result {
-            case let .moved(value):
-                count = value
-            case .wouldBlock:
-                return
-            case .closed:
-                fail(.connectionClosed)
-                return
-            case let .failed(error):
-                fail(error)
-                return
-            }
+            guard let count = bytesMoved(result) else { return }
             do throws(RedisError) {
                 try reader.feed(Array(readBuffer[..<count]))
                 while let reply = try reader.next() { accept(reply) }
@@ -425,6 +403,23 @@ public final class Connection {
         case wouldBlock
         case closed
         case failed(RedisError)
+    }
+
+    /// The bytes a transfer moved; nil when it moved none, after failing the request when
+    /// the socket is closed or broken (would-block only means: wait for poll).
+    private func bytesMoved(_ transfer: Transfer) -> Int? {
+        switch transfer {
+        case let .moved(count):
+            return count
+        case .wouldBlock:
+            return nil
+        case .closed:
+            fail(.connectionClosed)
+            return nil
+        case let .failed(error):
+            fail(error)
+            return nil
+        }
     }
 
     private func send(_ bytes: UnsafeRawBufferPointer, on socket: FileDescriptor) -> Transfer {

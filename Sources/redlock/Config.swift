@@ -148,28 +148,19 @@ struct Config {
 
     /// The first line of `path`. A file that others may read gets a warning: it holds a secret.
     private static func readPassword(from path: String, console: Console) throws(Failure) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw Failure(.configuration, "cannot read password file '\(path)': \(Errno.current)")
+        let file: SmallFile
+        do {
+            file = try SmallFile(path: path)
+        } catch {
+            throw Failure(.configuration, "cannot read password file '\(path)': \(error)")
         }
-        defer { close(fd) }
-        var info = stat()
-        if fstat(fd, &info) == 0, info.st_mode & 0o077 != 0 {
+        if file.isOpenToOthers {
             console.warn("password file '\(path)' can be read by other users (chmod 600 it)")
         }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 65536 {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw Failure(.configuration, "cannot read password file '\(path)': \(Errno.current)") }
-            if n == 0 { break }
-            bytes += buffer[..<n]
-            if buffer[..<n].contains(UInt8(ascii: "\n")) { break }
-        }
-        var line = bytes.prefix { $0 != UInt8(ascii: "\n") }
+        var line = file.bytes.prefix { $0 != UInt8(ascii: "\n") }
         if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
         guard !line.isEmpty else { throw Failure(.configuration, "password file '\(path)' is empty") }
         return String(decoding: line, as: UTF8.self)
     }
+
 }

@@ -49,10 +49,8 @@ enum RunCommand {
         let lostSignal = options.teardown.signal
         let maxTime = options.maxTime
 
-        // From here on, the forwarded signals and SIGCHLD arrive through the inbox. SIGCHLD
-        // must not be ignored (a parent that ignores it would make waitpid fail), and SIGTTOU
+        // From here on, the forwarded signals and SIGCHLD arrive through the inbox, and SIGTTOU
         // is blocked so redlock can take the terminal back.
-        signal(SIGCHLD, SIG_DFL)
         let inbox: SignalInbox
         do {
             inbox = try SignalInbox(Runner.forwardedSignals + [.child, .terminalOutput])

@@ -1,6 +1,5 @@
 import Glibc
+import RedlockCore
 
 // Everything happens in Main; this file only reads argv once and exits with the status.
-exit(Main.run(Array(CommandLine.arguments.dropFirst()), environment: { name in
-    getenv(name).map { String(cString: $0) }
-}))
+exit(Main.run(Array(CommandLine.arguments.dropFirst()), environment: ProcessIdentity.environmentValue))

@@ -139,11 +139,8 @@ public final class Connection {
         guard let socket else { return }
         if isConnecting {
             guard !events.isEmpty else { return }
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(socket.rawValue, SOL_SOCKET, SO_ERROR, &error, &length)
-            if error != 0 {
-                fail(connectionFailed(Errno(rawValue: error).description))
+            if let error = StreamSocket.connectError(of: socket) {
+                fail(connectionFailed(error.description))
                 return
             }
             isConnecting = false
@@ -281,24 +278,14 @@ public final class Connection {
     }
 
     private func connect(to target: Endpoint.Address) throws(RedisError) {
-        let (family, address) = try resolve(target)
-        let fd = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw connectionFailed(Errno.current.description) }
-        let descriptor = FileDescriptor(rawValue: fd)
-        if family != AF_UNIX {
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        }
-        let result = address.withUnsafeBytes { raw in
-            Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
-        }
-        if result != 0 && errno != EINPROGRESS && errno != EINTR && errno != EAGAIN {
-            let error = Errno.current
-            descriptor.close()
+        let address = try resolve(target)
+        let descriptor: FileDescriptor
+        do {
+            (descriptor, isConnecting) = try StreamSocket.connect(to: address)
+        } catch {
             throw connectionFailed(error.description)
         }
         socket = descriptor
-        isConnecting = result != 0
         if endpoint.usesTLS {
             // The name to verify is the one connected to: for Sentinel, the master's address.
             guard let tlsContext, case let .tcp(host, _) = target else {
@@ -339,28 +326,16 @@ public final class Connection {
     }
 
     /// The socket address for the endpoint, as raw bytes of a sockaddr_*.
-    private func resolve(_ target: Endpoint.Address) throws(RedisError) -> (Int32, [UInt8]) {
+    private func resolve(_ target: Endpoint.Address) throws(RedisError) -> StreamSocket.Address {
         switch target {
         case let .unix(path):
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                for (index, byte) in bytes.prefix(raw.count - 1).enumerated() { raw[index] = byte }
-            }
-            return (AF_UNIX, withUnsafeBytes(of: &address) { Array($0) })
+            return StreamSocket.address(unixPath: path)
         case let .tcp(host, port):
-            var hints = addrinfo()
-            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-            hints.ai_family = AF_UNSPEC
-            var list: UnsafeMutablePointer<addrinfo>?
-            let status = getaddrinfo(host, String(port), &hints, &list)
-            guard status == 0, let first = list else {
-                throw .connectionFailed("cannot resolve '\(host)': \(String(cString: gai_strerror(status)))")
+            do {
+                return try StreamSocket.address(host: host, port: port)
+            } catch {
+                throw .connectionFailed(error.description)
             }
-            defer { freeaddrinfo(list) }
-            let bytes = Array(UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
-            return (first.pointee.ai_family, bytes)
         case .sentinel:
             preconditionFailure("a sentinel endpoint connects to the address its sentinels give")
         case .cluster:

@@ -22,13 +22,14 @@ public struct FileDescriptor: Hashable, Sendable {
         try retryingOnInterrupt { Glibc.send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// Writes all of `bytes` (blocking descriptors: stdout, stderr).
+    /// Writes all of `bytes` (blocking descriptors: stdout, stderr). A closed or full
+    /// descriptor loses the rest: there is nowhere left to report that.
     public func writeAll(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+                guard let n = try? retryingOnInterrupt({ Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset) }), n > 0 else { return }
+                offset += n
             }
         }
     }

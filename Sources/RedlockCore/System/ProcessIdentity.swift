@@ -46,18 +46,9 @@ public enum ProcessIdentity {
 extension ProcessIdentity {
     /// Another process's command line from /proc, arguments joined by spaces; nil if unreadable.
     public static func commandLine(of pid: Int32) -> String? {
-        let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        while bytes.count < 4096 {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes += buffer[..<n]
-        }
+        guard var bytes = try? SmallFile(path: "/proc/\(pid)/cmdline", limit: 4096).bytes else { return nil }
         while bytes.last == 0 { bytes.removeLast() }
         return String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
+
 }

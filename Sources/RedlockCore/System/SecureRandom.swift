@@ -8,14 +8,13 @@ public enum SecureRandom {
         var buffer = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                CLinux.getrandom(raw.baseAddress! + filled, count - filled, 0)
+            let result = buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in try retryingOnInterrupt { CLinux.getrandom(raw.baseAddress! + filled, count - filled, 0) } }
             }
-            if n > 0 {
-                filled += n
-            } else if n < 0 && errno != EINTR {
-                // getrandom only fails without the syscall (Linux < 3.17); nothing safe to fall back to.
-                fatalError("redlock: getrandom failed: \(Errno.current)")
+            switch result {
+            case let .success(n): filled += n
+            // getrandom only fails without the syscall (Linux < 3.17); nothing safe to fall back to.
+            case let .failure(error): fatalError("redlock: getrandom failed: \(error)")
             }
         }
         return buffer

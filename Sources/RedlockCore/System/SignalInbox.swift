@@ -13,6 +13,9 @@ public final class SignalInbox {
     public let originalMask: sigset_t
 
     public init(_ signals: [Signal]) throws(Errno) {
+        // A parent that ignores SIGCHLD would have its children reaped by the kernel, and
+        // waitpid would fail: asking for SIGCHLD restores its default disposition.
+        if signals.contains(.child) { Glibc.signal(SIGCHLD, SIG_DFL) }
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal.rawValue) }
@@ -38,18 +41,12 @@ public final class SignalInbox {
     public func drain() -> [Signal] {
         var received: [Signal] = []
         var info = signalfd_siginfo()
-        while true {
-            let n = withUnsafeMutableBytes(of: &info) { raw in
-                Glibc.read(descriptor.rawValue, raw.baseAddress, raw.count)
-            }
-            if n == MemoryLayout<signalfd_siginfo>.size {
-                received.append(Signal(rawValue: Int32(info.ssi_signo)))
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                return received
-            }
+        // The descriptor is non-blocking: EAGAIN (thrown) means nothing more has arrived.
+        while let count = try? withUnsafeMutableBytes(of: &info, { (raw) throws(Errno) in try descriptor.read(into: raw) }),
+              count == MemoryLayout<signalfd_siginfo>.size {
+            received.append(Signal(rawValue: Int32(info.ssi_signo)))
         }
+        return received
     }
 
     /// Waits up to `timeout` for a signal; returns the ones that came.

@@ -1,0 +1,72 @@
+import Glibc
+
+/// The socket calls of a non-blocking client connection: resolve an address, start the
+/// connect, and read the connect's outcome once poll reports the socket writable.
+public enum StreamSocket {
+    /// A socket address as raw `sockaddr_*` bytes, with its family.
+    public struct Address: Sendable {
+        public let family: Int32
+        public let bytes: [UInt8]
+    }
+
+    /// Why a host name did not resolve (getaddrinfo's sentence).
+    public struct ResolutionError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The first address of `host` (a name, or an IPv4 or IPv6 literal). Names go to the
+    /// system resolver, which blocks; literals do not.
+    public static func address(host: String, port: UInt16) throws(ResolutionError) -> Address {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let first = list else {
+            throw ResolutionError(description: "cannot resolve '\(host)': \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        let bytes = Array(UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
+        return Address(family: first.pointee.ai_family, bytes: bytes)
+    }
+
+    /// A unix-domain socket address (the path must fit sun_path; Endpoint checks that).
+    public static func address(unixPath path: String) -> Address {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in bytes.prefix(raw.count - 1).enumerated() { raw[index] = byte }
+        }
+        return Address(family: AF_UNIX, bytes: withUnsafeBytes(of: &address) { Array($0) })
+    }
+
+    /// Opens a non-blocking, close-on-exec socket (TCP_NODELAY for TCP) and starts
+    /// connecting it. Returns it and whether the connect is still under way.
+    public static func connect(to address: Address) throws(Errno) -> (socket: FileDescriptor, inProgress: Bool) {
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        let fd = try retryingOnInterrupt { Glibc.socket(address.family, type, 0) }
+        let socket = FileDescriptor(rawValue: fd)
+        if address.family != AF_UNIX {
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        let result = address.bytes.withUnsafeBytes { raw in
+            Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+        }
+        if result == 0 { return (socket, false) }
+        // EINTR: the connect goes on in the background, like EINPROGRESS.
+        let error = Errno.current
+        if error == .inProgress || error == .interrupted || error == .wouldBlock { return (socket, true) }
+        socket.close()
+        throw error
+    }
+
+    /// How a connect that was under way ended: nil for success, else its error.
+    public static func connectError(of socket: FileDescriptor) -> Errno? {
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(socket.rawValue, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else { return .current }
+        return error == 0 ? nil : Errno(rawValue: error)
+    }
+}

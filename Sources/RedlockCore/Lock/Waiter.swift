@@ -10,8 +10,10 @@
 /// instead of 80.
 final class Waiter {
     private let key: [UInt8]
-    private let subscriptions: InstanceSet
-    private var subscribed = false
+    private let instances: InstanceSet
+    /// A second set of connections (a subscribed connection takes no other commands), made
+    /// only when the lock turns out to be held: an uncontended acquire never pays for it.
+    private var subscriptions: InstanceSet?
     private var listening = 0
 
     enum Wake {
@@ -22,14 +24,14 @@ final class Waiter {
 
     init(instances: InstanceSet, key: [UInt8]) {
         self.key = key
-        // A second set of connections: a subscribed connection takes no other commands.
-        subscriptions = InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
+        self.instances = instances
     }
 
     /// Subscribes the first time the lock turns out to be held; returns whether it just did.
     func subscribeIfNeeded(after attempt: AcquireAttempt) -> Bool {
-        guard !subscribed, case .busy = attempt else { return false }
-        subscribed = true
+        guard subscriptions == nil, case .busy = attempt else { return false }
+        let subscriptions = InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
+        self.subscriptions = subscriptions
         listening = subscriptions.subscribe(to: LockKeys.releaseChannel(for: key))
         return true
     }
@@ -60,12 +62,13 @@ final class Waiter {
     func wait(_ delay: Duration, pause: (Duration, [FileDescriptor]) -> Bool) -> Wake {
         let until = Instant.now() + delay
         while true {
-            let descriptors = subscriptions.listeningDescriptors
+            // Not subscribed (the instances were unreachable): only the timer wakes us.
+            let descriptors = subscriptions?.listeningDescriptors ?? []
             listening = descriptors.count
             // TLS may hold a decrypted message that poll would not report: do not sleep then.
-            let wait = subscriptions.hasBufferedMessages ? Duration.zero : until.remaining()
+            let wait = subscriptions?.hasBufferedMessages == true ? Duration.zero : until.remaining()
             guard pause(wait, descriptors) else { return .interrupted }
-            if subscriptions.takeMessages() > 0 {
+            if let subscriptions, subscriptions.takeMessages() > 0 {
                 // Everyone waiting heard the same message: a random stagger of up to 1 ms
                 // (a few round trips on a LAN) keeps them from splitting the vote.
                 let stagger = Duration.microseconds(SecureRandom.uniform(in: 0...1000))
@@ -75,5 +78,5 @@ final class Waiter {
         }
     }
 
-    private var quorum: Int { subscriptions.quorum }
+    private var quorum: Int { instances.quorum }
 }

@@ -162,12 +162,13 @@ public final class InstanceSet {
         let chosen = Set(instances ?? Array(connections.indices))
         let deadline = Instant.now() + operationTimeout
         // One command for every instance: it is encoded once.
-        let bySHAcommand = [script.evalSHA(keys: keys, arguments: arguments)]
-        let bySHA = round(connections.indices.map { chosen.contains($0) ? bySHAcommand : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
+        let evalSHA = [script.evalSHA(keys: keys, arguments: arguments)]
+        let bySHA = round(connections.indices.map { chosen.contains($0) ? evalSHA : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
         var results = bySHA.map { $0.map(Self.single) }
         let missing = results.indices.filter { if case .failure(.noScript) = results[$0] { return true } else { return false } }
         if !missing.isEmpty {
-            let retried = round(connections.indices.map { missing.contains($0) ? [script.eval(keys: keys, arguments: arguments)] : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
+            let wholeScript = [script.eval(keys: keys, arguments: arguments)]
+            let retried = round(connections.indices.map { missing.contains($0) ? wholeScript : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
             for index in missing { results[index] = retried[index].map(Self.single) }
         }
         return results

@@ -13,9 +13,9 @@ enum ForceReleaseCommand {
         guard !invocation.positionals.isEmpty, !invocation.positionals.contains("") else {
             throw Failure.usage("missing KEY", command: "force-release")
         }
-        let token = invocation.last("token")
-        if let token, token.isEmpty || !token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
-            throw Failure.usage("'\(token)' is not a redlock token", command: "force-release")
+        var token: String?
+        if let given = invocation.last("token") {
+            token = try ScriptCommands.checkedToken(given, command: "force-release")
         }
         return Options(keys: invocation.positionals, token: token, confirmed: invocation.has("yes"))
     }

@@ -107,12 +107,8 @@ struct LockWaiting {
             return "fewer than a quorum of instances answered (\(contention.failures.map(\.description).joined(separator: "; ")))"
         case let .busy(contention):
             var text: String
-            if let raw = contention.likelyHolder, let value = LockValue.decode(raw) {
-                let holder = value.holder
-                text = "held by \(holder.host) pid \(holder.pid)"
-                if !holder.user.isEmpty { text += " (\(holder.user))" }
-                let age = WallClock.millisecondsSinceEpoch() - holder.acquiredAtMilliseconds
-                if holder.acquiredAtMilliseconds > 0 && age >= 0 { text += " for \(DurationSyntax.formatRough(.milliseconds(age)))" }
+            if let raw = contention.likelyHolder, LockValue.decode(raw) != nil {
+                text = "held by " + InstanceStateText.holder(raw)
             } else if contention.youngInstances > 0 {
                 text = "\(contention.youngInstances) of the instances that granted it are up for less than --restart-grace, so they do not count yet"
             } else if contention.holders.isEmpty {

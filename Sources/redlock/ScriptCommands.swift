@@ -89,10 +89,16 @@ enum ScriptCommands {
             throw Failure.usage("missing KEY", command: command)
         }
         try expectOnlyKey(invocation)
-        guard token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+        return (keyName, try checkedToken(token, command: command))
+    }
+
+    /// A --token value as given, or a usage error: a token is letters, digits, '-' and '_'
+    /// (a space would also break the "redlock1 <token> " prefix the scripts compare).
+    static func checkedToken(_ token: String, command: String?) throws(Failure) -> String {
+        guard !token.isEmpty, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw Failure.usage("'\(token)' is not a redlock token", command: command)
         }
-        return (keyName, token)
+        return token
     }
 
     private static func expectOnlyKey(_ invocation: Invocation) throws(Failure) {

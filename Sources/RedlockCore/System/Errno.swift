@@ -13,9 +13,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let wouldBlock = Errno(rawValue: EAGAIN)
     public static let inProgress = Errno(rawValue: EINPROGRESS)
     public static let noSuchFile = Errno(rawValue: ENOENT)
-    public static let noSuchProcess = Errno(rawValue: ESRCH)
     public static let timedOut = Errno(rawValue: ETIMEDOUT)
-    public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
 
     public var description: String {
         guard let text = strerror(rawValue) else { return "error \(rawValue)" }

@@ -17,7 +17,6 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let terminate = Signal(rawValue: SIGTERM)
     public static let child = Signal(rawValue: SIGCHLD)
     public static let terminalOutput = Signal(rawValue: SIGTTOU)
-    public static let terminalInput = Signal(rawValue: SIGTTIN)
 
     /// The names `--lost-signal` accepts and completions offer, in number order.
     public static let named: [(name: String, signal: Signal)] = [

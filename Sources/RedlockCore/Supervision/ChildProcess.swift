@@ -1,11 +1,11 @@
 import CLinux
 import Glibc
 
-/// COMMAND, started with fork + exec in its own process group, with a parent-death signal
+/// COMMAND, started (clone + exec) in its own process group, with a parent-death signal
 /// so that it cannot outlive a redlock killed with SIGKILL.
 ///
 /// It must be spawned from the main thread: PR_SET_PDEATHSIG fires when the *thread* that
-/// forked exits, and redlock's main thread lives until redlock exits.
+/// started it exits, and redlock's main thread lives until redlock exits.
 public final class ChildProcess {
     public let pid: Int32
     public private(set) var status: TerminationStatus?

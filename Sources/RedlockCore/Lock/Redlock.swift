@@ -123,21 +123,35 @@ public final class Redlock {
     ) -> AcquireOutcome {
         let waiter = Waiter(instances: instances, key: key)
         var attempt = tryAcquire(key: key, value: value, ttl: ttl)
+        var attemptEnded = Instant.now()
         while true {
             if case .acquired = attempt { return .finished(attempt) }
             if !onContention(attempt) { return .finished(attempt) }
             let now = Instant.now()
             if let deadline, now >= deadline { return .finished(attempt) }
-            if waiter.subscribeIfNeeded(after: attempt) {
-                // A release between the attempt and the subscription would be missed: look again.
+            if waiter.listenIfNeeded(after: attempt) && waiter.mayHaveFreed() {
+                // Released between the attempt and the subscription: unheard, so look again.
                 attempt = tryAcquire(key: key, value: value, ttl: ttl)
+                attemptEnded = Instant.now()
                 continue
             }
-            // One last attempt exactly at the deadline rather than giving up early.
-            let delay = deadline.map { min(waiter.delay(after: attempt), $0 - now) } ?? waiter.delay(after: attempt)
-            switch waiter.wait(delay, pause: pause) {
-            case .interrupted: return .interrupted(attempt)
-            case .announced, .timerExpired: attempt = tryAcquire(key: key, value: value, ttl: ttl)
+            let wake: Waiter.Wake
+            if let deadline, let held = waiter.knownHeld(after: attempt), attemptEnded + held >= deadline {
+                // Held past the deadline unless a release is announced: wait for one, and
+                // give up at the deadline without a last attempt that could only fail.
+                wake = waiter.wait(deadline - now, pause: pause)
+                if case .timerExpired = wake { return .finished(attempt) }
+            } else {
+                // At the deadline otherwise: one last attempt rather than giving up early.
+                let planned = waiter.delay(after: attempt)
+                wake = waiter.wait(deadline.map { min(planned, $0 - now) } ?? planned, pause: pause)
+            }
+            switch wake {
+            case .interrupted:
+                return .interrupted(attempt)
+            case .announced, .timerExpired, .deafened:
+                attempt = tryAcquire(key: key, value: value, ttl: ttl)
+                attemptEnded = Instant.now()
             }
         }
     }

@@ -2,12 +2,13 @@
 /// instance, with a timer as the fallback.
 ///
 /// A release (and `force-release`) PUBLISHes on the key's channel, so a waiter retries the
-/// moment the holder lets go, instead of polling. A lock that expires without a release
-/// (its holder crashed, or it is another client's) sends no message: the timer then wakes
-/// the waiter when the holder's reported TTL runs out, and at least every 3 to 4 s in case
-/// a message was lost or another client deleted its key without announcing it. While the
-/// subscription is up, 8 waiters send each instance about 2 attempts a second in all,
-/// instead of 80.
+/// moment the holder lets go, instead of polling. Listening on a quorum is enough to hear
+/// every release: the holder's quorum and ours share an instance. A lock that expires
+/// without a release (its holder crashed, or it is another client's) sends no message: the
+/// timer then wakes the waiter when the holder's reported TTL runs out. A key deleted
+/// without an announcement (`redis-cli DEL`, another client's unlock) is noticed within
+/// `unannouncedCheck` at the latest. So a waiter costs each instance one attempt, one
+/// SUBSCRIBE and one PTTL, and then nothing until the lock frees or its TTL runs out.
 final class Waiter {
     private let key: [UInt8]
     private let instances: InstanceSet
@@ -16,9 +17,14 @@ final class Waiter {
     private var subscriptions: InstanceSet?
     private var listening = 0
 
+    /// The longest a waiter sleeps on a held lock without looking (jittered).
+    static let unannouncedCheck: ClosedRange<Int64> = 10_000...12_000
+
     enum Wake {
         case announced
         case timerExpired
+        /// Too many subscriptions were lost to hear every release.
+        case deafened
         case interrupted
     }
 
@@ -27,13 +33,40 @@ final class Waiter {
         self.instances = instances
     }
 
-    /// Subscribes the first time the lock turns out to be held; returns whether it just did.
-    func subscribeIfNeeded(after attempt: AcquireAttempt) -> Bool {
-        guard subscriptions == nil, case .busy = attempt else { return false }
-        let subscriptions = InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
+    /// Whether releases are heard: subscribed on a quorum.
+    var hearsReleases: Bool { listening >= quorum }
+
+    /// Subscribes, once the lock turns out to be held, wherever that is needed to listen on
+    /// a quorum (everywhere the first time, then where a subscription was lost). Returns
+    /// whether it subscribed anything: a release just before then went unheard.
+    func listenIfNeeded(after attempt: AcquireAttempt) -> Bool {
+        guard case .busy = attempt, !hearsReleases else { return false }
+        let subscriptions = self.subscriptions ?? InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
         self.subscriptions = subscriptions
-        listening = subscriptions.subscribe(to: LockKeys.releaseChannel(for: key))
-        return true
+        let before = listening
+        listening = subscriptions.subscribe(to: LockKeys.releaseChannel(for: key), on: subscriptions.deafInstances)
+        return listening > before
+    }
+
+    /// Whether the lock may have been released while the subscriptions were being made:
+    /// asks each instance the key's PTTL (one plain command: cheaper for Redis than another
+    /// attempt, which runs three). False only when it is still held where an attempt could
+    /// not get past.
+    func mayHaveFreed() -> Bool {
+        let stillHeld = instances.broadcast(Command("PTTL", [key])).filter { reply in
+            if case let .success(.integer(pttl)) = reply { return pttl != -2 }
+            return false
+        }.count
+        return stillHeld <= instances.count - quorum
+    }
+
+    /// How long after `attempt` the lock stays held as far as this waiter can know: to its
+    /// earliest expiry (a release would be announced), at most `unannouncedCheck`. Nil when
+    /// it could free unheard (not listening on a quorum) or is not held (a split vote).
+    func knownHeld(after attempt: AcquireAttempt) -> Duration? {
+        guard case let .busy(contention) = attempt, contention.granted == 0, hearsReleases else { return nil }
+        let horizon = Duration.milliseconds(Self.unannouncedCheck.lowerBound)
+        return min(horizon, contention.earliestExpiry ?? horizon)
     }
 
     /// The timer for the next attempt.
@@ -47,24 +80,29 @@ final class Waiter {
                 // round is not split again (short: the lock is free, someone should take it).
                 return .microseconds(SecureRandom.uniform(in: 1000...15000))
             }
-            // Announcements reach us only while a quorum of subscriptions is up.
-            let fallback: Duration = listening >= quorum
-                ? .milliseconds(SecureRandom.uniform(in: 3000...4000))
-                : .milliseconds(SecureRandom.uniform(in: 40...160))
-            guard let expiry = contention.earliestExpiry else { return fallback }
-            return min(fallback, expiry + .milliseconds(SecureRandom.uniform(in: 1...10)))
+            guard hearsReleases else {
+                // Deaf (SUBSCRIBE refused or the instances unreachable): poll, gently.
+                return .milliseconds(SecureRandom.uniform(in: 40...160))
+            }
+            let check = Duration.milliseconds(SecureRandom.uniform(in: Self.unannouncedCheck))
+            guard let expiry = contention.earliestExpiry else { return check }
+            // A little past the expiry, spread so that waiters do not all arrive at once.
+            return min(check, expiry + .milliseconds(SecureRandom.uniform(in: 1...10)))
         case .unreachable:
             return .milliseconds(SecureRandom.uniform(in: 150...400))
         }
     }
 
-    /// Sleeps until an announcement, the timer, or an interruption.
+    /// Sleeps until an announcement, the timer, the loss of too many subscriptions, or an
+    /// interruption.
     func wait(_ delay: Duration, pause: (Duration, [FileDescriptor]) -> Bool) -> Wake {
         let until = Instant.now() + delay
+        let heard = hearsReleases
         while true {
             // Not subscribed (the instances were unreachable): only the timer wakes us.
             let descriptors = subscriptions?.listeningDescriptors ?? []
             listening = descriptors.count
+            if heard && !hearsReleases { return .deafened }
             // TLS may hold a decrypted message that poll would not report: do not sleep then.
             let wait = subscriptions?.hasBufferedMessages == true ? Duration.zero : until.remaining()
             guard pause(wait, descriptors) else { return .interrupted }

@@ -176,15 +176,22 @@ public final class InstanceSet {
 
     // MARK: - Pub/sub
 
-    /// Subscribes every instance's connection to `channel` (one round) and keeps those
-    /// connections for messages only. Returns how many instances are listening.
+    /// Subscribes the connections of the instances given (all by default) to `channel` (one
+    /// round) and keeps them for messages only. Returns how many instances are listening.
     @discardableResult
-    public func subscribe(to channel: [UInt8]) -> Int {
-        let results = round(Array(repeating: [Command("SUBSCRIBE", [channel])], count: count))
+    public func subscribe(to channel: [UInt8], on instances: [Int]? = nil) -> Int {
+        let subscribe = [Command("SUBSCRIBE", [channel])]
+        let chosen = instances ?? Array(connections.indices)
+        let results = round(connections.indices.map { chosen.contains($0) ? subscribe : nil })
         for (index, result) in results.enumerated() {
             if case .success? = result { connections[index].listen() }
         }
         return connections.filter(\.isListening).count
+    }
+
+    /// The instances whose connection is not (or no longer) listening.
+    public var deafInstances: [Int] {
+        connections.indices.filter { !connections[$0].isListening }
     }
 
     /// The sockets of the listening connections, for the caller's poll.

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// How waiters wait: woken by release announcements, not by polling, and never deaf.
+@Suite struct WaitingTests {
+    /// `calls=` of each command in INFO commandstats.
+    private static func callsByCommand(_ server: RedisServer) throws -> [String: Int] {
+        let info = try server.client().command("INFO", "commandstats").string ?? ""
+        var calls: [String: Int] = [:]
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
+            let name = line.dropFirst("cmdstat_".count).prefix { $0 != ":" }
+            guard let range = line.range(of: "calls=") else { continue }
+            calls[String(name)] = Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        return calls
+    }
+
+    @Test func waitersAttemptOnceAndThenSleepUntilTheirDeadline() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        // Held by another client for longer than anyone waits: nothing can free it unheard.
+        for server in redis.servers {
+            _ = try server.client().command("SET", "held", "someone-else", "PX", "60000")
+        }
+        // Load the script first, so that the count below is of EVALSHA alone.
+        #expect(try redlock(["run", "-n", "held", "--", "true"], environment: redis.environment).status == 75)
+        let before = try redis.servers.map(Self.callsByCommand)
+        let waiters = try (0..<4).map { _ in
+            try RedlockProcess(["run", "-q", "--wait", "2s", "held", "--", "true"], environment: redis.environment)
+        }
+        for waiter in waiters { #expect(try waiter.wait(timeout: 30).status == 75) }
+        for (index, server) in redis.servers.enumerated() {
+            let after = try Self.callsByCommand(server)
+            let sent = { (command: String) in (after[command] ?? 0) - (before[index][command] ?? 0) }
+            // One attempt each when they start; no polling, and no last attempt at the
+            // deadline, since no release was announced.
+            #expect(sent("evalsha") == waiters.count, "\(after)")
+            #expect(sent("subscribe") == waiters.count)
+            // The look after subscribing (a release just before it would have gone unheard).
+            #expect(sent("pttl") <= 2 * waiters.count, "one inside each attempt, one look each")
+        }
+    }
+
+    @Test func waiterWhoseSubscriptionsAreCutStillHearsTheRelease() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let token = try redlock(["acquire", "--ttl", "60s", "held"], environment: redis.environment).stdout.trimmingCharacters(in: .newlines)
+        let waiter = try RedlockProcess(["run", "--wait", "50s", "held", "--", "echo", "got it"], environment: redis.environment)
+        let subscribed = eventually(timeout: 10) {
+            redis.commandOnEach("PUBSUB", "NUMSUB", "redlock:released:held").allSatisfy { $0?.elements?.last?.int == 1 }
+        }
+        #expect(subscribed)
+        // Two of three subscriptions gone: the waiter can no longer hear every release.
+        for server in redis.servers.prefix(2) {
+            _ = try server.client().command("CLIENT", "KILL", "TYPE", "pubsub")
+        }
+        let resubscribed = eventually(timeout: 10) {
+            redis.commandOnEach("PUBSUB", "NUMSUB", "redlock:released:held").allSatisfy { $0?.elements?.last?.int == 1 }
+        }
+        #expect(resubscribed, "the waiter subscribes again where it lost its subscription")
+        let started = Date()
+        #expect(try redlock(["release", "--token", token, "held"], environment: redis.environment).status == 0)
+        let result = try waiter.wait(timeout: 30)
+        #expect(result.status == 0)
+        #expect(result.stdout == "got it\n")
+        #expect(Date().timeIntervalSince(started) < 5, "woken by the release, not by the 60s lease running out")
+    }
+
+    @Test func keyDeletedWithoutAnnouncementIsNoticedWithinTheCheckInterval() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers {
+            _ = try server.client().command("SET", "held", "someone-else", "PX", "120000")
+        }
+        let waiter = try RedlockProcess(["run", "--wait", "60s", "held", "--", "echo", "got it"], environment: redis.environment)
+        sleep(milliseconds: 500)
+        let started = Date()
+        for server in redis.servers { _ = try server.client().command("DEL", "held") }
+        let result = try waiter.wait(timeout: 40)
+        #expect(result.status == 0)
+        #expect(result.stdout == "got it\n")
+        // The SPEC's bound for a delete nobody announced: 12 s (10 s plus jitter), with room
+        // for a slow machine; far sooner than the 120 s the key had left.
+        #expect(Date().timeIntervalSince(started) < 20)
+    }
+}

@@ -66,11 +66,14 @@ enum RunCommand {
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
 
-        let added = ["REDLOCK_KEY=\(waiting.keyName)", "REDLOCK_TOKEN=\(lease.token)", "REDLOCK_FENCING_TOKEN=\(lease.fence)"]
+        let added = [("REDLOCK_KEY", waiting.keyName), ("REDLOCK_TOKEN", lease.token), ("REDLOCK_FENCING_TOKEN", String(lease.fence))]
+        // Compared as bytes: "NAME=" is ASCII, and characters would cost a grapheme walk
+        // over the whole environment on the way to exec.
+        let replaced = added.map { Array(($0.0 + "=").utf8) }
         var environment = ProcessIdentity.environment.filter { entry in
-            !added.contains { entry.hasPrefix($0.prefix { $0 != "=" } + "=") }
+            !replaced.contains { entry.utf8.starts(with: $0) }
         }
-        environment += added
+        environment += added.map { "\($0.0)=\($0.1)" }
         let plan = Runner.Plan(
             arguments: options.commandLine, environment: environment, teardown: options.teardown,
             renewEvery: ttl / 3, maxTime: maxTime, minHold: options.minHold)

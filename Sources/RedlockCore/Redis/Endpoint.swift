@@ -202,7 +202,8 @@ extension Endpoint {
             host = text
         }
         guard !host.isEmpty else { throw EndpointError(url, "missing host") }
-        guard host.allSatisfy({ $0.isLetter || $0.isNumber || "-._:%".contains($0) }) else {
+        // ASCII only: what the resolver takes (an international name goes in its xn-- form).
+        guard host.utf8.allSatisfy(isHostByte) else {
             throw EndpointError(url, "'\(host)' is not a host name or address")
         }
         var port = defaultPort
@@ -213,6 +214,15 @@ extension Endpoint {
             port = number
         }
         return HostPort(host: String(host), port: port)
+    }
+
+    /// A letter, digit or one of "-._:%" (IPv6 literals and their zone, as in fe80::1%eth0).
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "%"): true
+        default: false
+        }
     }
 
     private static func parseUnix(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
@@ -247,12 +257,15 @@ extension Endpoint {
         return scheme + "://***@" + rest[rest.index(after: at)...]
     }
 
-    /// "redis://host" as ("redis", "host"); nil without "://".
+    /// "redis://host" as ("redis", "host"); nil without "://". Searched in the UTF-8 bytes
+    /// ("://" is ASCII, so the split is at character boundaries): no grapheme breaking on
+    /// the way to the first request.
     private static func splitScheme(_ url: String) -> (String, String)? {
-        let characters = Array(url)
-        guard characters.count >= 3 else { return nil }
-        for index in 0...(characters.count - 3) where characters[index] == ":" && characters[index + 1] == "/" && characters[index + 2] == "/" {
-            return (String(characters[..<index]), String(characters[(index + 3)...]))
+        let bytes = Array(url.utf8)
+        guard bytes.count >= 3 else { return nil }
+        for index in 0...(bytes.count - 3)
+        where bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: "/") && bytes[index + 2] == UInt8(ascii: "/") {
+            return (String(decoding: bytes[..<index], as: UTF8.self), String(decoding: bytes[(index + 3)...], as: UTF8.self))
         }
         return nil
     }

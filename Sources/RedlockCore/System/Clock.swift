@@ -56,6 +56,21 @@ extension Duration {
     public func scaled(by factor: Double) -> Duration {
         .nanoseconds(Int64((Double(nanoseconds) * factor).rounded()))
     }
+
+    // The standard library's `Duration / Int` and `Duration * Int` are generic over
+    // BinaryInteger and reach redlock unspecialized: their first call looks up associated
+    // types at run time, on the path to the first request. These concrete ones win overload
+    // resolution and are plain arithmetic.
+
+    /// `duration / divisor`, rounded toward zero to the nanosecond.
+    public static func / (duration: Duration, divisor: Int) -> Duration {
+        .nanoseconds(duration.nanoseconds / Int64(divisor))
+    }
+
+    /// `duration * factor`.
+    public static func * (duration: Duration, factor: Int) -> Duration {
+        .nanoseconds(duration.nanoseconds * Int64(factor))
+    }
 }
 
 /// Wall-clock time, only for what people read ("acquired at"), never for lease arithmetic.

@@ -18,8 +18,16 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == PeakMemoryProbe.flag, arguments.count > 1 {
     PeakMemoryProbe.main(Array(arguments.dropFirst()))
 }
-if !arguments.isEmpty {
-    FileDescriptor.standardError.writeAll("usage: redlock-bench (no arguments; run it with make bench)\n")
+/// The measures by name: all of them by default, or those named on the command line (for
+/// a developer iterating on one figure; `make bench` runs them all).
+let measures: [(name: String, run: (Context, inout Report) -> Void)] = [
+    ("start-up", StartupBench.run), ("hand-off", HandoffBench.run),
+    ("in-process", RoundTripBench.run), ("load", RedisLoadBench.run),
+]
+let unknown = arguments.filter { name in !measures.contains { $0.name == name } }
+if !unknown.isEmpty {
+    let names = measures.map(\.name).joined(separator: "|")
+    FileDescriptor.standardError.writeAll("usage: redlock-bench [\(names)]... (all by default; run them all with make bench)\n")
     exit(64)
 }
 
@@ -45,10 +53,9 @@ do {
 }
 
 var report = Report()
-StartupBench.run(context, report: &report)
-HandoffBench.run(context, report: &report)
-RoundTripBench.run(context, report: &report)
-RedisLoadBench.run(context, report: &report)
+for measure in measures where arguments.isEmpty || arguments.contains(measure.name) {
+    measure.run(context, &report)
+}
 
 Progress.say("stopping the servers")
 context.stopServers()

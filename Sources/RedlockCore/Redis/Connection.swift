@@ -96,6 +96,9 @@ public final class Connection {
             }
         }
         for command in commands { outbox += command.encoded }
+        // On an open connection the request goes out now, not after a poll for writability
+        // that would only say what a fresh socket buffer always is: one poll less per round.
+        if socket != nil && !isStillConnecting { flush() }
         return opened
     }
 

@@ -108,19 +108,21 @@ public final class InstanceSet {
                 connections[owner.index].handle(Array(events[owner.range]))
             }
         }
-        let outcomes = requests.indices.map { index in
-            requests[index] == nil ? nil : (connections[index].finish(), finishedAt[index] - start)
+        // Labelled as the result type is: an unlabelled tuple would be converted element by
+        // element with a dynamic cast.
+        let outcomes: [(result: Result<[Reply], RedisError>, elapsed: Duration)?] = requests.indices.map { index in
+            requests[index] == nil ? nil : (result: connections[index].finish(), elapsed: finishedAt[index] - start)
         }
         if let observer {
             let name = label ?? requests.lazy.compactMap { $0?.first?.name }.first ?? "round"
             observer(RoundReport(label: name, outcomes: outcomes.enumerated().compactMap { index, outcome in
                 guard let outcome else { return nil }
                 let error: RedisError?
-                switch outcome.0 {
+                switch outcome.result {
                 case let .failure(failure): error = failure
                 case let .success(replies): error = replies.lazy.compactMap(\.errorMessage).first.map { RedisError(errorReply: $0) }
                 }
-                return (endpoints[index], outcome.1, error)
+                return (endpoints[index], outcome.elapsed, error)
             }))
         }
         return outcomes
@@ -159,11 +161,12 @@ public final class InstanceSet {
     /// Runs `script` on the instances given (all by default) with per-instance arguments,
     /// by SHA1 first and whole where an instance has not cached it yet.
     public func evaluate(_ script: Script, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil) -> [Result<Reply, RedisError>?] {
-        let chosen = Set(instances ?? Array(connections.indices))
+        var chosen = Array(repeating: instances == nil, count: connections.count)
+        for index in instances ?? [] { chosen[index] = true }
         let deadline = Instant.now() + operationTimeout
         // One command for every instance: it is encoded once.
         let evalSHA = [script.evalSHA(keys: keys, arguments: arguments)]
-        let bySHA = round(connections.indices.map { chosen.contains($0) ? evalSHA : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
+        let bySHA = round(connections.indices.map { chosen[$0] ? evalSHA : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
         var results = bySHA.map { $0.map(Self.single) }
         let missing = results.indices.filter { if case .failure(.noScript) = results[$0] { return true } else { return false } }
         if !missing.isEmpty {

@@ -26,34 +26,27 @@ public struct Command: Sendable, Equatable {
 
     /// The command in RESP, as hiredis's `redisFormatCommandArgv` writes it.
     private static func encode(_ arguments: [[UInt8]]) -> [UInt8] {
-        // Keep every argument's storage alive while hiredis reads the pointers.
-        let storage = arguments.map { $0.isEmpty ? [UInt8(0)] : $0 }
-        let lengths = arguments.map { $0.count }
-        return withPointers(to: storage[...]) { argumentPointers in
-            var pointers = argumentPointers
-            var target: UnsafeMutablePointer<CChar>?
-            let length = pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { lens in
-                    redisFormatCommandArgv(&target, Int32(argv.count), argv.baseAddress, lens.baseAddress)
-                }
+        // Every argument back to back in one buffer (and a byte more, so that it is never
+        // empty), each passed to hiredis as a pointer into it with its length.
+        var joined: [UInt8] = []
+        joined.reserveCapacity(arguments.reduce(1) { $0 + $1.count })
+        for argument in arguments { joined += argument }
+        joined.append(0)
+        var lengths = arguments.map(\.count)
+        return joined.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(arguments.count)
+            var offset = 0
+            for length in lengths {
+                pointers.append(base + offset)
+                offset += length
             }
+            var target: UnsafeMutablePointer<CChar>?
+            let length = redisFormatCommandArgv(&target, Int32(pointers.count), &pointers, &lengths)
             guard length > 0, let target else { fatalError("redlock: hiredis could not format a command (out of memory)") }
             defer { redisFreeCommand(target) }
             return Array(UnsafeRawBufferPointer(start: target, count: Int(length)))
-        }
-    }
-}
-
-/// Calls `body` with a C pointer to every element of `buffers`, valid only inside `body`.
-private func withPointers<R>(
-    to buffers: ArraySlice<[UInt8]>,
-    _ pointers: [UnsafePointer<CChar>?] = [],
-    _ body: ([UnsafePointer<CChar>?]) -> R
-) -> R {
-    guard let first = buffers.first else { return body(pointers) }
-    return first.withUnsafeBufferPointer { bytes in
-        bytes.withMemoryRebound(to: CChar.self) { chars in
-            withPointers(to: buffers.dropFirst(), pointers + [chars.baseAddress], body)
         }
     }
 }

@@ -85,12 +85,15 @@ enum StartupBench {
     private static func measure(_ context: Context, counts: [Int], into samples: inout [Samples]) throws(BenchError) {
         let flockCommand = [context.flock, context.workspace.file("startup.lock"), "true"]
         let redlockCommands = counts.map { [context.redlock, "run"] + context.redisOptions($0) + ["bench-startup", "--", "true"] }
+        // Both tools' standard error goes to a file (each its own), so that both spawns pay
+        // the same open: a failure's message can then be reported.
         let errors = context.workspace.file("startup-stderr")
+        let flockErrors = context.workspace.file("startup-flock-stderr")
         for round in 0..<(warmUpRounds + pairs) {
             for index in counts.indices {
-                let flock = try Subprocess.run(flockCommand)
+                let flock = try Subprocess.run(flockCommand, standardError: flockErrors)
                 let redlock = try Subprocess.run(redlockCommands[index], standardError: errors)
-                if flock.status != 0 { samples[index].failures.append("flock exited \(flock.status)") }
+                if flock.status != 0 { samples[index].failures.append("flock exited \(flock.status): \(readFile(flockErrors).trimmingWhitespace)") }
                 if redlock.status != 0 {
                     samples[index].failures.append("redlock exited \(redlock.status): \(readFile(errors).trimmingWhitespace)")
                 }

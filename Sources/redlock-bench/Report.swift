@@ -65,7 +65,7 @@ struct Report {
             out += notes.map { "note: " + $0 }
         }
         out.append("")
-        out.append("run time: \(Format.seconds(elapsed)); reproduce with: make bench  (or: swift build -c release --static-swift-stdlib && .build/release/redlock-bench)")
+        out.append("run time: \(Format.seconds(elapsed)); reproduce with: make bench  (one measure: make build && .build/release/redlock-bench in-process)")
         return out.joined(separator: "\n") + "\n"
     }
 }

@@ -15,7 +15,7 @@ import RedlockCore
 /// slow instance's round trip, never more than the timeout.
 enum RoundTripBench {
     static let warmUp = 20
-    static let samples = 500
+    static let samples = 1500
     static let ratioTarget = 4.0
     static let operationTimeout = Duration.milliseconds(250)
     static let connectTimeout = Duration.milliseconds(500)

@@ -12,7 +12,7 @@ import RedlockCore
 /// acquiring, exec and releasing included.
 enum StartupBench {
     static let warmUpRounds = 5
-    static let pairs = 60
+    static let pairs = 150
     /// The targets: a ratio of medians on N=3, and peak RSS for any N.
     static let ratioTarget = 2.0
     static let targetN = 3

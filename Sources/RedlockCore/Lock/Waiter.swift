@@ -16,6 +16,10 @@ final class Waiter {
     /// only when the lock turns out to be held: an uncontended acquire never pays for it.
     private var subscriptions: InstanceSet?
     private var listening = 0
+    /// When subscribing may be tried again while deaf: at once at first and when
+    /// subscriptions are lost, else once a second (an instance may come back; an ACL that
+    /// refuses the channel will not change, and is not asked at every poll).
+    private var subscribeAgainAt = Instant.distantPast
 
     /// The longest a waiter sleeps on a held lock without looking (jittered).
     static let unannouncedCheck: ClosedRange<Int64> = 10_000...12_000
@@ -37,12 +41,13 @@ final class Waiter {
     var hearsReleases: Bool { listening >= quorum }
 
     /// Subscribes, once the lock turns out to be held, wherever that is needed to listen on
-    /// a quorum (everywhere the first time, then where a subscription was lost). Returns
+    /// a quorum (everywhere the first time, then where subscriptions were lost). Returns
     /// whether it subscribed anything: a release just before then went unheard.
     func listenIfNeeded(after attempt: AcquireAttempt) -> Bool {
-        guard case .busy = attempt, !hearsReleases else { return false }
+        guard case .busy = attempt, !hearsReleases, Instant.now() >= subscribeAgainAt else { return false }
         let subscriptions = self.subscriptions ?? InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
         self.subscriptions = subscriptions
+        subscribeAgainAt = Instant.now() + .seconds(1)
         let before = listening
         listening = subscriptions.subscribe(to: LockKeys.releaseChannel(for: key), on: subscriptions.deafInstances)
         return listening > before
@@ -102,7 +107,10 @@ final class Waiter {
             // Not subscribed (the instances were unreachable): only the timer wakes us.
             let descriptors = subscriptions?.listeningDescriptors ?? []
             listening = descriptors.count
-            if heard && !hearsReleases { return .deafened }
+            if heard && !hearsReleases {
+                subscribeAgainAt = .distantPast
+                return .deafened
+            }
             // TLS may hold a decrypted message that poll would not report: do not sleep then.
             let wait = subscriptions?.hasBufferedMessages == true ? Duration.zero : until.remaining()
             guard pause(wait, descriptors) else { return .interrupted }

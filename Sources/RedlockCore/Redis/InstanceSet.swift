@@ -161,17 +161,15 @@ public final class InstanceSet {
     /// Runs `script` on the instances given (all by default) with per-instance arguments,
     /// by SHA1 first and whole where an instance has not cached it yet.
     public func evaluate(_ script: Script, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil) -> [Result<Reply, RedisError>?] {
-        var chosen = Array(repeating: instances == nil, count: connections.count)
-        for index in instances ?? [] { chosen[index] = true }
         let deadline = Instant.now() + operationTimeout
         // One command for every instance: it is encoded once.
         let evalSHA = [script.evalSHA(keys: keys, arguments: arguments)]
-        let bySHA = round(connections.indices.map { chosen[$0] ? evalSHA : nil }, deadline: deadline, notAfter: notAfter, label: script.name)
+        let bySHA = round(requests(evalSHA, on: instances), deadline: deadline, notAfter: notAfter, label: script.name)
         var results = bySHA.map { $0.map(Self.single) }
         let missing = results.indices.filter { if case .failure(.noScript) = results[$0] { return true } else { return false } }
         if !missing.isEmpty {
             let wholeScript = [script.eval(keys: keys, arguments: arguments)]
-            let retried = round(connections.indices.map { missing.contains($0) ? wholeScript : nil }, deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
+            let retried = round(requests(wholeScript, on: missing), deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
             for index in missing { results[index] = retried[index].map(Self.single) }
         }
         return results
@@ -183,9 +181,7 @@ public final class InstanceSet {
     /// round) and keeps them for messages only. Returns how many instances are listening.
     @discardableResult
     public func subscribe(to channel: [UInt8], on instances: [Int]? = nil) -> Int {
-        let subscribe = [Command("SUBSCRIBE", [channel])]
-        let chosen = instances ?? Array(connections.indices)
-        let results = round(connections.indices.map { chosen.contains($0) ? subscribe : nil })
+        let results = round(requests([Command("SUBSCRIBE", [channel])], on: instances))
         for (index, result) in results.enumerated() {
             if case .success? = result { connections[index].listen() }
         }
@@ -218,6 +214,15 @@ public final class InstanceSet {
     /// Closes every connection (the instances see a clean disconnect).
     public func closeAll() {
         connections.forEach { $0.close() }
+    }
+
+    /// `request` for each of `instances` (all when nil), nothing for the others: a round's
+    /// requests.
+    private func requests(_ request: [Command], on instances: [Int]?) -> [[Command]?] {
+        guard let instances else { return Array(repeating: request, count: count) }
+        var requests: [[Command]?] = Array(repeating: nil, count: count)
+        for index in instances { requests[index] = request }
+        return requests
     }
 
     /// A one-command pipeline's reply, with an error reply turned into a typed error.

@@ -19,6 +19,9 @@ public struct Instant: Comparable, Hashable, Sendable {
     /// An instant later than any real one: "no deadline".
     public static let distantFuture = Instant(nanoseconds: .max / 2)
 
+    /// An instant earlier than any real one: "already due".
+    public static let distantPast = Instant(nanoseconds: .min / 2)
+
     public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
     public static func + (lhs: Instant, rhs: Duration) -> Instant {

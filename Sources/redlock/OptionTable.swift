@@ -65,7 +65,7 @@ enum OptionTable {
         OptionSpec("password-file", nil, "FILE", .file,
                    "read the password from FILE's first line (else REDLOCK_PASSWORD)"),
         OptionSpec("connect-timeout", nil, "D", .duration, default: "500ms",
-                   "bound on connecting to each instance"),
+                   "bound on connecting to each instance, host name lookup included"),
         OptionSpec("op-timeout", nil, "D", .duration, default: "250ms",
                    "bound on each round of requests; a late instance counts as a no"),
         OptionSpec("prefix", nil, "P", .text, default: "none",

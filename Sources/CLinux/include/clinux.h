@@ -8,6 +8,8 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 /// What the child needs set up between clone and exec. Everything here is done in C because
 /// nothing between clone and exec may allocate or run Swift code.
@@ -33,5 +35,28 @@ typedef struct {
 /// is that errno and the child has already exited with status 127 (the caller still reaps
 /// it); otherwise *exec_errno is 0.
 pid_t cspawn(const cspawn_request *request, int *exec_errno);
+
+/// A host name being looked up with getaddrinfo on a thread of its own, so that a resolver
+/// that does not answer costs the caller no more than its own deadline: it polls the
+/// lookup's descriptor with its other sockets, and may give up at any time.
+typedef struct clinux_lookup clinux_lookup;
+
+/// What `clinux_lookup_result` returns while the thread is still at work.
+#define EAI_AGAIN_NOT_DONE 1000
+
+/// Starts looking up `host` for a TCP connection to `port`. Returns NULL with errno set
+/// when the thread could not be started.
+clinux_lookup *clinux_lookup_start(const char *host, const char *port);
+
+/// Becomes readable when the lookup has finished.
+int clinux_lookup_descriptor(const clinux_lookup *lookup);
+
+/// 0 with the first address found; getaddrinfo's EAI_ code when it failed (with EAI_SYSTEM,
+/// *system_errno says why); EAI_AGAIN_NOT_DONE before the lookup has finished.
+int clinux_lookup_result(clinux_lookup *lookup, struct sockaddr_storage *address, socklen_t *length, int *family, int *system_errno);
+
+/// Lets go of the lookup, finished or not (an unfinished one frees itself when its thread
+/// is done). Its descriptor must not be used afterwards.
+void clinux_lookup_release(clinux_lookup *lookup);
 
 #endif

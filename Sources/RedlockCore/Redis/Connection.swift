@@ -23,6 +23,8 @@ public final class Connection {
     private var resolver: SentinelResolver?
     /// Asking the sentinels: there is no socket to the instance yet.
     private var isResolving = false
+    /// Looking up the host name of the address to connect to (on a thread of its own).
+    private var lookingUp: (lookup: HostLookup, target: Endpoint.Address)?
     /// The master's address as the sentinels gave it, while connected through them.
     public private(set) var masterAddress: HostPort?
     private var session: TLSSession?
@@ -66,7 +68,7 @@ public final class Connection {
     /// Whether a socket is open (connected or connecting).
     public var isOpen: Bool { socket != nil }
 
-    var descriptor: FileDescriptor? { isResolving ? resolver?.descriptor : socket }
+    var descriptor: FileDescriptor? { isResolving ? resolver?.descriptor : lookingUp?.lookup.descriptor ?? socket }
 
     /// When the current step (asking one sentinel) has had its share of time.
     var stepDeadline: Instant? { isResolving ? resolver?.stepDeadline : nil }
@@ -86,7 +88,7 @@ public final class Connection {
         failure = nil
         repliesExpected = commands.count
         var opened = false
-        if socket == nil && !isResolving {
+        if socket == nil && !isResolving && lookingUp == nil {
             opened = true
             do {
                 try open()
@@ -105,8 +107,9 @@ public final class Connection {
     /// Whether the current request has all its replies, or has failed.
     var isFinished: Bool { failure != nil || (handshake.isEmpty && replies.count >= repliesExpected) }
 
-    /// Asking sentinels, connecting or in the TLS handshake: still under `--connect-timeout`.
-    var isStillConnecting: Bool { isResolving || isConnecting || isHandshaking }
+    /// Asking sentinels, looking up the host, connecting or in the TLS handshake: still
+    /// under `--connect-timeout`.
+    var isStillConnecting: Bool { isResolving || lookingUp != nil || isConnecting || isHandshaking }
 
     private var isHandshaking: Bool { session.map { !$0.isHandshakeDone } ?? false }
 
@@ -122,8 +125,9 @@ public final class Connection {
 
     /// The events this connection waits for now.
     var wantedEvents: Poll.Events {
-        guard socket != nil || isResolving, !isFinished else { return [] }
+        guard socket != nil || isResolving || lookingUp != nil, !isFinished else { return [] }
         if isResolving { return resolver?.wantedEvents ?? [] }
+        if lookingUp != nil { return .readable }
         if isConnecting { return [.readable, .writable] }
         if isHandshaking { return sessionWants.isEmpty ? [.readable, .writable] : sessionWants }
         var events: Poll.Events = .readable
@@ -137,6 +141,10 @@ public final class Connection {
         if isResolving, let resolver {
             resolver.handle(events)
             afterResolving()
+            return
+        }
+        if lookingUp != nil {
+            if !events.isEmpty { afterLookup() }
             return
         }
         guard let socket else { return }
@@ -187,6 +195,7 @@ public final class Connection {
         // In the TLS handshake, the usual cause is a plain-text server: it reads the
         // ClientHello as the start of an inline command and waits for the rest.
         let what = isResolving ? "asking the sentinels for '\(resolver?.master ?? "")'"
+            : lookingUp != nil ? "looking up '\(lookingUp?.lookup.host ?? "")' (is the DNS server answering?)"
             : isConnecting ? "connecting" + (masterAddress.map { " to the master at \($0), as the sentinel said" } ?? "")
             : isHandshaking ? "in the TLS handshake (is the port a TLS port?)" : "waiting for a reply"
         fail(.timedOut(what))
@@ -212,6 +221,7 @@ public final class Connection {
         pushed = []
         resolver?.cancel()
         isResolving = false
+        lookingUp = nil
         masterAddress = nil
         session?.shutdown()
         session = nil
@@ -280,8 +290,45 @@ public final class Connection {
         .connectionFailed(masterAddress.map { "\(reason) (the master at \($0), as the sentinel said)" } ?? reason)
     }
 
+    /// Starts connecting to `target`; a host name is looked up first, without blocking.
     private func connect(to target: Endpoint.Address) throws(RedisError) {
-        let address = try resolve(target)
+        switch target {
+        case let .unix(path):
+            try connect(to: target, at: StreamSocket.address(unixPath: path))
+        case let .tcp(host, port):
+            if let address = StreamSocket.numericAddress(host: host, port: port) {
+                try connect(to: target, at: address)
+                return
+            }
+            do throws(StreamSocket.ResolutionError) {
+                lookingUp = (try HostLookup(host: host, port: port), target)
+            } catch {
+                throw connectionFailed(error.description)
+            }
+        case .sentinel:
+            preconditionFailure("a sentinel endpoint connects to the address its sentinels give")
+        case .cluster:
+            preconditionFailure("a cluster endpoint connects through ClusterLink's node connections")
+        }
+    }
+
+    /// Connects once the host name's lookup has finished, or fails with its reason.
+    private func afterLookup() {
+        guard let (lookup, target) = lookingUp, let outcome = lookup.outcome() else { return }
+        lookingUp = nil
+        switch outcome {
+        case let .success(address):
+            do {
+                try connect(to: target, at: address)
+            } catch {
+                fail(error)
+            }
+        case let .failure(error):
+            fail(connectionFailed(error.description))
+        }
+    }
+
+    private func connect(to target: Endpoint.Address, at address: StreamSocket.Address) throws(RedisError) {
         let descriptor: FileDescriptor
         do {
             (descriptor, isConnecting) = try StreamSocket.connect(to: address)
@@ -325,24 +372,6 @@ public final class Connection {
         if case .sentinel = endpoint.address {
             outbox += Command("ROLE").encoded
             handshake.append("ROLE")
-        }
-    }
-
-    /// The socket address for the endpoint, as raw bytes of a sockaddr_*.
-    private func resolve(_ target: Endpoint.Address) throws(RedisError) -> StreamSocket.Address {
-        switch target {
-        case let .unix(path):
-            return StreamSocket.address(unixPath: path)
-        case let .tcp(host, port):
-            do {
-                return try StreamSocket.address(host: host, port: port)
-            } catch {
-                throw .connectionFailed(error.description)
-            }
-        case .sentinel:
-            preconditionFailure("a sentinel endpoint connects to the address its sentinels give")
-        case .cluster:
-            preconditionFailure("a cluster endpoint connects through ClusterLink's node connections")
         }
     }
 

@@ -1,6 +1,6 @@
 import Glibc
 
-/// The socket calls of a non-blocking client connection: resolve an address, start the
+/// The socket calls of a non-blocking client connection: make an address, start the
 /// connect, and read the connect's outcome once poll reports the socket writable.
 public enum StreamSocket {
     /// A socket address as raw `sockaddr_*` bytes, with its family.
@@ -14,20 +14,24 @@ public enum StreamSocket {
         public let description: String
     }
 
-    /// The first address of `host` (a name, or an IPv4 or IPv6 literal). Names go to the
-    /// system resolver, which blocks; literals do not.
-    public static func address(host: String, port: UInt16) throws(ResolutionError) -> Address {
+    /// The address of `host` when it is an IPv4 or IPv6 literal (with a zone, as in
+    /// fe80::1%eth0); nil for a name, which `HostLookup` resolves without blocking the caller.
+    public static func numericAddress(host: String, port: UInt16) -> Address? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let first = list else {
-            throw ResolutionError(description: "cannot resolve '\(host)': \(String(cString: gai_strerror(status)))")
-        }
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return nil }
         defer { freeaddrinfo(list) }
         let bytes = Array(UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
         return Address(family: first.pointee.ai_family, bytes: bytes)
+    }
+
+    /// getaddrinfo's failure `status` for `host`, as a sentence.
+    static func resolutionError(host: String, status: Int32, systemErrno: Int32) -> ResolutionError {
+        let reason = status == EAI_SYSTEM ? Errno(rawValue: systemErrno).description : String(cString: gai_strerror(status))
+        return ResolutionError(description: "cannot resolve '\(host)': \(reason)")
     }
 
     /// A unix-domain socket address (the path must fit sun_path; Endpoint checks that).

@@ -10,11 +10,16 @@ public struct LockValue: Equatable, Sendable {
     public static let marker = "redlock1"
     public static let tokenByteCount = 18
 
-    public var token: String
-    public var holder: Holder
+    public let token: String
+    public let holder: Holder
     /// The fencing token the instance appended when it granted the lock (`fence=N`); nil in
     /// a value that is being sent, or one written before fencing existed.
-    public var fence: Int64?
+    public let fence: Int64?
+    /// The value as stored (without the fence, which the instance appends). Made once: every
+    /// attempt of a waiting acquire sends it again.
+    public let encoded: [UInt8]
+    /// The bytes every compare-and-extend and compare-and-delete matches: one token, one holder.
+    public let ownershipPrefix: [UInt8]
 
     public struct Holder: Equatable, Sendable {
         public var host: String
@@ -37,6 +42,8 @@ public struct LockValue: Equatable, Sendable {
         self.token = token
         self.holder = holder
         self.fence = fence
+        ownershipPrefix = Self.ownershipPrefix(token: token)
+        encoded = Self.encode(token: token, holder: holder)
     }
 
     /// A new value with a fresh token for `holder`.
@@ -49,12 +56,10 @@ public struct LockValue: Equatable, Sendable {
         Array("\(marker) \(token) ".utf8)
     }
 
-    public var ownershipPrefix: [UInt8] { Self.ownershipPrefix(token: token) }
-
     /// Commands longer than this are cut in the stored value (it is shown, not executed).
     static let commandLimit = 256
 
-    public var encoded: [UInt8] {
+    private static func encode(token: String, holder: Holder) -> [UInt8] {
         // Cut on a byte boundary; a split character decodes as U+FFFD, which is harmless here.
         let command = String(decoding: holder.command.utf8.prefix(Self.commandLimit), as: UTF8.self)
         let fields = [
@@ -64,7 +69,7 @@ public struct LockValue: Equatable, Sendable {
             "at=\(holder.acquiredAtMilliseconds)",
             "cmd=" + Self.escape(command),
         ]
-        return Array("\(Self.marker) \(token) \(fields.joined(separator: " "))".utf8)
+        return Array("\(marker) \(token) \(fields.joined(separator: " "))".utf8)
     }
 
     /// Reads a value that redlock wrote; nil for anything else (another client's lock).

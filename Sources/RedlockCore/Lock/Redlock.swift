@@ -65,7 +65,7 @@ public final class Redlock {
         var fence: Int64 = 0
         var fenceHeld = false
         if counted >= quorum {
-            fence = granted.map(\.fence).max() ?? 0
+            fence = granted.map { $0.fence }.max() ?? 0
             let raised = raiseFence(fenceKey, to: fence, granted: granted)
             failures += raised.failures
             fenceHeld = raised.heldByQuorum
@@ -77,7 +77,7 @@ public final class Redlock {
         }
         // Undo a partial acquisition. Instances that failed may have set the key before the
         // reply was lost, so they get the release too; instances that refused do not.
-        let undo = granted.map(\.instance) + failures.compactMap { failure in instances.endpoints.firstIndex(of: failure.endpoint) }
+        let undo = granted.map { $0.instance } + failures.compactMap { failure in instances.endpoints.firstIndex(of: failure.endpoint) }
         if !undo.isEmpty {
             // No announcement: waking every waiter for a partial attempt would only make
             // them split the next vote too.
@@ -94,7 +94,7 @@ public final class Redlock {
     /// granting instances that reported less are raised (set-if-greater). Returns whether a
     /// quorum now holds it, and the failures of that round (none when none was needed).
     private func raiseFence(_ fenceKey: [UInt8], to fence: Int64, granted: [(instance: Int, fence: Int64)]) -> (heldByQuorum: Bool, failures: [InstanceError]) {
-        let behind = granted.filter { $0.fence < fence }.map(\.instance)
+        let behind = granted.filter { $0.fence < fence }.map { $0.instance }
         var holding = granted.count - behind.count
         var failures: [InstanceError] = []
         if holding < quorum && !behind.isEmpty {

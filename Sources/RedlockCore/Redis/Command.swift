@@ -32,7 +32,7 @@ public struct Command: Sendable, Equatable {
         joined.reserveCapacity(arguments.reduce(1) { $0 + $1.count })
         for argument in arguments { joined += argument }
         joined.append(0)
-        var lengths = arguments.map(\.count)
+        var lengths = arguments.map { $0.count }
         return joined.withUnsafeBufferPointer { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
             var pointers: [UnsafePointer<CChar>?] = []

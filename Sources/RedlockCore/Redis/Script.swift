@@ -6,14 +6,18 @@ public struct Script: Sendable {
     public let source: String
     public let sha1: String
 
+    /// `EVALSHA <sha1>`, the start of every request: made once.
+    private let evalSHAPrefix: [[UInt8]]
+
     public init(_ name: String, _ source: String) {
         self.name = name
         self.source = source
         sha1 = SHA1.hexDigest(Array(source.utf8))
+        evalSHAPrefix = [Array("EVALSHA".utf8), Array(sha1.utf8)]
     }
 
     func evalSHA(keys: [[UInt8]], arguments: [[UInt8]]) -> Command {
-        Command("EVALSHA", [Array(sha1.utf8), Array(String(keys.count).utf8)] + keys + arguments)
+        Command(arguments: evalSHAPrefix + [Array(String(keys.count).utf8)] + keys + arguments)
     }
 
     func eval(keys: [[UInt8]], arguments: [[UInt8]]) -> Command {

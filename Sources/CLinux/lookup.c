@@ -97,7 +97,7 @@ int clinux_lookup_descriptor(const clinux_lookup *lookup) {
 
 int clinux_lookup_result(clinux_lookup *lookup, struct sockaddr_storage *address, socklen_t *length, int *family, int *system_errno) {
     uint64_t count = 0;
-    if (read(lookup->event_fd, &count, sizeof count) != sizeof count) return EAI_AGAIN_NOT_DONE;
+    if (read(lookup->event_fd, &count, sizeof count) != sizeof count) return CLINUX_LOOKUP_PENDING;
     *system_errno = lookup->system_errno;
     if (lookup->status != 0) return lookup->status;
     memcpy(address, &lookup->address, lookup->length);

@@ -42,7 +42,7 @@ pid_t cspawn(const cspawn_request *request, int *exec_errno);
 typedef struct clinux_lookup clinux_lookup;
 
 /// What `clinux_lookup_result` returns while the thread is still at work.
-#define EAI_AGAIN_NOT_DONE 1000
+#define CLINUX_LOOKUP_PENDING 1000
 
 /// Starts looking up `host` for a TCP connection to `port`. Returns NULL with errno set
 /// when the thread could not be started.
@@ -52,7 +52,7 @@ clinux_lookup *clinux_lookup_start(const char *host, const char *port);
 int clinux_lookup_descriptor(const clinux_lookup *lookup);
 
 /// 0 with the first address found; getaddrinfo's EAI_ code when it failed (with EAI_SYSTEM,
-/// *system_errno says why); EAI_AGAIN_NOT_DONE before the lookup has finished.
+/// *system_errno says why); CLINUX_LOOKUP_PENDING before the lookup has finished.
 int clinux_lookup_result(clinux_lookup *lookup, struct sockaddr_storage *address, socklen_t *length, int *family, int *system_errno);
 
 /// Lets go of the lookup, finished or not (an unfinished one frees itself when its thread

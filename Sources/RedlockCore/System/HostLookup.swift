@@ -34,7 +34,7 @@ public final class HostLookup {
         var family: Int32 = 0
         var systemErrno: Int32 = 0
         let status = clinux_lookup_result(lookup, &storage, &length, &family, &systemErrno)
-        guard status != EAI_AGAIN_NOT_DONE else { return nil }
+        guard status != CLINUX_LOOKUP_PENDING else { return nil }
         if status == 0 {
             let bytes = withUnsafeBytes(of: &storage) { Array($0.prefix(Int(length))) }
             finished = .success(StreamSocket.Address(family: family, bytes: bytes))

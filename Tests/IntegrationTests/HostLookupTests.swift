@@ -12,16 +12,11 @@ import Glibc
     /// Whether this process may make a mount namespace and bind-mount in it (root, or a
     /// container with CAP_SYS_ADMIN).
     static let canMountPrivately: Bool = {
-        guard let unshare = tool("unshare"),
+        guard let unshare = executableInPath("unshare"),
               let result = try? RedlockProcess(executable: unshare, ["-m", "sh", "-c", "mount --bind /etc/hostname /etc/hostname"]).wait(timeout: 30)
         else { return false }
         return result.status == 0
     }()
-
-    static func tool(_ name: String) -> URL? {
-        ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map { URL(fileURLWithPath: "\($0)/\(name)") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
 
     /// A UDP socket bound to `address`:53 that never reads: every query to it goes unanswered.
     final class SilentDNSServer {
@@ -58,7 +53,7 @@ import Glibc
         let script = "mount --bind \"$RESOLV_CONF\" /etc/resolv.conf && exec \"$@\""
         let started = Date()
         let result = try RedlockProcess(
-            executable: Self.tool("unshare")!,
+            executable: executableInPath("unshare")!,
             ["-m", "sh", "-c", script, "sh", try RedlockBinary.executableURL().path,
              "run", "--connect-timeout", "300ms", "k", "--", "echo", "ran"],
             environment: ["REDLOCK_URLS": urls.joined(separator: ","), "RESOLV_CONF": resolvConf]

@@ -18,13 +18,7 @@ import Testing
         ("usr/share/fish/vendor_completions.d/redlock.fish", "completions/redlock.fish"),
     ]
 
-    static func tool(_ name: String) -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { URL(fileURLWithPath: "\($0)/\(name)") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-
-    @Test(.enabled(if: tool("make") != nil), .timeLimit(.minutes(20)))
+    @Test(.enabled(if: executableInPath("make") != nil), .timeLimit(.minutes(20)))
     func installAndUninstallIntoDestdir() throws {
         let scratch = try TestScratch()
         let destdir = scratch.file("destdir")
@@ -45,7 +39,7 @@ import Testing
             """.write(toFile: wrapper, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
 
-        let make = Self.tool("make")!
+        let make = executableInPath("make")!
         let variables = ["DESTDIR=\(destdir)", "PREFIX=/usr", "SWIFT=\(wrapper)"]
         let install = try RedlockProcess(executable: make, ["-C", Self.root.path, "install"] + variables)
             .wait(timeout: 15 * 60)

@@ -238,3 +238,12 @@ final class ChildProcessRegistry: @unchecked Sendable {
     func remove(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
     func snapshot() -> [Int32] { lock.withLock { Array(pids) } }
 }
+
+/// The executable `name` in the first directory of PATH that has it (with the sbin
+/// directories after PATH, for tools like unshare); nil when there is none.
+func executableInPath(_ name: String) -> URL? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return (path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"])
+        .map { URL(fileURLWithPath: "\($0)/\(name)") }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+}

@@ -17,11 +17,15 @@ struct Config {
     typealias Environment = (String) -> String?
 
     static func resolve(_ invocation: Invocation, environment: Environment, console: Console) throws(Failure) -> Config {
-        let command = invocation.command?.rawValue
         var urls = invocation.all("redis")
+        /// Set when the URLs came from REDLOCK_URLS and some of them carry credentials: a
+        /// password with a space or comma is then cut in two, and the piece before the '@'
+        /// must not be quoted.
+        var splitCredentials = false
         if urls.isEmpty, let list = environment("REDLOCK_URLS") {
             urls = list.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
             if urls.isEmpty { throw Failure(.configuration, "REDLOCK_URLS is set but names no instance") }
+            splitCredentials = urls.count > 1 && list.contains("@")
         }
         if urls.isEmpty { urls = [Endpoint.defaultURL] }
 
@@ -34,16 +38,20 @@ struct Config {
 
         var endpoints: [Endpoint] = []
         var seen: Set<String> = []
-        for url in urls {
+        for (index, url) in urls.enumerated() {
             var endpoint: Endpoint
             do {
                 endpoint = try Endpoint.parse(url)
             } catch {
+                if splitCredentials && !url.contains("@") {
+                    throw Failure(.configuration, "REDLOCK_URLS: entry \(index + 1) of \(urls.count) is not a Redis URL (URLs are separated by commas and white space: percent-encode them in a password, as %2C and %20)")
+                }
                 throw Failure(.configuration, error.description)
             }
             if endpoint.password == nil, let password { endpoint.password = password }
+            // One server, one vote: the same address twice is a mistake in the configuration.
             guard seen.insert(endpoint.identity).inserted else {
-                throw Failure.usage("instance \(endpoint) is listed twice", command: command)
+                throw Failure(.configuration, "instance \(endpoint) is listed twice (one server is one vote)")
             }
             endpoints.append(endpoint)
         }

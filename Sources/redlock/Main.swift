@@ -22,7 +22,7 @@ enum Main {
             return try execute(prepare(arguments, environment: environment))
         } catch {
             if let message = error.message {
-                FileDescriptor.standardError.writeAll("redlock: \(message)\n")
+                Console.writeError(message)
             }
             return error.status
         }

@@ -251,10 +251,35 @@ extension Endpoint {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The URL with anything between "://" and "@" replaced, for error messages.
+    /// The URL with whatever could be a credential replaced, for error messages: all that
+    /// stands before the last "@", except a known scheme and the ':' and '/' after it. A
+    /// malformed URL (`redis:/:PW@h`, `redis//:PW@h`, `redis:PW@h`, `PW@h`) is redacted
+    /// as well as a good one: the shape that failed to parse is the one that leaks.
     public static func redacted(_ url: String) -> String {
-        guard let (scheme, rest) = splitScheme(url), let at = rest.lastIndex(of: "@") else { return url }
-        return scheme + "://***@" + rest[rest.index(after: at)...]
+        let bytes = Array(url.utf8)
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")) else { return url }
+        var keep = 0
+        while keep < at, isSchemeByte(bytes[keep]) { keep += 1 }
+        let scheme = String(decoding: bytes[..<keep], as: UTF8.self).lowercased()
+        if keep > 0, keep < at, knownSchemes.contains(scheme), bytes[keep] == UInt8(ascii: ":") || bytes[keep] == UInt8(ascii: "/") {
+            if bytes[keep] == UInt8(ascii: ":") { keep += 1 }
+            while keep < at, bytes[keep] == UInt8(ascii: "/") { keep += 1 }
+        } else {
+            keep = 0
+        }
+        return String(decoding: bytes[..<keep], as: UTF8.self) + "***" + String(decoding: bytes[at...], as: UTF8.self)
+    }
+
+    private static let knownSchemes: Set<String> = [
+        "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster", "unix",
+    ]
+
+    private static func isSchemeByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."): true
+        default: false
+        }
     }
 
     /// "redis://host" as ("redis", "host"); nil without "://". Searched in the UTF-8 bytes

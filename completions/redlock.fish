@@ -131,7 +131,7 @@ complete -c redlock -n __redlock_options -l password-file -r -F -d 'Read the pas
 complete -c redlock -n __redlock_options -l connect-timeout -x -d 'Bound on connecting (default: 500ms)'
 complete -c redlock -n __redlock_options -l op-timeout -x -d 'Bound on each round (default: 250ms)'
 complete -c redlock -n __redlock_options -l prefix -x -d 'Prepended to every key (default: none)'
-complete -c redlock -n __redlock_options -l restart-grace -x -d 'Ignore instances up for less than D (default: 0 (off))'
+complete -c redlock -n __redlock_options -l restart-grace -x -d 'Ignore instances up for less than D (default: off)'
 complete -c redlock -n __redlock_options -l tls-ca-cert -r -F -d 'Trust the CA certificates in FILE (default: the system trust store)'
 complete -c redlock -n __redlock_options -l tls-cert -r -F -d 'Client certificate for servers that ask for one'
 complete -c redlock -n __redlock_options -l tls-key -r -F -d 'Private key of the client certificate'

@@ -138,6 +138,41 @@ struct Config {
         return value
     }
 
+    /// Every duration and number option checked by its kind in the table, before anything
+    /// asks for KEY: in `run --wait k -- true` the mistake is the duration 'k', not a
+    /// missing KEY.
+    static func checkValues(_ invocation: Invocation) throws(Failure) {
+        for spec in OptionTable.all where invocation.has(spec.long) {
+            switch spec.value {
+            case .duration: _ = try duration(invocation, spec.long)
+            case let .integer(range): _ = try integer(invocation, spec.long, in: range)
+            default: break
+            }
+        }
+    }
+
+    /// The smallest `--ttl`, the same for every command.
+    ///
+    /// `run` renews the lease every TTL/3 and one renewal round may take `--op-timeout`: a
+    /// TTL under 3 x op-timeout could lapse while its own renewal is still on the wire. And
+    /// under 1s the clock-drift allowance, the kernel's scheduling and a cron host's load
+    /// leave a lease that protects nothing. So: at least 1s, and at least 3 x --op-timeout.
+    static func minimumTTL(_ invocation: Invocation) throws(Failure) -> Duration {
+        let operation = try positiveDuration(invocation, "op-timeout", default: .milliseconds(250))
+        return max(.seconds(1), operation * 3)
+    }
+
+    /// `--ttl` (default 30s), checked against `minimumTTL`.
+    static func ttl(_ invocation: Invocation) throws(Failure) -> Duration {
+        guard let value = try duration(invocation, "ttl") else { return .seconds(30) }
+        let minimum = try minimumTTL(invocation)
+        guard value >= minimum else {
+            let why = minimum > .seconds(1) ? "3 x --op-timeout, so a renewal round fits" : "so a renewal round fits"
+            throw Failure.usage("--ttl must be at least \(DurationSyntax.format(minimum)) (\(why)), not '\(invocation.last("ttl")!)'", command: invocation.command?.rawValue)
+        }
+        return value
+    }
+
     static func positiveDuration(_ invocation: Invocation, _ long: String, default fallback: Duration) throws(Failure) -> Duration {
         guard let value = try duration(invocation, long) else { return fallback }
         guard value >= .milliseconds(1) else {

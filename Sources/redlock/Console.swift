@@ -10,6 +10,9 @@ struct Console {
     let quiet: Bool
     let verbose: Bool
     let statusIsLive: Bool
+    /// The waiting line and the notes around it; off with `-E 0`, where "someone else is
+    /// running it" is a quiet success and cron must get no mail.
+    private(set) var showsProgress = true
 
     init(quiet: Bool, verbose: Bool) {
         self.quiet = quiet
@@ -33,9 +36,16 @@ struct Console {
         FileDescriptor.standardError.writeAll("redlock: warning: \(TerminalText.escaped(message))\n")
     }
 
+    /// This console without the waiting line and its notes (`-E 0`); errors and warnings stay.
+    func withoutProgress() -> Console {
+        var console = self
+        console.showsProgress = false
+        return console
+    }
+
     /// A notice that is part of normal operation (waiting started and ended), unless `-q`.
     func note(_ message: String) {
-        guard !quiet else { return }
+        guard !quiet, showsProgress else { return }
         FileDescriptor.standardError.writeAll("redlock: \(TerminalText.escaped(message))\n")
     }
 
@@ -50,7 +60,7 @@ struct Console {
     /// last column wraps on some terminals, and "\r" would then return to its second half
     /// and leave the first behind.
     func status(_ message: String) {
-        guard statusIsLive, !quiet else { return }
+        guard statusIsLive, !quiet, showsProgress else { return }
         let line = TerminalText.escaped(message)
         let columns = FileDescriptor.standardError.terminalColumns ?? 80
         FileDescriptor.standardError.writeAll("\r\u{1B}[K" + Self.cut(line, toColumns: max(columns - 1, 1)))
@@ -58,7 +68,7 @@ struct Console {
 
     /// Removes the live status line.
     func clearStatus() {
-        guard statusIsLive, !quiet else { return }
+        guard statusIsLive, !quiet, showsProgress else { return }
         FileDescriptor.standardError.writeAll("\r\u{1B}[K")
     }
 

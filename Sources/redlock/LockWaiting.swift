@@ -14,10 +14,7 @@ struct LockWaiting {
         guard let keyName = invocation.positionals.first, !keyName.isEmpty else {
             throw Failure.usage("missing KEY", command: command)
         }
-        let ttl = try Config.positiveDuration(invocation, "ttl", default: .seconds(30))
-        guard ttl >= .milliseconds(10) else {
-            throw Failure.usage("--ttl must be at least 10ms", command: command)
-        }
+        let ttl = try Config.ttl(invocation)
         if invocation.has("wait") && invocation.has("no-wait") {
             throw Failure.usage("--wait and --no-wait exclude each other", command: command)
         }
@@ -29,6 +26,7 @@ struct LockWaiting {
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
     func acquire(_ redlock: Redlock, key: [UInt8], value: LockValue, inbox: SignalInbox, console: Console) throws(Failure) -> Lease {
+        let console = conflictStatus == 0 ? console.withoutProgress() : console
         let started = Instant.now()
         let deadline = waitLimit.map { started + $0 }
         var waiting = false

@@ -44,6 +44,7 @@ enum Main {
         if let misplaced = invocation.values.keys.compactMap(OptionTable.named).first(where: { !$0.applies(to: command) }) {
             throw Failure.usage("option '--\(misplaced.long)' does not apply to '\(command.rawValue)'", command: command.rawValue)
         }
+        try Config.checkValues(invocation)
         let quiet = invocation.has("quiet")
         let console = Console(quiet: quiet, verbose: invocation.has("verbose") && !quiet)
         // Command options first: a usage error must not wait on a password file or a URL.
@@ -81,8 +82,12 @@ enum Main {
             FileDescriptor.standardOutput.writeAll("redlock \(Version.number)\n")
             return ExitCode.success.rawValue
         case let .help(topic, toStandardError):
-            // Bare `redlock` is a usage error: the help goes to stderr and it exits 64.
-            (toStandardError ? FileDescriptor.standardError : .standardOutput).writeAll(Help.text(for: topic))
+            // Bare `redlock` is a usage error: a short usage goes to stderr and it exits 64.
+            if toStandardError {
+                FileDescriptor.standardError.writeAll(Help.shortUsage)
+            } else {
+                FileDescriptor.standardOutput.writeAll(Help.text(for: topic))
+            }
             return toStandardError ? ExitCode.usage.rawValue : ExitCode.success.rawValue
         case let .run(options, config):
             return try RunCommand.execute(options, config: config)

@@ -61,7 +61,8 @@ enum Parser {
                     name = String(body)
                 }
                 guard let spec = OptionTable.named(name) else {
-                    throw Failure.usage("unknown option '--\(name)'" + suggestion(for: name), command: invocation.command?.rawValue)
+                    let hint = FlockHabit.hint(for: "--" + name) ?? suggestion(for: name)
+                    throw Failure.usage("unknown option '--\(name)'" + hint, command: invocation.command?.rawValue)
                 }
                 if spec.takesArgument {
                     if let inline {
@@ -86,7 +87,8 @@ enum Parser {
                 while let letter = letters.first {
                     letters = letters.dropFirst()
                     guard let spec = OptionTable.short(letter) else {
-                        throw Failure.usage("unknown option '-\(letter)'", command: invocation.command?.rawValue)
+                        let hint = FlockHabit.hint(for: "-\(letter)") ?? ""
+                        throw Failure.usage("unknown option '-\(letter)'" + hint, command: invocation.command?.rawValue)
                     }
                     if spec.takesArgument {
                         if !letters.isEmpty {
@@ -109,16 +111,22 @@ enum Parser {
                 invocation.commandLine = Array(arguments[(index - 1)...])
                 break
             }
-            try take(positional: word, into: &invocation)
+            try take(positional: word, into: &invocation, following: arguments[index...])
         }
         return invocation
     }
 
-    private static func take(positional word: String, into invocation: inout Invocation) throws(Failure) {
+    private static func take(positional word: String, into invocation: inout Invocation, following: ArraySlice<String> = []) throws(Failure) {
         if invocation.command == nil {
             guard let command = Subcommand(rawValue: word) else {
-                let near = nearest(word, among: Subcommand.allCases.map(\.rawValue))
-                throw Failure.usage("unknown command '\(word)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""))
+                if let near = nearest(word, among: Subcommand.allCases.map(\.rawValue)) {
+                    throw Failure.usage("unknown command '\(word)' (did you mean '\(near)'?)")
+                }
+                // `redlock mykey ./job.sh`: a KEY and a COMMAND without `run`.
+                let rest = following.first == "--" ? following.dropFirst() : following
+                guard !rest.isEmpty else { throw Failure.usage("unknown command '\(word)'") }
+                let example = (["redlock", "run", word, "--"] + rest.prefix(4)).map(ShellWord.quoted).joined(separator: " ")
+                throw Failure.usage("unknown command '\(word)' (to run a command under the lock '\(word)': \(example)\(rest.count > 4 ? " ..." : ""))")
             }
             invocation.command = command
             return
@@ -141,18 +149,24 @@ enum Parser {
         return best.0
     }
 
+    /// Edits between `a` and `b`, a swap of two neighbours counting as one (`rnu` is one
+    /// typo away from `run`, as `inpsect` is from `inspect`).
     static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
+        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { table[i][0] = i }
+        for j in 0...b.count { table[0][j] = j }
         for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
             for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                var best = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    best = min(best, table[i - 2][j - 2] + 1)
+                }
+                table[i][j] = best
             }
-            previous = current
         }
-        return previous[b.count]
+        return table[a.count][b.count]
     }
 }

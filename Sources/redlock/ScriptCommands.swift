@@ -19,7 +19,7 @@ enum ScriptCommands {
 
     static func target(_ invocation: Invocation) throws(Failure) -> Target {
         let (keyName, token) = try keyAndToken(invocation)
-        return Target(keyName: keyName, token: token, ttl: try Config.positiveDuration(invocation, "ttl", default: .seconds(30)))
+        return Target(keyName: keyName, token: token, ttl: try Config.ttl(invocation))
     }
 
     static func acquire(_ waiting: LockWaiting, printEnvironment: Bool, config: Config) throws(Failure) -> Int32 {

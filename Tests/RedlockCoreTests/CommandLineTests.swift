@@ -111,10 +111,121 @@ import Testing
             for line in text.split(separator: "\n") {
                 #expect(line.count <= 80, "\(line)")
             }
-            let (own, global) = OptionTable.options(for: command)
-            for spec in own + global {
+            // A command's help lists its own options; the global ones are in `redlock --help`.
+            let (own, global) = OptionTable.options(for: command == .help ? nil : command)
+            for spec in (command == nil || command == .help) ? global : own {
                 #expect(text.contains("--\(spec.long)"), "--\(spec.long) missing from help for \(command?.rawValue ?? "redlock")")
             }
         }
+    }
+}
+
+/// The help says what each command does, once, and nothing that is true of another command.
+@Suite struct HelpTests {
+    @Test func onlyRunRenewsTheTTL() {
+        for command in [Subcommand.acquire, .extend] {
+            let text = Help.text(for: command)
+            #expect(!text.contains("run renews it"), "\(command): \(text)")
+            #expect(text.contains("nothing renews it"), "\(command): \(text)")
+        }
+        #expect(Help.text(for: .run).contains("run renews it about every TTL/3"))
+    }
+
+    @Test func runListsEveryVariableCommandGets() {
+        let text = Help.text(for: .run).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for variable in ["REDLOCK_KEY", "REDLOCK_TOKEN", "REDLOCK_FENCING_TOKEN"] {
+            #expect(text.contains(variable), "\(variable)")
+        }
+    }
+
+    @Test func theCommandsColumnIsAligned() {
+        let lines = Help.text(for: nil).split(separator: "\n", omittingEmptySubsequences: false)
+        let start = lines.firstIndex(of: "Commands:")! + 1
+        let rows = lines[start..<(start + Subcommand.allCases.count)]
+        let columns = Set(zip(rows, Subcommand.allCases).map { row, command in
+            row.distance(from: row.startIndex, to: row.firstRange(of: command.summary)!.lowerBound)
+        })
+        #expect(columns.count == 1, "\(rows)")
+    }
+
+    @Test func noDefaultInsideADefault() {
+        let text = Help.text(for: nil)
+        #expect(!text.contains("(default: 0 (off))"))
+        #expect(text.contains("(default: off)"))
+    }
+
+    @Test func aCommandsHelpPointsToTheGlobalOptionsInOneLine() {
+        for command in Subcommand.allCases where command != .help {
+            let text = Help.text(for: command)
+            #expect(!text.contains("--tls-ca-cert"), "\(command)")
+            #expect(text.contains("see 'redlock --help'"), "\(command)")
+            #expect(text.split(separator: "\n").count <= 35, "\(command): \(text)")
+        }
+    }
+
+    @Test func bareRedlockPrintsAShortUsage() throws {
+        let prepared = try Main.prepare([], environment: { _ in nil })
+        guard case .help(nil, toStandardError: true) = prepared else {
+            Issue.record("\(prepared)")
+            return
+        }
+        #expect(Help.shortUsage.split(separator: "\n").count <= 12)
+        #expect(Help.shortUsage.contains("redlock --help"))
+    }
+}
+
+/// Usage errors name the real mistake, and the habits of flock(1) get a hint.
+@Suite struct UsageMessageTests {
+    private func message(_ arguments: [String]) -> String {
+        do {
+            _ = try Main.prepare(arguments, environment: { _ in nil })
+            return "accepted"
+        } catch {
+            #expect(error.status == 64, "\(arguments)")
+            return error.message ?? ""
+        }
+    }
+
+    @Test(arguments: [
+        ["run", "--ttl", "0", "k", "--", "true"],
+        ["run", "--ttl", "5ms", "k", "--", "true"],
+        ["run", "--ttl", "999ms", "k", "--", "true"],
+        ["acquire", "--ttl", "500ms", "k"],
+        ["extend", "--token", "t", "--ttl", "5ms", "k"],
+    ])
+    func oneMinimumTTLForEveryCommand(_ arguments: [String]) {
+        #expect(message(arguments).contains("--ttl must be at least 1s"), "\(arguments): \(message(arguments))")
+    }
+
+    @Test func theMinimumTTLLeavesRoomForARenewalRound() {
+        #expect(message(["run", "--op-timeout", "1s", "--ttl", "2s", "k", "--", "true"]).contains("--ttl must be at least 3s"))
+        #expect(message(["run", "--ttl", "1s", "k", "--", "true"]) == "accepted")
+    }
+
+    @Test func aBadDurationIsNamedBeforeAMissingKey() {
+        #expect(message(["run", "--wait", "k", "--", "true"]).hasPrefix("bad duration 'k' for --wait"))
+        #expect(message(["acquire", "-t", "k"]).hasPrefix("bad duration 'k' for --ttl"))
+    }
+
+    @Test func swappedLettersGetASuggestion() {
+        #expect(message(["rnu", "k", "--", "true"]).contains("did you mean 'run'?"))
+        #expect(message(["inpsect"]).contains("did you mean 'inspect'?"))
+    }
+
+    @Test func aKeyWithoutRunSuggestsRun() {
+        #expect(message(["mykey", "true"]).contains("redlock run mykey -- true"))
+        #expect(message(["mykey", "--", "./job.sh", "it's"]).contains("redlock run mykey -- ./job.sh 'it'\\''s'"))
+    }
+
+    @Test(arguments: [
+        (["run", "-c", "echo hi", "k"], "sh -c"),
+        (["run", "--timeout", "5", "k", "--", "true"], "-w/--wait"),
+        (["run", "--nonblock", "k", "--", "true"], "-n/--no-wait"),
+        (["run", "-s", "k", "--", "true"], "not supported yet"),
+        (["run", "-x", "k", "--", "true"], "not supported yet"),
+        (["run", "--shared", "k", "--", "true"], "not supported yet"),
+    ] as [([String], String)])
+    func flocksHabitsGetAHint(_ arguments: [String], _ hint: String) {
+        #expect(message(arguments).contains(hint), "\(arguments): \(message(arguments))")
     }
 }

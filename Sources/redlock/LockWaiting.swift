@@ -32,13 +32,22 @@ struct LockWaiting {
         var waiting = false
         var lastStatus = Instant(nanoseconds: 0)
         var stoppedBy: Signal?
+        /// The attempt the live line shows, and when it was made (its lease counts down).
+        var shown: (attempt: AcquireAttempt, at: Instant)?
 
         let outcome = redlock.acquire(
             key: key, value: value, ttl: ttl, deadline: deadline,
             pause: { delay, announcements in
-                _ = Poll.wait([(inbox.descriptor, .readable)] + announcements.map { ($0, .readable) }, timeout: delay)
-                stoppedBy = inbox.drain().first { $0 != .child && $0 != .terminalOutput }
-                return stoppedBy == nil
+                let end = Instant.now() + delay
+                while true {
+                    // On a terminal the line is redrawn every second, however long the pause.
+                    let slice = shown != nil && console.statusIsLive ? min(end.remaining(), .seconds(1)) : end.remaining()
+                    let ready = Poll.wait([(inbox.descriptor, .readable)] + announcements.map { ($0, .readable) }, timeout: slice)
+                    stoppedBy = inbox.drain().first { $0 != .child && $0 != .terminalOutput }
+                    if stoppedBy != nil { return false }
+                    if ready.contains(where: { !$0.isEmpty }) || end.remaining() == .zero { return true }
+                    if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at))") }
+                }
             },
             onContention: { attempt in
                 log(attempt, console: console)
@@ -48,6 +57,7 @@ struct LockWaiting {
                 }
                 guard waitLimit != .zero else { return true }
                 let now = Instant.now()
+                shown = (attempt, now)
                 let line = "waiting for '\(keyName)': \(Self.describe(attempt))"
                 if !waiting {
                     waiting = true
@@ -97,7 +107,7 @@ struct LockWaiting {
     }
 
     /// "held by web-3 pid 4242 (deploy) for 2m13s, lease 21s left".
-    static func describe(_ attempt: AcquireAttempt) -> String {
+    static func describe(_ attempt: AcquireAttempt, elapsed: Duration = .zero) -> String {
         switch attempt {
         case .acquired:
             return "acquired"
@@ -114,7 +124,7 @@ struct LockWaiting {
             } else {
                 text = "held by another client"
             }
-            if let left = contention.earliestExpiry { text += ", lease \(DurationSyntax.formatRough(left)) left" }
+            if let left = contention.earliestExpiry { text += ", lease \(DurationSyntax.formatRough(max(.zero, left - elapsed))) left" }
             return text
         }
     }

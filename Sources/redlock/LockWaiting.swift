@@ -8,6 +8,8 @@ struct LockWaiting {
     /// nil: wait forever.
     let waitLimit: Duration?
     let conflictStatus: Int32
+    /// `--label`: recorded as the holder's command instead of the command line.
+    let label: String?
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
@@ -21,7 +23,7 @@ struct LockWaiting {
         var waitLimit = try Config.duration(invocation, "wait")
         if invocation.has("no-wait") { waitLimit = .zero }
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict))
+        return LockWaiting(keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict), label: invocation.last("label"))
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.

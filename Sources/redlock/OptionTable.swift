@@ -109,6 +109,8 @@ enum OptionTable {
                    "give up at once if the lock is held"),
         OptionSpec("conflict-exit-code", "E", "N", .integer(0...255), commands: locking, default: "75",
                    "exit status when the lock was not acquired in time"),
+        OptionSpec("label", nil, "TEXT", .text, commands: locking, default: "the command line",
+                   "record TEXT as the holder's command in the lock value (anyone who can read Redis reads it)"),
 
         // Running COMMAND.
         OptionSpec("kill-after", nil, "D", .duration, commands: [.run], default: "min(5s, TTL/3)",

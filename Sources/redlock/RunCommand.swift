@@ -62,7 +62,7 @@ enum RunCommand {
         let key = config.redisKey(waiting.keyName)
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
-            command: options.commandLine.joined(separator: " "),
+            command: waiting.label ?? options.commandLine.joined(separator: " "),
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
 

@@ -33,7 +33,7 @@ enum ScriptCommands {
         let parent = ProcessIdentity.parentProcessID
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: parent, user: ProcessIdentity.userName,
-            command: ProcessIdentity.commandLine(of: parent) ?? "",
+            command: waiting.label ?? ProcessIdentity.commandLine(of: parent) ?? "",
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let redlock = config.makeRedlock()
         let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.keyName), value: value, inbox: inbox, console: config.console)

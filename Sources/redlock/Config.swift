@@ -71,6 +71,9 @@ struct Config {
     /// The Redis key for a lock name: exactly KEY, after `--prefix`.
     func redisKey(_ name: String) -> [UInt8] { Array((prefix + name).utf8) }
 
+    /// The same for KEY as given on the command line: its bytes, unchanged.
+    func redisKey(_ name: [UInt8]) -> [UInt8] { Array(prefix.utf8) + name }
+
     func makeRedlock() -> Redlock {
         let instances = InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout, tracksUptime: restartGrace > .zero, tls: tls)
         if console.verbose {

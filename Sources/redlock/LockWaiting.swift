@@ -3,6 +3,8 @@ import RedlockCore
 /// Taking a lock for `run` and `acquire`: how long to wait, what to say while waiting, and
 /// what a failure exits with.
 struct LockWaiting {
+    /// KEY as given (bytes), and as messages show it (escaped).
+    let key: [UInt8]
     let keyName: String
     let ttl: Duration
     /// nil: wait forever.
@@ -13,9 +15,10 @@ struct LockWaiting {
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
-        guard let keyName = invocation.positionals.first, !keyName.isEmpty else {
+        guard let key = invocation.positionalBytes.first, !key.isEmpty else {
             throw Failure.usage("missing KEY", command: command)
         }
+        let keyName = TerminalText.escaped(bytes: key)
         let ttl = try Config.ttl(invocation)
         if invocation.has("wait") && invocation.has("no-wait") {
             throw Failure.usage("--wait and --no-wait exclude each other", command: command)
@@ -23,7 +26,7 @@ struct LockWaiting {
         var waitLimit = try Config.duration(invocation, "wait")
         if invocation.has("no-wait") { waitLimit = .zero }
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict), label: invocation.last("label"))
+        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict), label: invocation.last("label"))
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.

@@ -17,7 +17,7 @@ enum Main {
         case doctor(json: Bool, Config)
     }
 
-    static func run(_ arguments: [String], environment: Config.Environment) -> Int32 {
+    static func run(_ arguments: [[UInt8]], environment: Config.Environment) -> Int32 {
         do throws(Failure) {
             return try execute(prepare(arguments, environment: environment))
         } catch {
@@ -30,6 +30,10 @@ enum Main {
 
     /// Parses and checks everything: usage (64) and configuration (78) errors come from here.
     static func prepare(_ arguments: [String], environment: Config.Environment) throws(Failure) -> Prepared {
+        try prepare(arguments.map { Array($0.utf8) }, environment: environment)
+    }
+
+    static func prepare(_ arguments: [[UInt8]], environment: Config.Environment) throws(Failure) -> Prepared {
         let invocation = try Parser.parse(arguments)
         if invocation.has("version") { return .version }
         if invocation.command == .help {

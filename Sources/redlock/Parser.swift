@@ -1,12 +1,19 @@
 /// What the command line asked for, before any value is interpreted.
+///
+/// argv is bytes, and so are KEY and COMMAND here: a file name or a key that is not UTF-8
+/// reaches Redis and COMMAND unchanged. Options and their values are read as text.
 struct Invocation: Sendable {
     var command: Subcommand?
     /// Option values by long name, in order; a flag's value is "".
     var values: [String: [String]] = [:]
-    /// Words that are neither options nor COMMAND: KEY, or help's topic.
+    /// Words that are neither options nor COMMAND: KEY, or help's topic, as text (a byte
+    /// that is not UTF-8 reads as U+FFFD: for messages and for the commands that match
+    /// names, not for a key that is stored).
     var positionals: [String] = []
-    /// `run`'s COMMAND and its arguments.
-    var commandLine: [String] = []
+    /// The same words as given, bytes: what `run`, `acquire`, `extend` and `release` store.
+    var positionalBytes: [[UInt8]] = []
+    /// `run`'s COMMAND and its arguments, as given.
+    var commandLine: [[UInt8]] = []
 
     func has(_ long: String) -> Bool { values[long] != nil }
     func last(_ long: String) -> String? { values[long]?.last }
@@ -19,7 +26,14 @@ struct Invocation: Sendable {
 /// COMMAND; without `--`, the first word after KEY that is not an option starts COMMAND, so
 /// `redlock run nightly ./report.sh -x` passes `-x` to the script.
 enum Parser {
+    /// Text arguments, for tests and callers that have no bytes.
     static func parse(_ arguments: [String]) throws(Failure) -> Invocation {
+        try parse(arguments.map { Array($0.utf8) })
+    }
+
+    static func parse(_ raw: [[UInt8]]) throws(Failure) -> Invocation {
+        // Options are matched as text; `raw` keeps what KEY and COMMAND are made of.
+        let arguments = raw.map { String(decoding: $0, as: UTF8.self) }
         var invocation = Invocation()
         var index = 0
         var sawDoubleDash = false
@@ -38,13 +52,13 @@ enum Parser {
             index += 1
 
             if sawDoubleDash {
-                try take(positional: word, into: &invocation)
+                try take(positional: word, raw: raw[index - 1], into: &invocation)
                 continue
             }
             if word == "--" {
                 if invocation.command == .run {
                     // Everything before "--" was options and KEY; everything after is COMMAND.
-                    invocation.commandLine = Array(arguments[index...])
+                    invocation.commandLine = Array(raw[index...])
                     break
                 }
                 sawDoubleDash = true
@@ -108,15 +122,15 @@ enum Parser {
             }
             if invocation.command == .run && !invocation.positionals.isEmpty {
                 // The first word after KEY that is not an option starts COMMAND.
-                invocation.commandLine = Array(arguments[(index - 1)...])
+                invocation.commandLine = Array(raw[(index - 1)...])
                 break
             }
-            try take(positional: word, into: &invocation, following: arguments[index...])
+            try take(positional: word, raw: raw[index - 1], into: &invocation, following: arguments[index...])
         }
         return invocation
     }
 
-    private static func take(positional word: String, into invocation: inout Invocation, following: ArraySlice<String> = []) throws(Failure) {
+    private static func take(positional word: String, raw: [UInt8], into invocation: inout Invocation, following: ArraySlice<String> = []) throws(Failure) {
         if invocation.command == nil {
             guard let command = Subcommand(rawValue: word) else {
                 if let near = nearest(word, among: Subcommand.allCases.map(\.rawValue)) {
@@ -132,6 +146,7 @@ enum Parser {
             return
         }
         invocation.positionals.append(word)
+        invocation.positionalBytes.append(raw)
     }
 
     /// " (did you mean '--ttl'?)" when an option is one or two edits away.

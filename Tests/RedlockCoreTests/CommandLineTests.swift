@@ -29,7 +29,7 @@ import Testing
         let invocation = try Parser.parse(["-r", "redis://a", "run", "--ttl", "5s", "deploy", "--", "./deploy.sh", "--ttl", "x"])
         #expect(invocation.command == .run)
         #expect(invocation.positionals == ["deploy"])
-        #expect(invocation.commandLine == ["./deploy.sh", "--ttl", "x"])
+        #expect(invocation.commandLine == ["./deploy.sh", "--ttl", "x"].map { Array($0.utf8) })
         #expect(invocation.last("ttl") == "5s")
         #expect(invocation.all("redis") == ["redis://a"])
     }
@@ -37,7 +37,7 @@ import Testing
     @Test func runWithoutDoubleDashStartsCommandAtFirstWordAfterKey() throws {
         let invocation = try Parser.parse(["run", "nightly", "-t", "1m", "./report.sh", "-x", "--verbose"])
         #expect(invocation.positionals == ["nightly"])
-        #expect(invocation.commandLine == ["./report.sh", "-x", "--verbose"])
+        #expect(invocation.commandLine == ["./report.sh", "-x", "--verbose"].map { Array($0.utf8) })
         #expect(invocation.last("ttl") == "1m")
         #expect(!invocation.has("verbose"))
     }
@@ -48,6 +48,16 @@ import Testing
         #expect(invocation.last("conflict-exit-code") == "0")
         #expect(invocation.last("ttl") == "5s")
         #expect(invocation.last("wait") == "3s")
+    }
+
+    @Test func keyAndCommandStayBytes() throws {
+        let key: [UInt8] = Array("lk-".utf8) + [0xFF]
+        let file: [UInt8] = Array("caf".utf8) + [0xE9] + Array(".txt".utf8)
+        let invocation = try Parser.parse([Array("run".utf8), key, Array("--".utf8), Array("rm".utf8), Array("--".utf8), file])
+        #expect(invocation.positionalBytes == [key])
+        #expect(invocation.commandLine == [Array("rm".utf8), Array("--".utf8), file])
+        let other = try Parser.parse([Array("run".utf8), Array("lk-".utf8) + [0xFE], Array("true".utf8)])
+        #expect(other.positionalBytes != invocation.positionalBytes, "two keys, not one U+FFFD")
     }
 
     @Test func repeatableRedis() throws {
@@ -164,7 +174,7 @@ import Testing
     }
 
     @Test func bareRedlockPrintsAShortUsage() throws {
-        let prepared = try Main.prepare([], environment: { _ in nil })
+        let prepared = try Main.prepare([String](), environment: { _ in nil })
         guard case .help(nil, toStandardError: true) = prepared else {
             Issue.record("\(prepared)")
             return

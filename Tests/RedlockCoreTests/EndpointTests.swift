@@ -106,7 +106,8 @@ import Testing
         #expect(!Endpoint.redacted(url).contains("hunter2"))
     }
 
-    @Test(arguments: ["redis:/:hunter2@host", "redis//:hunter2@host", "redis:hunter2@host", "hunter2@host", "redis://u:hunter2@host:0", "redis://u:hunter2@ho st"])
+    @Test(arguments: ["redis:/:hunter2@host", "redis//:hunter2@host", "redis:hunter2@host", "hunter2@host", "redis://u:hunter2@host:0", "redis://u:hunter2@ho st",
+                      ":hunter2@host://x", "redis:hunter2@host://x"])
     func malformedURLsDoNotEchoThePassword(_ url: String) {
         do {
             _ = try Endpoint.parse(url)

@@ -97,7 +97,7 @@ extension Endpoint {
         case "unix":
             return try parseUnix(rest, url: url)
         default:
-            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)")
+            throw EndpointError(url, "unknown scheme '\(redacted(schemeText))' (expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)")
         }
     }
 

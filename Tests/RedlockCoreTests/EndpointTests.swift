@@ -107,7 +107,8 @@ import Testing
     }
 
     @Test(arguments: ["redis:/:hunter2@host", "redis//:hunter2@host", "redis:hunter2@host", "hunter2@host", "redis://u:hunter2@host:0", "redis://u:hunter2@ho st",
-                      ":hunter2@host://x", "redis:hunter2@host://x"])
+                      ":hunter2@host://x", "redis:hunter2@host://x", "redis://:hunter2", "redis://u:hunter2", "redis://u:hunter2/0",
+                      "redis+sentinel://u:hunter2/m", "redis+cluster://h:1,u:hunter2"])
     func malformedURLsDoNotEchoThePassword(_ url: String) {
         do {
             _ = try Endpoint.parse(url)

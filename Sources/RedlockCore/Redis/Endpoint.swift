@@ -65,7 +65,24 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
 public struct EndpointError: Error, Equatable, Sendable, CustomStringConvertible {
     public let description: String
     init(_ url: String, _ reason: String) {
-        description = "bad Redis URL '\(Endpoint.redacted(url))': \(reason)"
+        self.init(description: "bad Redis URL '\(Endpoint.redacted(url))': \(reason)")
+    }
+
+    private init(description: String) {
+        self.description = description
+    }
+
+    /// For a HOST:PORT that does not parse in a URL without '@': `redis://user:secret` and
+    /// `redis://:secret` are credentials that lost their "@host", so the part between
+    /// "://" and the path is not quoted either.
+    init(hidingAddressOf url: String, _ reason: String) {
+        guard !url.contains("@"), let separator = url.firstRange(of: "://") else {
+            self.init(url, reason)
+            return
+        }
+        let rest = url[separator.upperBound...]
+        let path = rest.firstIndex(of: "/").map { rest[$0...] } ?? ""
+        self.init(description: "bad Redis URL '\(url[..<separator.upperBound])***\(path)': \(reason)")
     }
 }
 
@@ -201,7 +218,9 @@ extension Endpoint {
         } else {
             host = text
         }
-        guard !host.isEmpty else { throw EndpointError(url, "missing host") }
+        guard !host.isEmpty else {
+            throw portText == nil ? EndpointError(url, "missing host") : EndpointError(hidingAddressOf: url, "missing host")
+        }
         // ASCII only: what the resolver takes (an international name goes in its xn-- form).
         guard host.utf8.allSatisfy(isHostByte) else {
             throw EndpointError(url, "'\(host)' is not a host name or address")
@@ -209,6 +228,9 @@ extension Endpoint {
         var port = defaultPort
         if let portText {
             guard let number = UInt16(portText), number > 0 else {
+                guard portText.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    throw EndpointError(hidingAddressOf: url, "the port is not a number from 1 to 65535")
+                }
                 throw EndpointError(url, "port '\(portText)' is not a number from 1 to 65535")
             }
             port = number

@@ -15,9 +15,9 @@ _redlock_global_opts="-r --redis --password-file --connect-timeout --op-timeout 
 # Options of one command, besides the global ones.
 _redlock_command_opts() {
     case $1 in
-        run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --kill-after
+        run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --kill-after
                    --lost-signal --max-time --min-hold" ;;
-        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --env" ;;
+        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --env" ;;
         extend) echo "-t --ttl --token" ;;
         release) echo "--token" ;;
         inspect) echo "--json" ;;
@@ -32,7 +32,7 @@ _redlock_takes_value() {
         -r | --redis | --password-file | --connect-timeout | --op-timeout | --prefix | \
             --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
             -t | --ttl | -w | --wait | -E | --conflict-exit-code | \
-            --kill-after | --lost-signal | --max-time | --min-hold | --token)
+            --label | --kill-after | --lost-signal | --max-time | --min-hold | --token)
             return 0 ;;
     esac
     return 1
@@ -54,15 +54,49 @@ _redlock_value() {
     esac
 }
 
-_redlock() {
-    local cur=${COMP_WORDS[COMP_CWORD]}
-    COMPREPLY=()
+# bash splits words at ':' too (it is in COMP_WORDBREAKS), so "-r redis://h:6379" arrives
+# as "redis" ":" "//h" ":" "6379". Glue back the pieces that touch in COMP_LINE: sets
+# words, cword, and origin (the COMP_WORDS index where each glued word starts).
+_redlock_words() {
+    local line=${COMP_LINE:0:COMP_POINT} position=0 i word rest trimmed spaced
+    words=() origin=()
+    for ((i = 0; i <= COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        rest=${line:position}
+        trimmed=${rest#"${rest%%[![:space:]]*}"}
+        spaced=$((${#rest} - ${#trimmed}))
+        position=$((position + spaced + ${#word}))
+        if ((i > 0 && spaced == 0)) && [[ $word == :* || ${words[${#words[@]} - 1]} == *: ]]; then
+            words[${#words[@]} - 1]+=$word
+        else
+            words+=("$word")
+            origin+=("$i")
+        fi
+    done
+    cword=$((${#words[@]} - 1))
+}
 
+_redlock() {
+    local words origin cword in_command=""
+    _redlock_words
+    local cur=${words[cword]}
+    COMPREPLY=()
+    _redlock_complete
+    # bash replaces only the part of the word after its last ':': offer that part (COMMAND's
+    # own completion has done so already).
+    if [[ -z $in_command && $cur == *:* && ${#COMPREPLY[@]} -gt 0 ]]; then
+        local glued=${cur%"${cur##*:}"} k
+        for k in "${!COMPREPLY[@]}"; do COMPREPLY[k]=${COMPREPLY[k]#"$glued"}; done
+    fi
+    return 0
+}
+
+_redlock_complete() {
     # Walk the words before the cursor: find the command, run's KEY, and where run's
     # COMMAND starts. bash splits "--ttl=5s" into "--ttl" "=" "5s"; "=" glues them back.
     local i=1 word command="" key="" command_start=-1 pending="" positional_only=""
-    while ((i < COMP_CWORD)); do
-        word=${COMP_WORDS[i]}
+    while ((i < cword)); do
+        word=${words[i]}
         if [[ -n $positional_only ]]; then
             [[ -z $command ]] && command=$word
             ((i++))
@@ -86,7 +120,7 @@ _redlock() {
             fi
             positional_only=1
         elif [[ $word == --* ]]; then
-            if _redlock_takes_value "$word" && [[ ${COMP_WORDS[i + 1]} != "=" || $((i + 1)) -ge $COMP_CWORD ]]; then
+            if _redlock_takes_value "$word" && [[ ${words[i + 1]} != "=" || $((i + 1)) -ge $cword ]]; then
                 pending=value
             fi
         elif [[ $word == -?* ]]; then
@@ -114,10 +148,11 @@ _redlock() {
 
     # Inside run's COMMAND: complete it as the shell would on its own.
     if [[ $command == run && ( $command_start -ge 0 || ( -n $key && -z $pending && $cur != -* ) ) ]]; then
-        ((command_start < 0)) && command_start=$COMP_CWORD
+        in_command=1
+        ((command_start < 0)) && command_start=$cword
         if declare -F _command_offset >/dev/null; then
-            _command_offset "$command_start"
-        elif ((COMP_CWORD == command_start)); then
+            _command_offset "${origin[command_start]}"
+        elif ((cword == command_start)); then
             COMPREPLY=($(compgen -c -- "$cur"))
         else
             compopt -o filenames 2>/dev/null
@@ -127,13 +162,13 @@ _redlock() {
     fi
 
     # The value of an option: in the next word, or after "=" (bash splits the word there).
-    local prev=${COMP_WORDS[COMP_CWORD - 1]}
+    local prev=${words[cword - 1]}
     if [[ $cur == "=" && $prev == --* ]]; then
         _redlock_value "$prev" ""
         return 0
     fi
-    if [[ $prev == "=" ]] && ((COMP_CWORD >= 2)); then
-        _redlock_value "${COMP_WORDS[COMP_CWORD - 2]}" "$cur"
+    if [[ $prev == "=" ]] && ((cword >= 2)); then
+        _redlock_value "${words[cword - 2]}" "$cur"
         return 0
     fi
     if [[ -n $pending ]]; then

@@ -37,7 +37,7 @@ function __redlock_scan
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --kill-after --lost-signal --max-time \
-                    --min-hold --token
+                    --min-hold --token --label
                 set pending 1
             case '--*'
             case '-?*'
@@ -131,7 +131,7 @@ complete -c redlock -n __redlock_options -l password-file -r -F -d 'Read the pas
 complete -c redlock -n __redlock_options -l connect-timeout -x -d 'Bound on connecting (default: 500ms)'
 complete -c redlock -n __redlock_options -l op-timeout -x -d 'Bound on each round (default: 250ms)'
 complete -c redlock -n __redlock_options -l prefix -x -d 'Prepended to every key (default: none)'
-complete -c redlock -n __redlock_options -l restart-grace -x -d 'Ignore instances up for less than D (default: 0 (off))'
+complete -c redlock -n __redlock_options -l restart-grace -x -d 'Ignore instances up for less than D (default: off)'
 complete -c redlock -n __redlock_options -l tls-ca-cert -r -F -d 'Trust the CA certificates in FILE (default: the system trust store)'
 complete -c redlock -n __redlock_options -l tls-cert -r -F -d 'Client certificate for servers that ask for one'
 complete -c redlock -n __redlock_options -l tls-key -r -F -d 'Private key of the client certificate'
@@ -147,6 +147,7 @@ complete -c redlock -n '__redlock_using run acquire extend' -s t -l ttl -x -d 'L
 complete -c redlock -n '__redlock_using run acquire' -s w -l wait -x -d 'Give up after waiting D (default: forever)'
 complete -c redlock -n '__redlock_using run acquire' -s n -l no-wait -d 'Give up at once if held'
 complete -c redlock -n '__redlock_using run acquire' -s E -l conflict-exit-code -x -d 'Exit status when not acquired (default: 75)'
+complete -c redlock -n '__redlock_using run acquire' -l label -x -d 'Record TEXT, not the command line (default: the command line)'
 
 # Running COMMAND.
 complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before SIGKILL (default: min(5s, TTL/3))'

@@ -17,11 +17,15 @@ struct Config {
     typealias Environment = (String) -> String?
 
     static func resolve(_ invocation: Invocation, environment: Environment, console: Console) throws(Failure) -> Config {
-        let command = invocation.command?.rawValue
         var urls = invocation.all("redis")
+        /// Set when the URLs came from REDLOCK_URLS and some of them carry credentials: a
+        /// password with a space or comma is then cut in two, and the piece before the '@'
+        /// must not be quoted.
+        var splitCredentials = false
         if urls.isEmpty, let list = environment("REDLOCK_URLS") {
             urls = list.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
             if urls.isEmpty { throw Failure(.configuration, "REDLOCK_URLS is set but names no instance") }
+            splitCredentials = urls.count > 1 && list.contains("@")
         }
         if urls.isEmpty { urls = [Endpoint.defaultURL] }
 
@@ -34,16 +38,20 @@ struct Config {
 
         var endpoints: [Endpoint] = []
         var seen: Set<String> = []
-        for url in urls {
+        for (index, url) in urls.enumerated() {
             var endpoint: Endpoint
             do {
                 endpoint = try Endpoint.parse(url)
             } catch {
+                if splitCredentials && !url.contains("@") {
+                    throw Failure(.configuration, "REDLOCK_URLS: entry \(index + 1) of \(urls.count) is not a Redis URL (URLs are separated by commas and white space: percent-encode them in a password, as %2C and %20)")
+                }
                 throw Failure(.configuration, error.description)
             }
             if endpoint.password == nil, let password { endpoint.password = password }
+            // One server, one vote: the same address twice is a mistake in the configuration.
             guard seen.insert(endpoint.identity).inserted else {
-                throw Failure.usage("instance \(endpoint) is listed twice", command: command)
+                throw Failure(.configuration, "instance \(endpoint) is listed twice (one server is one vote)")
             }
             endpoints.append(endpoint)
         }
@@ -62,6 +70,9 @@ struct Config {
 
     /// The Redis key for a lock name: exactly KEY, after `--prefix`.
     func redisKey(_ name: String) -> [UInt8] { Array((prefix + name).utf8) }
+
+    /// The same for KEY as given on the command line: its bytes, unchanged.
+    func redisKey(_ name: [UInt8]) -> [UInt8] { Array(prefix.utf8) + name }
 
     func makeRedlock() -> Redlock {
         let instances = InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout, tracksUptime: restartGrace > .zero, tls: tls)
@@ -126,6 +137,41 @@ struct Config {
         guard let text = invocation.last(long) else { return nil }
         guard let value = DurationSyntax.parse(text) else {
             throw Failure.usage("bad duration '\(text)' for --\(long) (use \(DurationSyntax.examples))", command: invocation.command?.rawValue)
+        }
+        return value
+    }
+
+    /// Every duration and number option checked by its kind in the table, before anything
+    /// asks for KEY: in `run --wait k -- true` the mistake is the duration 'k', not a
+    /// missing KEY.
+    static func checkValues(_ invocation: Invocation) throws(Failure) {
+        for spec in OptionTable.all where invocation.has(spec.long) {
+            switch spec.value {
+            case .duration: _ = try duration(invocation, spec.long)
+            case let .integer(range): _ = try integer(invocation, spec.long, in: range)
+            default: break
+            }
+        }
+    }
+
+    /// The smallest `--ttl`, the same for every command.
+    ///
+    /// `run` renews the lease every TTL/3 and one renewal round may take `--op-timeout`: a
+    /// TTL under 3 x op-timeout could lapse while its own renewal is still on the wire. And
+    /// under 1s the clock-drift allowance, the kernel's scheduling and a cron host's load
+    /// leave a lease that protects nothing. So: at least 1s, and at least 3 x --op-timeout.
+    static func minimumTTL(_ invocation: Invocation) throws(Failure) -> Duration {
+        let operation = try positiveDuration(invocation, "op-timeout", default: .milliseconds(250))
+        return max(.seconds(1), operation * 3)
+    }
+
+    /// `--ttl` (default 30s), checked against `minimumTTL`.
+    static func ttl(_ invocation: Invocation) throws(Failure) -> Duration {
+        guard let value = try duration(invocation, "ttl") else { return .seconds(30) }
+        let minimum = try minimumTTL(invocation)
+        guard value >= minimum else {
+            let why = minimum > .seconds(1) ? "3 x --op-timeout, so a renewal round fits" : "so a renewal round fits"
+            throw Failure.usage("--ttl must be at least \(DurationSyntax.format(minimum)) (\(why)), not '\(invocation.last("ttl")!)'", command: invocation.command?.rawValue)
         }
         return value
     }

@@ -9,34 +9,32 @@ enum Help {
             out.append("usage: redlock [GLOBAL OPTIONS] \(command.synopsis)")
             out.append("")
             out += wrap(command.details, indent: 0)
-            let (own, global) = OptionTable.options(for: command)
+            let (own, _) = OptionTable.options(for: command)
             if !own.isEmpty {
                 out.append("")
                 out.append("Options:")
-                out += own.flatMap(describe)
+                out += own.flatMap { describe($0, for: command) }
             }
+            // The global options are the same for every command: one line, not thirty.
             out.append("")
-            out.append("Global options:")
-            out += global.flatMap(describe)
+            out += wrap("Global options (-r URL, --password-file, the timeouts, --prefix, --restart-grace, the TLS options, -q, -v): see 'redlock --help'.", indent: 0)
             if command == .run {
                 out.append("")
                 out += wrap("Examples: redlock run nightly-report -- ./report.sh; redlock run -w 20m deploy-prod -- ./deploy.sh; redlock run -n -E 0 hourly -- ./sync.sh (skip quietly if another host runs it).", indent: 0)
             }
         } else {
-            out.append("usage: redlock [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]")
-            for command in Subcommand.allCases {
-                out.append("       redlock \(command.synopsis)")
-            }
+            out += synopsis
             out.append("")
             out += wrap("Runs a command under a distributed lock held in Redis, with the Redlock algorithm over one or more independent Redis masters (a quorum of floor(N/2)+1 must agree).", indent: 0)
             out.append("")
             out.append("Commands:")
+            let nameWidth = Subcommand.allCases.map(\.rawValue.count).max()! + 2
             for command in Subcommand.allCases {
-                out.append("  " + command.rawValue.padding(to: 10) + command.summary)
+                out.append("  " + command.rawValue.padding(to: nameWidth) + command.summary)
             }
             out.append("")
             out.append("Global options:")
-            out += OptionTable.options(for: nil).global.flatMap(describe)
+            out += OptionTable.options(for: nil).global.flatMap { describe($0, for: nil) }
             out.append("")
             out.append("Environment:")
             out.append("  REDLOCK_URLS      instance URLs, separated by commas or spaces")
@@ -53,9 +51,23 @@ enum Help {
         return out.joined(separator: "\n") + "\n"
     }
 
+    /// What bare `redlock` prints (on stderr, exit 64): the forms and where to read more,
+    /// not the whole help.
+    static var shortUsage: String {
+        (synopsis + ["", "'redlock --help' shows every option; 'redlock COMMAND --help' a command's."]).joined(separator: "\n") + "\n"
+    }
+
+    private static var synopsis: [String] {
+        var lines = ["usage: redlock [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]"]
+        for command in Subcommand.allCases {
+            lines.append("       redlock \(command.synopsis)")
+        }
+        return lines
+    }
+
     /// One option: signature, then its help and default, wrapped under the help column.
-    static func describe(_ spec: OptionSpec) -> [String] {
-        var help = spec.help
+    static func describe(_ spec: OptionSpec, for command: Subcommand?) -> [String] {
+        var help = spec.help(for: command)
         if let value = spec.defaultText { help += " (default: \(value))" }
         let signature = "  " + spec.signature
         var lines = wrap(help, indent: column)

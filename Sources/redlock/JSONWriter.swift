@@ -57,7 +57,11 @@ indirect enum JSONValue {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
+                // Controls as \u escapes, C1 and the line and bidi controls too: a JSON
+                // document shown on a terminal (jq without -r, less) must not drive it either.
+                if scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value)
+                    || [0x200E, 0x200F, 0x2028, 0x2029].contains(scalar.value)
+                    || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) {
                     let hex = String(scalar.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {

@@ -3,44 +3,56 @@ import RedlockCore
 /// Taking a lock for `run` and `acquire`: how long to wait, what to say while waiting, and
 /// what a failure exits with.
 struct LockWaiting {
+    /// KEY as given (bytes), and as messages show it (escaped).
+    let key: [UInt8]
     let keyName: String
     let ttl: Duration
     /// nil: wait forever.
     let waitLimit: Duration?
     let conflictStatus: Int32
+    /// `--label`: recorded as the holder's command instead of the command line.
+    let label: String?
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
-        guard let keyName = invocation.positionals.first, !keyName.isEmpty else {
+        guard let key = invocation.positionalBytes.first, !key.isEmpty else {
             throw Failure.usage("missing KEY", command: command)
         }
-        let ttl = try Config.positiveDuration(invocation, "ttl", default: .seconds(30))
-        guard ttl >= .milliseconds(10) else {
-            throw Failure.usage("--ttl must be at least 10ms", command: command)
-        }
+        let keyName = TerminalText.escaped(bytes: key)
+        let ttl = try Config.ttl(invocation)
         if invocation.has("wait") && invocation.has("no-wait") {
             throw Failure.usage("--wait and --no-wait exclude each other", command: command)
         }
         var waitLimit = try Config.duration(invocation, "wait")
         if invocation.has("no-wait") { waitLimit = .zero }
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict))
+        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict), label: invocation.last("label"))
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
     func acquire(_ redlock: Redlock, key: [UInt8], value: LockValue, inbox: SignalInbox, console: Console) throws(Failure) -> Lease {
+        let console = conflictStatus == 0 ? console.withoutProgress() : console
         let started = Instant.now()
         let deadline = waitLimit.map { started + $0 }
         var waiting = false
         var lastStatus = Instant(nanoseconds: 0)
         var stoppedBy: Signal?
+        /// The attempt the live line shows, and when it was made (its lease counts down).
+        var shown: (attempt: AcquireAttempt, at: Instant)?
 
         let outcome = redlock.acquire(
             key: key, value: value, ttl: ttl, deadline: deadline,
             pause: { delay, announcements in
-                _ = Poll.wait([(inbox.descriptor, .readable)] + announcements.map { ($0, .readable) }, timeout: delay)
-                stoppedBy = inbox.drain().first { $0 != .child && $0 != .terminalOutput }
-                return stoppedBy == nil
+                let end = Instant.now() + delay
+                while true {
+                    // On a terminal the line is redrawn every second, however long the pause.
+                    let slice = shown != nil && console.statusIsLive ? min(end.remaining(), .seconds(1)) : end.remaining()
+                    let ready = Poll.wait([(inbox.descriptor, .readable)] + announcements.map { ($0, .readable) }, timeout: slice)
+                    stoppedBy = inbox.drain().first { $0 != .child && $0 != .terminalOutput }
+                    if stoppedBy != nil { return false }
+                    if ready.contains(where: { !$0.isEmpty }) || end.remaining() == .zero { return true }
+                    if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at))") }
+                }
             },
             onContention: { attempt in
                 log(attempt, console: console)
@@ -50,6 +62,7 @@ struct LockWaiting {
                 }
                 guard waitLimit != .zero else { return true }
                 let now = Instant.now()
+                shown = (attempt, now)
                 let line = "waiting for '\(keyName)': \(Self.describe(attempt))"
                 if !waiting {
                     waiting = true
@@ -99,7 +112,7 @@ struct LockWaiting {
     }
 
     /// "held by web-3 pid 4242 (deploy) for 2m13s, lease 21s left".
-    static func describe(_ attempt: AcquireAttempt) -> String {
+    static func describe(_ attempt: AcquireAttempt, elapsed: Duration = .zero) -> String {
         switch attempt {
         case .acquired:
             return "acquired"
@@ -116,7 +129,7 @@ struct LockWaiting {
             } else {
                 text = "held by another client"
             }
-            if let left = contention.earliestExpiry { text += ", lease \(DurationSyntax.formatRough(left)) left" }
+            if let left = contention.earliestExpiry { text += ", lease \(DurationSyntax.formatRough(max(.zero, left - elapsed))) left" }
             return text
         }
     }

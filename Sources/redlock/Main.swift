@@ -17,12 +17,12 @@ enum Main {
         case doctor(json: Bool, Config)
     }
 
-    static func run(_ arguments: [String], environment: Config.Environment) -> Int32 {
+    static func run(_ arguments: [[UInt8]], environment: Config.Environment) -> Int32 {
         do throws(Failure) {
             return try execute(prepare(arguments, environment: environment))
         } catch {
             if let message = error.message {
-                FileDescriptor.standardError.writeAll("redlock: \(message)\n")
+                Console.writeError(message)
             }
             return error.status
         }
@@ -30,6 +30,10 @@ enum Main {
 
     /// Parses and checks everything: usage (64) and configuration (78) errors come from here.
     static func prepare(_ arguments: [String], environment: Config.Environment) throws(Failure) -> Prepared {
+        try prepare(arguments.map { Array($0.utf8) }, environment: environment)
+    }
+
+    static func prepare(_ arguments: [[UInt8]], environment: Config.Environment) throws(Failure) -> Prepared {
         let invocation = try Parser.parse(arguments)
         if invocation.has("version") { return .version }
         if invocation.command == .help {
@@ -44,6 +48,7 @@ enum Main {
         if let misplaced = invocation.values.keys.compactMap(OptionTable.named).first(where: { !$0.applies(to: command) }) {
             throw Failure.usage("option '--\(misplaced.long)' does not apply to '\(command.rawValue)'", command: command.rawValue)
         }
+        try Config.checkValues(invocation)
         let quiet = invocation.has("quiet")
         let console = Console(quiet: quiet, verbose: invocation.has("verbose") && !quiet)
         // Command options first: a usage error must not wait on a password file or a URL.
@@ -81,8 +86,12 @@ enum Main {
             FileDescriptor.standardOutput.writeAll("redlock \(Version.number)\n")
             return ExitCode.success.rawValue
         case let .help(topic, toStandardError):
-            // Bare `redlock` is a usage error: the help goes to stderr and it exits 64.
-            (toStandardError ? FileDescriptor.standardError : .standardOutput).writeAll(Help.text(for: topic))
+            // Bare `redlock` is a usage error: a short usage goes to stderr and it exits 64.
+            if toStandardError {
+                FileDescriptor.standardError.writeAll(Help.shortUsage)
+            } else {
+                FileDescriptor.standardOutput.writeAll(Help.text(for: topic))
+            }
             return toStandardError ? ExitCode.usage.rawValue : ExitCode.success.rawValue
         case let .run(options, config):
             return try RunCommand.execute(options, config: config)

@@ -23,9 +23,13 @@ struct OptionSpec: Sendable {
     let defaultText: String?
     let help: String
     let repeatable: Bool
+    /// Where one command's help must say something else (`--ttl`: run renews it, acquire
+    /// and extend do not).
+    let helpByCommand: [Subcommand: String]
 
     init(_ long: String, _ short: Character? = nil, _ argument: String? = nil, _ value: Value = .none,
-         commands: Set<Subcommand>? = nil, default defaultText: String? = nil, repeatable: Bool = false, _ help: String) {
+         commands: Set<Subcommand>? = nil, default defaultText: String? = nil, repeatable: Bool = false, _ help: String,
+         helpByCommand: [Subcommand: String] = [:]) {
         self.long = long
         self.short = short
         self.argument = argument
@@ -34,7 +38,11 @@ struct OptionSpec: Sendable {
         self.defaultText = defaultText
         self.help = help
         self.repeatable = repeatable
+        self.helpByCommand = helpByCommand
     }
+
+    /// The help line as `command`'s help shows it.
+    func help(for command: Subcommand?) -> String { command.flatMap { helpByCommand[$0] } ?? help }
 
     /// An option without an argument.
     static func flag(_ long: String, _ short: Character? = nil, commands: Set<Subcommand>? = nil, _ help: String) -> OptionSpec {
@@ -70,7 +78,7 @@ enum OptionTable {
                    "bound on each round of requests; a late instance counts as a no"),
         OptionSpec("prefix", nil, "P", .text, default: "none",
                    "prepended to every key (else REDLOCK_PREFIX)"),
-        OptionSpec("restart-grace", nil, "D", .duration, default: "0 (off)",
+        OptionSpec("restart-grace", nil, "D", .duration, default: "off",
                    "a yes from an instance up for less than D does not count (else REDLOCK_RESTART_GRACE)"),
         // TLS, for rediss:// URLs.
         OptionSpec("tls-ca-cert", nil, "FILE", .file, default: "the system trust store",
@@ -89,13 +97,20 @@ enum OptionTable {
 
         // Taking the lock.
         OptionSpec("ttl", "t", "D", .duration, commands: [.run, .acquire, .extend], default: "30s",
-                   "lease length; run renews it about every TTL/3"),
+                   "lease length, at least 1s and 3 x --op-timeout; run renews it about every TTL/3, acquire and extend do not",
+                   helpByCommand: [
+                       .run: "lease length, at least 1s and 3 x --op-timeout; run renews it about every TTL/3",
+                       .acquire: "lease length, at least 1s and 3 x --op-timeout; nothing renews it: 'redlock extend' before it ends",
+                       .extend: "the new lease length, from now, at least 1s and 3 x --op-timeout; nothing renews it after",
+                   ]),
         OptionSpec("wait", "w", "D", .duration, commands: locking, default: "forever",
                    "give up after waiting D for the lock"),
         .flag("no-wait", "n", commands: locking,
                    "give up at once if the lock is held"),
         OptionSpec("conflict-exit-code", "E", "N", .integer(0...255), commands: locking, default: "75",
                    "exit status when the lock was not acquired in time"),
+        OptionSpec("label", nil, "TEXT", .text, commands: locking, default: "the command line",
+                   "record TEXT as the holder's command in the lock value (anyone who can read Redis reads it)"),
 
         // Running COMMAND.
         OptionSpec("kill-after", nil, "D", .duration, commands: [.run], default: "min(5s, TTL/3)",

@@ -1,12 +1,19 @@
 /// What the command line asked for, before any value is interpreted.
+///
+/// argv is bytes, and so are KEY and COMMAND here: a file name or a key that is not UTF-8
+/// reaches Redis and COMMAND unchanged. Options and their values are read as text.
 struct Invocation: Sendable {
     var command: Subcommand?
     /// Option values by long name, in order; a flag's value is "".
     var values: [String: [String]] = [:]
-    /// Words that are neither options nor COMMAND: KEY, or help's topic.
+    /// Words that are neither options nor COMMAND: KEY, or help's topic, as text (a byte
+    /// that is not UTF-8 reads as U+FFFD: for messages and for the commands that match
+    /// names, not for a key that is stored).
     var positionals: [String] = []
-    /// `run`'s COMMAND and its arguments.
-    var commandLine: [String] = []
+    /// The same words as given, bytes: what `run`, `acquire`, `extend` and `release` store.
+    var positionalBytes: [[UInt8]] = []
+    /// `run`'s COMMAND and its arguments, as given.
+    var commandLine: [[UInt8]] = []
 
     func has(_ long: String) -> Bool { values[long] != nil }
     func last(_ long: String) -> String? { values[long]?.last }
@@ -19,7 +26,14 @@ struct Invocation: Sendable {
 /// COMMAND; without `--`, the first word after KEY that is not an option starts COMMAND, so
 /// `redlock run nightly ./report.sh -x` passes `-x` to the script.
 enum Parser {
+    /// Text arguments, for tests and callers that have no bytes.
     static func parse(_ arguments: [String]) throws(Failure) -> Invocation {
+        try parse(arguments.map { Array($0.utf8) })
+    }
+
+    static func parse(_ raw: [[UInt8]]) throws(Failure) -> Invocation {
+        // Options are matched as text; `raw` keeps what KEY and COMMAND are made of.
+        let arguments = raw.map { String(decoding: $0, as: UTF8.self) }
         var invocation = Invocation()
         var index = 0
         var sawDoubleDash = false
@@ -38,13 +52,13 @@ enum Parser {
             index += 1
 
             if sawDoubleDash {
-                try take(positional: word, into: &invocation)
+                try take(positional: word, raw: raw[index - 1], into: &invocation)
                 continue
             }
             if word == "--" {
                 if invocation.command == .run {
                     // Everything before "--" was options and KEY; everything after is COMMAND.
-                    invocation.commandLine = Array(arguments[index...])
+                    invocation.commandLine = Array(raw[index...])
                     break
                 }
                 sawDoubleDash = true
@@ -61,7 +75,8 @@ enum Parser {
                     name = String(body)
                 }
                 guard let spec = OptionTable.named(name) else {
-                    throw Failure.usage("unknown option '--\(name)'" + suggestion(for: name), command: invocation.command?.rawValue)
+                    let hint = FlockHabit.hint(for: "--" + name) ?? suggestion(for: name)
+                    throw Failure.usage("unknown option '--\(name)'" + hint, command: invocation.command?.rawValue)
                 }
                 if spec.takesArgument {
                     if let inline {
@@ -86,7 +101,8 @@ enum Parser {
                 while let letter = letters.first {
                     letters = letters.dropFirst()
                     guard let spec = OptionTable.short(letter) else {
-                        throw Failure.usage("unknown option '-\(letter)'", command: invocation.command?.rawValue)
+                        let hint = FlockHabit.hint(for: "-\(letter)") ?? ""
+                        throw Failure.usage("unknown option '-\(letter)'" + hint, command: invocation.command?.rawValue)
                     }
                     if spec.takesArgument {
                         if !letters.isEmpty {
@@ -106,24 +122,31 @@ enum Parser {
             }
             if invocation.command == .run && !invocation.positionals.isEmpty {
                 // The first word after KEY that is not an option starts COMMAND.
-                invocation.commandLine = Array(arguments[(index - 1)...])
+                invocation.commandLine = Array(raw[(index - 1)...])
                 break
             }
-            try take(positional: word, into: &invocation)
+            try take(positional: word, raw: raw[index - 1], into: &invocation, following: arguments[index...])
         }
         return invocation
     }
 
-    private static func take(positional word: String, into invocation: inout Invocation) throws(Failure) {
+    private static func take(positional word: String, raw: [UInt8], into invocation: inout Invocation, following: ArraySlice<String> = []) throws(Failure) {
         if invocation.command == nil {
             guard let command = Subcommand(rawValue: word) else {
-                let near = nearest(word, among: Subcommand.allCases.map(\.rawValue))
-                throw Failure.usage("unknown command '\(word)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""))
+                if let near = nearest(word, among: Subcommand.allCases.map(\.rawValue)) {
+                    throw Failure.usage("unknown command '\(word)' (did you mean '\(near)'?)")
+                }
+                // `redlock mykey ./job.sh`: a KEY and a COMMAND without `run`.
+                let rest = following.first == "--" ? following.dropFirst() : following
+                guard !rest.isEmpty else { throw Failure.usage("unknown command '\(word)'") }
+                let example = (["redlock", "run", word, "--"] + rest.prefix(4)).map(ShellWord.quoted).joined(separator: " ")
+                throw Failure.usage("unknown command '\(word)' (to run a command under the lock '\(word)': \(example)\(rest.count > 4 ? " ..." : ""))")
             }
             invocation.command = command
             return
         }
         invocation.positionals.append(word)
+        invocation.positionalBytes.append(raw)
     }
 
     /// " (did you mean '--ttl'?)" when an option is one or two edits away.
@@ -141,18 +164,24 @@ enum Parser {
         return best.0
     }
 
+    /// Edits between `a` and `b`, a swap of two neighbours counting as one (`rnu` is one
+    /// typo away from `run`, as `inpsect` is from `inspect`).
     static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
+        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { table[i][0] = i }
+        for j in 0...b.count { table[0][j] = j }
         for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
             for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                var best = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    best = min(best, table[i - 2][j - 2] + 1)
+                }
+                table[i][j] = best
             }
-            previous = current
         }
-        return previous[b.count]
+        return table[a.count][b.count]
     }
 }

@@ -6,7 +6,7 @@ enum RunCommand {
     /// `run`'s options, checked before anything touches the network.
     struct Options {
         var waiting: LockWaiting
-        var commandLine: [String]
+        var commandLine: [[UInt8]]
         var teardown: Teardown
         var maxTime: Duration?
         var minHold: Duration?
@@ -59,21 +59,20 @@ enum RunCommand {
         }
 
         let redlock = config.makeRedlock()
-        let key = config.redisKey(waiting.keyName)
+        let key = config.redisKey(waiting.key)
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
-            command: options.commandLine.joined(separator: " "),
+            command: waiting.label ?? options.commandLine.map { TerminalText.escaped(bytes: $0) }.joined(separator: " "),
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
 
-        let added = [("REDLOCK_KEY", waiting.keyName), ("REDLOCK_TOKEN", lease.token), ("REDLOCK_FENCING_TOKEN", String(lease.fence))]
-        // Compared as bytes: "NAME=" is ASCII, and characters would cost a grapheme walk
-        // over the whole environment on the way to exec.
+        // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
+        let added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
         let replaced = added.map { Array(($0.0 + "=").utf8) }
-        var environment = ProcessIdentity.environment.filter { entry in
-            !replaced.contains { entry.utf8.starts(with: $0) }
+        var environment = ProcessIdentity.environmentBytes.filter { entry in
+            !replaced.contains { entry.starts(with: $0) }
         }
-        environment += added.map { "\($0.0)=\($0.1)" }
+        environment += added.map { Array(($0.0 + "=").utf8) + $0.1 }
         let plan = Runner.Plan(
             arguments: options.commandLine, environment: environment, teardown: options.teardown,
             renewEvery: ttl / 3, maxTime: maxTime, minHold: options.minHold)
@@ -108,7 +107,7 @@ enum RunCommand {
         case .timedOut:
             return ExitCode.timedOut.rawValue
         case let .couldNotStart(error):
-            throw Failure(error.isNotFound ? .notFound : .cannotExecute, "cannot run '\(error.command)': \(error.errno)")
+            throw Failure(error.isNotFound ? .notFound : .cannotExecute, "cannot run '\(TerminalText.escaped(bytes: options.commandLine[0]))': \(error.errno)")
         }
     }
 

@@ -6,6 +6,8 @@ import RedlockCore
 enum ScriptCommands {
     /// What `extend` and `release` act on.
     struct Target {
+        /// KEY as given (bytes), and as messages show it.
+        var key: [UInt8]
         var keyName: String
         var token: String
         var ttl: Duration
@@ -18,8 +20,8 @@ enum ScriptCommands {
     }
 
     static func target(_ invocation: Invocation) throws(Failure) -> Target {
-        let (keyName, token) = try keyAndToken(invocation)
-        return Target(keyName: keyName, token: token, ttl: try Config.positiveDuration(invocation, "ttl", default: .seconds(30)))
+        let (key, token) = try keyAndToken(invocation)
+        return Target(key: key, keyName: TerminalText.escaped(bytes: key), token: token, ttl: try Config.ttl(invocation))
     }
 
     static func acquire(_ waiting: LockWaiting, printEnvironment: Bool, config: Config) throws(Failure) -> Int32 {
@@ -33,10 +35,10 @@ enum ScriptCommands {
         let parent = ProcessIdentity.parentProcessID
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: parent, user: ProcessIdentity.userName,
-            command: ProcessIdentity.commandLine(of: parent) ?? "",
+            command: waiting.label ?? ProcessIdentity.commandLine(of: parent) ?? "",
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let redlock = config.makeRedlock()
-        let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.keyName), value: value, inbox: inbox, console: config.console)
+        let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.key), value: value, inbox: inbox, console: config.console)
         if printEnvironment {
             // Both values are URL-safe characters or digits: valid for eval and $GITHUB_ENV alike.
             config.console.print("REDLOCK_TOKEN=\(lease.token)\nREDLOCK_FENCING_TOKEN=\(lease.fence)")
@@ -49,7 +51,7 @@ enum ScriptCommands {
     static func extend(_ target: Target, config: Config) throws(Failure) -> Int32 {
         let (keyName, token, ttl) = (target.keyName, target.token, target.ttl)
         let redlock = config.makeRedlock()
-        var lease = Lease.known(byToken: token, key: config.redisKey(keyName), ttl: ttl)
+        var lease = Lease.known(byToken: token, key: config.redisKey(target.key), ttl: ttl)
         switch redlock.extend(&lease, ttl: ttl) {
         case let .extended(tally):
             config.console.log("extended '\(keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
@@ -62,7 +64,7 @@ enum ScriptCommands {
     static func release(_ target: Target, config: Config) throws(Failure) -> Int32 {
         let (keyName, token) = (target.keyName, target.token)
         let redlock = config.makeRedlock()
-        let lease = Lease.known(byToken: token, key: config.redisKey(keyName), ttl: .seconds(1))
+        let lease = Lease.known(byToken: token, key: config.redisKey(target.key), ttl: .seconds(1))
         let tally = redlock.release(lease)
         if tally.confirmed >= redlock.quorum {
             config.console.log("released '\(keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
@@ -80,16 +82,16 @@ enum ScriptCommands {
         throw LockWaiting.unreachable(tally.failures, quorum: redlock.quorum, total: redlock.instances.count, what: "\(action) '\(keyName)'")
     }
 
-    private static func keyAndToken(_ invocation: Invocation) throws(Failure) -> (String, String) {
+    private static func keyAndToken(_ invocation: Invocation) throws(Failure) -> ([UInt8], String) {
         let command = invocation.command?.rawValue
         guard let token = invocation.last("token"), !token.isEmpty else {
             throw Failure.usage("missing --token TOKEN (the token 'redlock acquire' printed)", command: command)
         }
-        guard let keyName = invocation.positionals.first, !keyName.isEmpty else {
+        guard let key = invocation.positionalBytes.first, !key.isEmpty else {
             throw Failure.usage("missing KEY", command: command)
         }
         try expectOnlyKey(invocation)
-        return (keyName, try checkedToken(token, command: command))
+        return (key, try checkedToken(token, command: command))
     }
 
     /// A --token value as given, or a usage error: a token is letters, digits, '-' and '_'

@@ -45,7 +45,9 @@ enum Subcommand: String, CaseIterable, Sendable {
                 when COMMAND ends. Exits with COMMAND's status (128+N if it died of signal N). \
                 If the lease cannot be renewed, COMMAND gets the lost signal before the lease \
                 could lapse and SIGKILL when it does, and redlock exits 76. COMMAND's \
-                environment has REDLOCK_KEY and REDLOCK_TOKEN.
+                environment has REDLOCK_KEY, REDLOCK_TOKEN and REDLOCK_FENCING_TOKEN (a number \
+                that grows with each holder: pass it to what the lock protects, which then \
+                refuses a smaller one).
                 """
         case .acquire:
             return """
@@ -54,7 +56,7 @@ enum Subcommand: String, CaseIterable, Sendable {
                 renews the lease: use 'redlock extend' before it ends, and 'redlock release'.
                 """
         case .extend:
-            return "Sets KEY's TTL anew where it still holds TOKEN. Exits 76 if the lock is no longer held with TOKEN."
+            return "Sets KEY's TTL anew, from now, where it still holds TOKEN; nothing renews it after that (only 'redlock run' keeps its own lease alive). Exits 76 if the lock is no longer held with TOKEN."
         case .release:
             return "Deletes KEY where it still holds TOKEN. Exits 76 if it expired or belongs to another token."
         case .inspect:

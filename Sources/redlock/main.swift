@@ -2,4 +2,9 @@ import Glibc
 import RedlockCore
 
 // Everything happens in Main; this file only reads argv once and exits with the status.
-exit(Main.run(Array(CommandLine.arguments.dropFirst()), environment: ProcessIdentity.environmentValue))
+// argv as bytes (CommandLine.arguments would turn a byte that is not UTF-8 into U+FFFD).
+let arguments = (1..<Int(CommandLine.argc)).map { index in
+    let word = CommandLine.unsafeArgv[index]!
+    return UnsafeRawBufferPointer(start: word, count: strlen(word)).map { $0 }
+}
+exit(Main.run(arguments, environment: ProcessIdentity.environmentValue))

@@ -35,6 +35,38 @@ import Testing
         return result.stdout.split(separator: "\n").map(String.init)
     }
 
+    /// What bash offers when `line` is typed at an interactive bash's prompt and Tab is
+    /// pressed: bash itself splits the line into COMP_WORDS (at ':' and '=' too, by
+    /// COMP_WORDBREAKS), on a pseudo-terminal from script(1).
+    static func bashCompletionsTyped(_ line: String) throws -> [String] {
+        let scratch = try TestScratch()
+        let file = directory.appendingPathComponent("redlock.bash").path
+        let rc = """
+            source '\(file)'
+            _dump() { _redlock "$@"; printf '%s\\n' "${COMPREPLY[@]}" > '\(scratch.file("offered"))'; echo done > '\(scratch.file("done"))'; }
+            complete -F _dump redlock
+            PS1='$ '
+            """
+        try Data(rc.utf8).write(to: URL(fileURLWithPath: scratch.file("rc")))
+        let keys = "sleep 0.5; printf '%s\\t' \"$LINE\"; sleep 1; printf '\\003'; sleep 0.2; printf 'exit\\n'; sleep 0.3"
+        let command = "(\(keys)) | script -qec \"bash --rcfile '\(scratch.file("rc"))' --noprofile -i\" /dev/null > /dev/null 2>&1"
+        let result = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", command], environment: ["LINE": line]).wait(timeout: 30)
+        #expect(scratch.read("done") == "done\n", "completion did not run for \(line.debugDescription): \(result)")
+        return (scratch.read("offered") ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// bash splits "redis://host:6379" at each ':' (COMP_WORDBREAKS): the completion must
+    /// still see one URL, and offer the options and commands that follow it.
+    @Test(.enabled(if: shell("bash") != nil && executableInPath("script") != nil))
+    func bashCompletesAfterAURLWithAPort() throws {
+        #expect(try Self.bashCompletionsTyped("redlock run -r redis://host:6379 --t").contains("--ttl"))
+        #expect(try Self.bashCompletionsTyped("redlock -r redis://host:6379 ru") == ["run"])
+        #expect(try Self.bashCompletionsTyped("redlock --redis=redis://h:1 -r redis://[::1]:2 inspe") == ["inspect"])
+        #expect(try Self.bashCompletionsTyped("redlock run -r redis://h:1 deploy ech").contains("echo"))
+        // Inside the URL, what bash replaces is the part after the last ':'.
+        #expect(try Self.bashCompletionsTyped("redlock -r redis:") == ["//"])
+    }
+
     @Test(.enabled(if: shell("bash") != nil))
     func bashCompletesTheCommandName() throws {
         #expect(try Self.bashCompletions(["redlock", "ru"]) == ["run"])

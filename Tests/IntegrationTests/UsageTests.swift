@@ -14,7 +14,12 @@ import Testing
         (["run", "--", "true"], 64),
         (["frobnicate"], 64),
         ([], 64),
-        (["-r", "redis://a", "-r", "redis://a", "run", "k", "--", "true"], 64),
+        (["-r", "redis://a", "-r", "redis://a", "run", "k", "--", "true"], 78),
+        (["-r", "redis:/:hunter2@host", "run", "k", "--", "true"], 78),
+        (["-r", "redis//:hunter2@host", "run", "k", "--", "true"], 78),
+        (["-r", "redis:hunter2@host", "run", "k", "--", "true"], 78),
+        (["-r", "hunter2@host", "run", "k", "--", "true"], 78),
+        (["-r", "redis://admin:hunter2@host:6379/x", "run", "k", "--", "true"], 78),
         (["-r", "http://nope", "run", "k", "--", "true"], 78),
         (["-r", "redis://:hunter2@host:99999", "run", "k", "--", "true"], 78),
         (["release", "k"], 64),
@@ -39,6 +44,22 @@ import Testing
     @Test func badURLInEnvironmentIsAConfigurationError() throws {
         let result = try redlock(["run", "k", "--", "true"], environment: ["REDLOCK_URLS": "redis://ok:1, bogus"])
         #expect(result.status == 78)
+    }
+
+    /// A password with a space or comma is cut in two by REDLOCK_URLS' separators: neither
+    /// half may be quoted.
+    @Test(arguments: [
+        "redis://:hunter2 secret@127.0.0.1:1",
+        "redis://:hunter2,secret@127.0.0.1:1",
+        "redis://admin:hunter2 secret@127.0.0.1:1,redis://127.0.0.1:2",
+        "redis://admin:hunter2,secret@127.0.0.1:1 redis://127.0.0.1:2",
+        "redis://127.0.0.1:2 redis://:hunter2\tsecret@127.0.0.1:1",
+    ])
+    func aPasswordCutByTheSeparatorsOfREDLOCK_URLSIsNotPrinted(_ list: String) throws {
+        let result = try redlock(["run", "-n", "k", "--", "true"], environment: ["REDLOCK_URLS": list.replacingOccurrences(of: "\\t", with: "\t")], timeout: 20)
+        #expect(result.status == 78, "\(result)")
+        #expect(!result.stderr.contains("hunter2") && !result.stderr.contains("secret"), "\(result)")
+        #expect(result.stderr.hasPrefix("redlock: ") && result.stderr.split(separator: "\n").count == 1, "\(result)")
     }
 
     @Test func helpAndVersionGoToStdout() throws {

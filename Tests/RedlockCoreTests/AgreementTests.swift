@@ -34,6 +34,7 @@ enum PackageFiles {
 /// Words that look like long options but are not redlock's (none today; say why when adding).
 let foreignLongOptions: Set<String> = [
     "--static-swift-stdlib",  // the build flag, should a page mention how the binary was built
+    "--timeout", "--nonblock",  // flock(1)'s, which the man page says how to write in redlock
 ]
 
 /// The exit statuses of SPEC's table (126 / 127 is one row there).
@@ -169,6 +170,18 @@ enum Roff {
             } else {
                 #expect(!entry.body.contains("Default:"), "man page: --\(spec.long) has no default in the table: \(entry.body)")
             }
+        }
+    }
+
+    /// The --ttl minimum the parser enforces is the one the man page and help state.
+    @Test func theTTLMinimumIsTheParsers() throws {
+        let minimum = try Config.minimumTTL(Parser.parse(["run", "k", "true"]))
+        #expect(DurationSyntax.format(minimum) == "1s")
+        #expect(try Config.minimumTTL(Parser.parse(["--op-timeout", "2s", "run", "k", "true"])) == .seconds(6))
+        let entry = Roff.entries(Roff.section("OPTIONS", of: lines)).first { $0.tag == "-t, --ttl D" }
+        #expect(entry?.body.contains("at least 1s, and at least 3 times --op-timeout") == true, "\(entry?.body ?? "no entry")")
+        for command in [Subcommand.run, .acquire, .extend] {
+            #expect(OptionTable.named("ttl")!.help(for: command).contains("at least 1s and 3 x --op-timeout"))
         }
     }
 

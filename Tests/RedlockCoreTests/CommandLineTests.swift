@@ -29,7 +29,7 @@ import Testing
         let invocation = try Parser.parse(["-r", "redis://a", "run", "--ttl", "5s", "deploy", "--", "./deploy.sh", "--ttl", "x"])
         #expect(invocation.command == .run)
         #expect(invocation.positionals == ["deploy"])
-        #expect(invocation.commandLine == ["./deploy.sh", "--ttl", "x"])
+        #expect(invocation.commandLine == ["./deploy.sh", "--ttl", "x"].map { Array($0.utf8) })
         #expect(invocation.last("ttl") == "5s")
         #expect(invocation.all("redis") == ["redis://a"])
     }
@@ -37,7 +37,7 @@ import Testing
     @Test func runWithoutDoubleDashStartsCommandAtFirstWordAfterKey() throws {
         let invocation = try Parser.parse(["run", "nightly", "-t", "1m", "./report.sh", "-x", "--verbose"])
         #expect(invocation.positionals == ["nightly"])
-        #expect(invocation.commandLine == ["./report.sh", "-x", "--verbose"])
+        #expect(invocation.commandLine == ["./report.sh", "-x", "--verbose"].map { Array($0.utf8) })
         #expect(invocation.last("ttl") == "1m")
         #expect(!invocation.has("verbose"))
     }
@@ -48,6 +48,16 @@ import Testing
         #expect(invocation.last("conflict-exit-code") == "0")
         #expect(invocation.last("ttl") == "5s")
         #expect(invocation.last("wait") == "3s")
+    }
+
+    @Test func keyAndCommandStayBytes() throws {
+        let key: [UInt8] = Array("lk-".utf8) + [0xFF]
+        let file: [UInt8] = Array("caf".utf8) + [0xE9] + Array(".txt".utf8)
+        let invocation = try Parser.parse([Array("run".utf8), key, Array("--".utf8), Array("rm".utf8), Array("--".utf8), file])
+        #expect(invocation.positionalBytes == [key])
+        #expect(invocation.commandLine == [Array("rm".utf8), Array("--".utf8), file])
+        let other = try Parser.parse([Array("run".utf8), Array("lk-".utf8) + [0xFE], Array("true".utf8)])
+        #expect(other.positionalBytes != invocation.positionalBytes, "two keys, not one U+FFFD")
     }
 
     @Test func repeatableRedis() throws {
@@ -111,10 +121,121 @@ import Testing
             for line in text.split(separator: "\n") {
                 #expect(line.count <= 80, "\(line)")
             }
-            let (own, global) = OptionTable.options(for: command)
-            for spec in own + global {
+            // A command's help lists its own options; the global ones are in `redlock --help`.
+            let (own, global) = OptionTable.options(for: command == .help ? nil : command)
+            for spec in (command == nil || command == .help) ? global : own {
                 #expect(text.contains("--\(spec.long)"), "--\(spec.long) missing from help for \(command?.rawValue ?? "redlock")")
             }
         }
+    }
+}
+
+/// The help says what each command does, once, and nothing that is true of another command.
+@Suite struct HelpTests {
+    @Test func onlyRunRenewsTheTTL() {
+        for command in [Subcommand.acquire, .extend] {
+            let text = Help.text(for: command)
+            #expect(!text.contains("run renews it"), "\(command): \(text)")
+            #expect(text.contains("nothing renews it"), "\(command): \(text)")
+        }
+        #expect(Help.text(for: .run).contains("run renews it about every TTL/3"))
+    }
+
+    @Test func runListsEveryVariableCommandGets() {
+        let text = Help.text(for: .run).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for variable in ["REDLOCK_KEY", "REDLOCK_TOKEN", "REDLOCK_FENCING_TOKEN"] {
+            #expect(text.contains(variable), "\(variable)")
+        }
+    }
+
+    @Test func theCommandsColumnIsAligned() {
+        let lines = Help.text(for: nil).split(separator: "\n", omittingEmptySubsequences: false)
+        let start = lines.firstIndex(of: "Commands:")! + 1
+        let rows = lines[start..<(start + Subcommand.allCases.count)]
+        let columns = Set(zip(rows, Subcommand.allCases).map { row, command in
+            row.distance(from: row.startIndex, to: row.firstRange(of: command.summary)!.lowerBound)
+        })
+        #expect(columns.count == 1, "\(rows)")
+    }
+
+    @Test func noDefaultInsideADefault() {
+        let text = Help.text(for: nil)
+        #expect(!text.contains("(default: 0 (off))"))
+        #expect(text.contains("(default: off)"))
+    }
+
+    @Test func aCommandsHelpPointsToTheGlobalOptionsInOneLine() {
+        for command in Subcommand.allCases where command != .help {
+            let text = Help.text(for: command)
+            #expect(!text.contains("--tls-ca-cert"), "\(command)")
+            #expect(text.contains("see 'redlock --help'"), "\(command)")
+            #expect(text.split(separator: "\n").count <= 35, "\(command): \(text)")
+        }
+    }
+
+    @Test func bareRedlockPrintsAShortUsage() throws {
+        let prepared = try Main.prepare([String](), environment: { _ in nil })
+        guard case .help(nil, toStandardError: true) = prepared else {
+            Issue.record("\(prepared)")
+            return
+        }
+        #expect(Help.shortUsage.split(separator: "\n").count <= 12)
+        #expect(Help.shortUsage.contains("redlock --help"))
+    }
+}
+
+/// Usage errors name the real mistake, and the habits of flock(1) get a hint.
+@Suite struct UsageMessageTests {
+    private func message(_ arguments: [String]) -> String {
+        do {
+            _ = try Main.prepare(arguments, environment: { _ in nil })
+            return "accepted"
+        } catch {
+            #expect(error.status == 64, "\(arguments)")
+            return error.message ?? ""
+        }
+    }
+
+    @Test(arguments: [
+        ["run", "--ttl", "0", "k", "--", "true"],
+        ["run", "--ttl", "5ms", "k", "--", "true"],
+        ["run", "--ttl", "999ms", "k", "--", "true"],
+        ["acquire", "--ttl", "500ms", "k"],
+        ["extend", "--token", "t", "--ttl", "5ms", "k"],
+    ])
+    func oneMinimumTTLForEveryCommand(_ arguments: [String]) {
+        #expect(message(arguments).contains("--ttl must be at least 1s"), "\(arguments): \(message(arguments))")
+    }
+
+    @Test func theMinimumTTLLeavesRoomForARenewalRound() {
+        #expect(message(["run", "--op-timeout", "1s", "--ttl", "2s", "k", "--", "true"]).contains("--ttl must be at least 3s"))
+        #expect(message(["run", "--ttl", "1s", "k", "--", "true"]) == "accepted")
+    }
+
+    @Test func aBadDurationIsNamedBeforeAMissingKey() {
+        #expect(message(["run", "--wait", "k", "--", "true"]).hasPrefix("bad duration 'k' for --wait"))
+        #expect(message(["acquire", "-t", "k"]).hasPrefix("bad duration 'k' for --ttl"))
+    }
+
+    @Test func swappedLettersGetASuggestion() {
+        #expect(message(["rnu", "k", "--", "true"]).contains("did you mean 'run'?"))
+        #expect(message(["inpsect"]).contains("did you mean 'inspect'?"))
+    }
+
+    @Test func aKeyWithoutRunSuggestsRun() {
+        #expect(message(["mykey", "true"]).contains("redlock run mykey -- true"))
+        #expect(message(["mykey", "--", "./job.sh", "it's"]).contains("redlock run mykey -- ./job.sh 'it'\\''s'"))
+    }
+
+    @Test(arguments: [
+        (["run", "-c", "echo hi", "k"], "sh -c"),
+        (["run", "--timeout", "5", "k", "--", "true"], "-w/--wait"),
+        (["run", "--nonblock", "k", "--", "true"], "-n/--no-wait"),
+        (["run", "-s", "k", "--", "true"], "not supported yet"),
+        (["run", "-x", "k", "--", "true"], "not supported yet"),
+        (["run", "--shared", "k", "--", "true"], "not supported yet"),
+    ] as [([String], String)])
+    func flocksHabitsGetAHint(_ arguments: [String], _ hint: String) {
+        #expect(message(arguments).contains(hint), "\(arguments): \(message(arguments))")
     }
 }

@@ -91,6 +91,33 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        ("redis:/:hunter2@host", "redis:/***@host"),
+        ("redis//:hunter2@host", "redis//***@host"),
+        ("redis:hunter2@host", "redis:***@host"),
+        ("hunter2@host", "***@host"),
+        ("user:hunter2@host", "***@host"),
+        ("REDIS://u:hunter2@h:1", "REDIS://***@h:1"),
+        ("redis://:pw@with@at@h", "redis://***@h"),
+        ("redis://h:1", "redis://h:1"),
+    ])
+    func redactionHidesWhateverCouldBeACredential(_ url: String, _ shown: String) {
+        #expect(Endpoint.redacted(url) == shown)
+        #expect(!Endpoint.redacted(url).contains("hunter2"))
+    }
+
+    @Test(arguments: ["redis:/:hunter2@host", "redis//:hunter2@host", "redis:hunter2@host", "hunter2@host", "redis://u:hunter2@host:0", "redis://u:hunter2@ho st",
+                      ":hunter2@host://x", "redis:hunter2@host://x", "redis://:hunter2", "redis://u:hunter2", "redis://u:hunter2/0",
+                      "redis+sentinel://u:hunter2/m", "redis+cluster://h:1,u:hunter2"])
+    func malformedURLsDoNotEchoThePassword(_ url: String) {
+        do {
+            _ = try Endpoint.parse(url)
+            Issue.record("\(url) parsed")
+        } catch {
+            #expect(!error.description.contains("hunter2"), "\(error)")
+        }
+    }
+
     @Test func identityIgnoresCredentials() throws {
         #expect(try Endpoint.parse("redis://:a@h:1").identity == Endpoint.parse("redis://h:1").identity)
         #expect(try Endpoint.parse("redis://h:1/1").identity != Endpoint.parse("redis://h:1/2").identity)

@@ -65,7 +65,24 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
 public struct EndpointError: Error, Equatable, Sendable, CustomStringConvertible {
     public let description: String
     init(_ url: String, _ reason: String) {
-        description = "bad Redis URL '\(Endpoint.redacted(url))': \(reason)"
+        self.init(description: "bad Redis URL '\(Endpoint.redacted(url))': \(reason)")
+    }
+
+    private init(description: String) {
+        self.description = description
+    }
+
+    /// For a HOST:PORT that does not parse in a URL without '@': `redis://user:secret` and
+    /// `redis://:secret` are credentials that lost their "@host", so the part between
+    /// "://" and the path is not quoted either.
+    init(hidingAddressOf url: String, _ reason: String) {
+        guard !url.contains("@"), let separator = url.firstRange(of: "://") else {
+            self.init(url, reason)
+            return
+        }
+        let rest = url[separator.upperBound...]
+        let path = rest.firstIndex(of: "/").map { rest[$0...] } ?? ""
+        self.init(description: "bad Redis URL '\(url[..<separator.upperBound])***\(path)': \(reason)")
     }
 }
 
@@ -97,7 +114,7 @@ extension Endpoint {
         case "unix":
             return try parseUnix(rest, url: url)
         default:
-            throw EndpointError(url, "unknown scheme '\(scheme)' (expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)")
+            throw EndpointError(url, "unknown scheme '\(redacted(schemeText))' (expected redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)")
         }
     }
 
@@ -201,7 +218,9 @@ extension Endpoint {
         } else {
             host = text
         }
-        guard !host.isEmpty else { throw EndpointError(url, "missing host") }
+        guard !host.isEmpty else {
+            throw portText == nil ? EndpointError(url, "missing host") : EndpointError(hidingAddressOf: url, "missing host")
+        }
         // ASCII only: what the resolver takes (an international name goes in its xn-- form).
         guard host.utf8.allSatisfy(isHostByte) else {
             throw EndpointError(url, "'\(host)' is not a host name or address")
@@ -209,6 +228,9 @@ extension Endpoint {
         var port = defaultPort
         if let portText {
             guard let number = UInt16(portText), number > 0 else {
+                guard portText.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    throw EndpointError(hidingAddressOf: url, "the port is not a number from 1 to 65535")
+                }
                 throw EndpointError(url, "port '\(portText)' is not a number from 1 to 65535")
             }
             port = number
@@ -251,10 +273,35 @@ extension Endpoint {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The URL with anything between "://" and "@" replaced, for error messages.
+    /// The URL with whatever could be a credential replaced, for error messages: all that
+    /// stands before the last "@", except a known scheme and the ':' and '/' after it. A
+    /// malformed URL (`redis:/:PW@h`, `redis//:PW@h`, `redis:PW@h`, `PW@h`) is redacted
+    /// as well as a good one: the shape that failed to parse is the one that leaks.
     public static func redacted(_ url: String) -> String {
-        guard let (scheme, rest) = splitScheme(url), let at = rest.lastIndex(of: "@") else { return url }
-        return scheme + "://***@" + rest[rest.index(after: at)...]
+        let bytes = Array(url.utf8)
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")) else { return url }
+        var keep = 0
+        while keep < at, isSchemeByte(bytes[keep]) { keep += 1 }
+        let scheme = String(decoding: bytes[..<keep], as: UTF8.self).lowercased()
+        if keep > 0, keep < at, knownSchemes.contains(scheme), bytes[keep] == UInt8(ascii: ":") || bytes[keep] == UInt8(ascii: "/") {
+            if bytes[keep] == UInt8(ascii: ":") { keep += 1 }
+            while keep < at, bytes[keep] == UInt8(ascii: "/") { keep += 1 }
+        } else {
+            keep = 0
+        }
+        return String(decoding: bytes[..<keep], as: UTF8.self) + "***" + String(decoding: bytes[at...], as: UTF8.self)
+    }
+
+    private static let knownSchemes: Set<String> = [
+        "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster", "unix",
+    ]
+
+    private static func isSchemeByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."): true
+        default: false
+        }
     }
 
     /// "redis://host" as ("redis", "host"); nil without "://". Searched in the UTF-8 bytes

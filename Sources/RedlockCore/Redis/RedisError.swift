@@ -33,7 +33,8 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case unexpectedReply(String)
 
     /// Classifies an error reply by its code (the first word).
-    public init(errorReply message: String) {
+    public init(errorReply reply: String) {
+        let message = Self.withoutEchoedArguments(reply)
         let code = message.prefix { $0 != " " }
         switch code {
         case "WRONGPASS", "NOAUTH", "INVALIDPASSWORD": self = .authenticationFailed(message)
@@ -50,6 +51,14 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
                 self = .server(message)
             }
         }
+    }
+
+    /// The reply without the arguments a server echoes ("ERR unknown command 'EVALSHA',
+    /// with args beginning with: 'sha' 'key' 'redlock1 <token> ...'"): they are our lock
+    /// value and token, which no message may print.
+    static func withoutEchoedArguments(_ reply: String) -> String {
+        guard let echo = reply.firstRange(of: ", with args beginning with:") ?? reply.firstRange(of: " with args beginning with:") else { return reply }
+        return String(reply[..<echo.lowerBound])
     }
 
     /// Refused authentication or an ACL denial: exit 77, not 69.

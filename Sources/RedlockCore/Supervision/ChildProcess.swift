@@ -20,7 +20,8 @@ public final class ChildProcess {
 
     /// Starts `arguments` (searched in PATH when the name has no slash) with `environment`.
     /// With `foregroundTerminal`, COMMAND's group becomes that terminal's foreground group.
-    public init(arguments: [String], environment: [String], foregroundTerminal: FileDescriptor?, childMask: sigset_t) throws(LaunchError) {
+    /// Bytes, not strings: an argument or a variable that is not UTF-8 is passed unchanged.
+    public init(arguments: [[UInt8]], environment: [[UInt8]], foregroundTerminal: FileDescriptor?, childMask: sigset_t) throws(LaunchError) {
         precondition(!arguments.isEmpty)
         var execErrno: Int32 = 0
         var mask = childMask
@@ -37,14 +38,20 @@ public final class ChildProcess {
                 }
             }
         }
-        if pid < 0 { throw LaunchError(command: arguments[0], errno: .current) }
+        if pid < 0 { throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: .current) }
         self.pid = pid
         if execErrno != 0 {
             // The child has exited 127 already; reap it so no zombie is left.
             var status: Int32 = 0
             _ = try? retryingOnInterrupt { waitpid(pid, &status, 0) }
-            throw LaunchError(command: arguments[0], errno: Errno(rawValue: execErrno))
+            throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: Errno(rawValue: execErrno))
         }
+    }
+
+    /// Text arguments and environment, for callers that have no bytes (the benchmarks).
+    public convenience init(arguments: [String], environment: [String], foregroundTerminal: FileDescriptor?, childMask: sigset_t) throws(LaunchError) {
+        try self.init(arguments: arguments.map { Array($0.utf8) }, environment: environment.map { Array($0.utf8) },
+                      foregroundTerminal: foregroundTerminal, childMask: childMask)
     }
 
     /// Reaps COMMAND if it has ended; returns its status once known.
@@ -66,10 +73,15 @@ public final class ChildProcess {
     }
 }
 
-/// Calls `body` with a NULL-terminated C array of the strings, valid only inside `body`.
-private func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
-    defer { copies.forEach { free($0) } }
+/// Calls `body` with a NULL-terminated C array of the byte strings, valid only inside `body`.
+private func withCStrings<R>(_ strings: [[UInt8]], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { bytes in
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        for (offset, byte) in bytes.enumerated() { copy[offset] = CChar(bitPattern: byte) }
+        copy[bytes.count] = 0
+        return copy
+    } + [nil]
+    defer { copies.forEach { $0?.deallocate() } }
     var array = copies
     return array.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
 }

@@ -7,8 +7,9 @@
 /// inbox (which also reports the child's exit), so no timer can be starved by another.
 public final class Runner {
     public struct Plan: Sendable {
-        public var arguments: [String]
-        public var environment: [String]
+        /// COMMAND and the environment as bytes: what the kernel gave redlock, unchanged.
+        public var arguments: [[UInt8]]
+        public var environment: [[UInt8]]
         /// How COMMAND is stopped when the lock is lost or `--max-time` passes.
         public var teardown: Teardown
         /// How often the lease is renewed while all is well (TTL/3).
@@ -17,7 +18,7 @@ public final class Runner {
         /// `--min-hold`: the key stays held at least this long after acquiring.
         public var minHold: Duration?
 
-        public init(arguments: [String], environment: [String], teardown: Teardown, renewEvery: Duration, maxTime: Duration? = nil, minHold: Duration? = nil) {
+        public init(arguments: [[UInt8]], environment: [[UInt8]], teardown: Teardown, renewEvery: Duration, maxTime: Duration? = nil, minHold: Duration? = nil) {
             self.arguments = arguments
             self.environment = environment
             self.teardown = teardown

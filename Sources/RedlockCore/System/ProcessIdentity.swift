@@ -37,6 +37,18 @@ public enum ProcessIdentity {
         return out
     }
 
+    /// The process's environment as "NAME=value" bytes, as the kernel gave them: a value
+    /// that is not UTF-8 reaches COMMAND unchanged.
+    public static var environmentBytes: [[UInt8]] {
+        var out: [[UInt8]] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            out.append(UnsafeRawBufferPointer(start: entry, count: strlen(entry)).map { $0 })
+            pointer += 1
+        }
+        return out
+    }
+
     public static func environmentValue(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         return String(cString: value)

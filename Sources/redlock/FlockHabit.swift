@@ -1,0 +1,25 @@
+/// The options of flock(1) that people type out of habit: each gets a hint saying what
+/// redlock spells instead, or that it has no such mode yet, never a silent alias (issue 15
+/// plans `-s/--shared` and `-x/--exclusive` as real lock modes).
+enum FlockHabit {
+    static func hint(for option: String) -> String? {
+        switch option {
+        case "-c", "--command":
+            return " (redlock runs COMMAND without a shell; for a shell string write: redlock run KEY -- sh -c '...')"
+        case "--timeout":
+            return " (flock's --timeout is redlock's -w/--wait D)"
+        case "--nonblock", "--nb":
+            return " (flock's --nonblock is redlock's -n/--no-wait)"
+        case "-s", "--shared":
+            return " (shared locks are not supported yet: every redlock lock is exclusive)"
+        case "-x", "--exclusive", "-e":
+            return " (lock modes are not supported yet: every redlock lock is exclusive, so leave it out)"
+        case "-u", "--unlock":
+            return " (redlock releases KEY when COMMAND ends; for a script's lock use 'redlock release')"
+        case "-o", "--close":
+            return " (COMMAND never inherits a lock descriptor from redlock: leave it out)"
+        default:
+            return nil
+        }
+    }
+}

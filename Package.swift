@@ -33,13 +33,27 @@ let package = Package(
             name: "redlock-bench",
             dependencies: ["RedlockCore"]
         ),
+        // What the test targets share: starting and reaping children with posix_spawn (clean
+        // signal mask and dispositions, own process group), a seeded random generator.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
+        // The core, without servers.
         .testTarget(
             name: "RedlockCoreTests",
-            dependencies: ["RedlockCore", "redlock"]
+            dependencies: ["RedlockCore", "TestSupport"]
         ),
+        // The command line: parser, option table, and its agreement with man page,
+        // completions and README.
+        .testTarget(
+            name: "RedlockCLITests",
+            dependencies: ["redlock", "RedlockCore", "TestSupport"]
+        ),
+        // The redlock binary (REDLOCK_BIN, else the debug build) against real redis-servers.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RedlockCore"]
+            dependencies: ["RedlockCore", "TestSupport"]
         ),
     ]
 )

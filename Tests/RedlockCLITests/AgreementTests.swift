@@ -14,7 +14,7 @@ import Glibc
 
 /// The package's files, found from this source file's path (no working directory assumed).
 enum PackageFiles {
-    /// <root>/Tests/RedlockCoreTests/AgreementTests.swift -> <root>
+    /// <root>/Tests/RedlockCLITests/AgreementTests.swift -> <root>
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -9,11 +9,10 @@ let package = Package(
     ],
     targets: [
         // hiredis's RESP reply reader and command formatter, from Debian's libhiredis-dev.
-        .systemLibrary(
-            name: "CHiredis",
-            pkgConfig: "hiredis",
-            providers: [.apt(["libhiredis-dev"])]
-        ),
+        // Not through pkg-config: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM
+        // refuses with a warning on every build; the headers are under /usr/include and
+        // the module map links libhiredis, so the .pc file has nothing else to give.
+        .systemLibrary(name: "CHiredis"),
         // OpenSSL for rediss://, loaded with dlopen on first use (see copenssl.h): runs
         // without TLS do not load or relocate libssl. Headers from libssl-dev.
         .target(name: "COpenSSL"),

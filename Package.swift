@@ -9,11 +9,10 @@ let package = Package(
     ],
     targets: [
         // hiredis's RESP reply reader and command formatter, from Debian's libhiredis-dev.
-        .systemLibrary(
-            name: "CHiredis",
-            pkgConfig: "hiredis",
-            providers: [.apt(["libhiredis-dev"])]
-        ),
+        // Not through pkg-config: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM
+        // refuses with a warning on every build; the headers are under /usr/include and
+        // the module map links libhiredis, so the .pc file has nothing else to give.
+        .systemLibrary(name: "CHiredis"),
         // OpenSSL for rediss://, loaded with dlopen on first use (see copenssl.h): runs
         // without TLS do not load or relocate libssl. Headers from libssl-dev.
         .target(name: "COpenSSL"),
@@ -33,13 +32,27 @@ let package = Package(
             name: "redlock-bench",
             dependencies: ["RedlockCore"]
         ),
+        // What the test targets share: starting and reaping children with posix_spawn (clean
+        // signal mask and dispositions, own process group), a seeded random generator.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
+        // The core, without servers.
         .testTarget(
             name: "RedlockCoreTests",
-            dependencies: ["RedlockCore", "redlock"]
+            dependencies: ["RedlockCore", "TestSupport"]
         ),
+        // The command line: parser, option table, and its agreement with man page,
+        // completions and README.
+        .testTarget(
+            name: "RedlockCLITests",
+            dependencies: ["redlock", "RedlockCore", "TestSupport"]
+        ),
+        // The redlock binary (REDLOCK_BIN, else the debug build) against real redis-servers.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RedlockCore"]
+            dependencies: ["RedlockCore", "TestSupport"]
         ),
     ]
 )

@@ -23,6 +23,11 @@ RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -static-executable \
 RELEASE_DIR = $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)
 # `make test` installs here what `make install` installs, and tests that tree's binary.
 STAGE = $(CURDIR)/.build/staged
+# SwiftPM finds hiredis through pkg-config, and warns on every build that it does not pass
+# on hiredis.pc's -D_FILE_OFFSET_BITS=64 (see Package.swift). `make deps` writes a copy of
+# the system's hiredis.pc without that flag here, first in PKG_CONFIG_PATH.
+PC_DIR = $(CURDIR)/.build/pkgconfig
+export PKG_CONFIG_PATH := $(PC_DIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
 .PHONY: all deps test-deps apt-install build debug test demo bench install uninstall clean
 
@@ -31,6 +36,9 @@ all: build
 # Installs whatever of APT_PACKAGES is missing (as root, or through sudo).
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+	@mkdir -p $(PC_DIR) && PKG_CONFIG_PATH= pkg-config --variable=pcfiledir hiredis >/dev/null && \
+	  sed 's/ *-D_FILE_OFFSET_BITS=64//' "$$(PKG_CONFIG_PATH= pkg-config --variable=pcfiledir hiredis)/hiredis.pc" > $(PC_DIR)/hiredis.pc.new && \
+	  mv $(PC_DIR)/hiredis.pc.new $(PC_DIR)/hiredis.pc
 
 test-deps: deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_PACKAGES)"

@@ -9,10 +9,15 @@ let package = Package(
     ],
     targets: [
         // hiredis's RESP reply reader and command formatter, from Debian's libhiredis-dev.
-        // Not through pkg-config: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM
-        // refuses with a warning on every build; the headers are under /usr/include and
-        // the module map links libhiredis, so the .pc file has nothing else to give.
-        .systemLibrary(name: "CHiredis"),
+        // Found through pkg-config (hiredis.pc). Its Cflags carry -D_FILE_OFFSET_BITS=64,
+        // which SwiftPM does not pass on and warns about on every build: the Makefile puts
+        // a copy of the system's hiredis.pc without that flag first in PKG_CONFIG_PATH (off_t
+        // is 64 bits on every 64-bit Linux anyway, and hiredis's reader has none).
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
         // OpenSSL for rediss://, loaded with dlopen on first use (see copenssl.h): runs
         // without TLS do not load or relocate libssl. Headers from libssl-dev.
         .target(name: "COpenSSL"),

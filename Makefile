@@ -9,9 +9,10 @@ BASHCOMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 # Debian packages the build and the test suite need (zsh and fish: the completion tests;
-# openssl: the TLS tests make their certificates with it).
+# openssl: the TLS tests make their certificates with it; lintian: make deb checks the
+# package with it).
 APT_PACKAGES = pkg-config libhiredis-dev libssl-dev redis-server redis-tools
-TEST_PACKAGES = zsh fish openssl
+TEST_PACKAGES = zsh fish openssl lintian
 # The release binary is one static executable (Swift runtime, libstdc++, hiredis and glibc
 # linked in): a cron tick then pays no dynamic loading (~2 ms with the shared libraries).
 # Metadata of generic types is reached through accessor functions, not mangled names the

@@ -24,18 +24,7 @@ import Testing
           .timeLimit(.minutes(20)))
     func buildInstallAndUseThePackage() throws {
         let scratch = try TestScratch()
-        // The release build runs in a scratch path of its own: `swift test` holds .build's lock.
-        let wrapper = scratch.file("swift")
-        try """
-            #!/bin/sh
-            if [ "$1" = build ]; then
-              shift
-              exec nice -n 10 swift build --scratch-path "\(Self.root.path)/.build/install-test" "$@"
-            fi
-            exec swift "$@"
-
-            """.write(toFile: wrapper, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        let wrapper = try InstallTests.swiftWrapper(in: scratch)
         let make = executableInPath("make")!
         let built = try RedlockProcess(executable: make, ["-C", Self.root.path, "deb", "SWIFT=\(wrapper)", "DEB_OUT=\(scratch.path)"])
             .wait(timeout: 15 * 60)

@@ -23,32 +23,7 @@ import Testing
         let scratch = try TestScratch()
         let destdir = scratch.file("destdir")
 
-        // `swift test` holds the lock on .build for as long as the tests run, so a `swift
-        // build` there would wait for it forever. The Makefile's commands run unchanged, but
-        // through a SWIFT that builds in a scratch path of its own (kept in .build, so a
-        // second run is incremental), at low priority beside the other tests. Under `make
-        // test`, which has just built the release binary with the same flags, it answers
-        // with that build's directory instead of building it again.
-        let wrapper = scratch.file("swift")
-        let build: String
-        if let built = ProcessInfo.processInfo.environment["REDLOCK_TEST_RELEASE_DIR"], !built.isEmpty {
-            build = """
-                case " $* " in *" --show-bin-path "*) echo '\(built)';; esac
-                exit 0
-                """
-        } else {
-            build = #"exec nice -n 10 swift build --scratch-path "\#(Self.root.path)/.build/install-test" "$@""#
-        }
-        try """
-            #!/bin/sh
-            if [ "$1" = build ]; then
-              shift
-              \(build)
-            fi
-            exec swift "$@"
-
-            """.write(toFile: wrapper, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        let wrapper = try Self.swiftWrapper(in: scratch)
 
         let make = executableInPath("make")!
         let variables = ["DESTDIR=\(destdir)", "PREFIX=/usr", "SWIFT=\(wrapper)"]
@@ -86,6 +61,36 @@ import Testing
         for (path, _) in Self.installed {
             #expect(!FileManager.default.fileExists(atPath: "\(destdir)/\(path)"), "make uninstall left \(path)")
         }
+    }
+
+    /// A SWIFT for the Makefile's recipes inside a test. `swift test` holds the lock on .build
+    /// for as long as the tests run, so a `swift build` there would wait for it forever. The
+    /// Makefile's commands run unchanged, but through a SWIFT that builds in a scratch path of
+    /// its own (kept in .build, so a second run is incremental), at low priority beside the
+    /// other tests. Under `make test`, which has just built the release binary with the same
+    /// flags, it answers with that build's directory instead of building it again.
+    static func swiftWrapper(in scratch: TestScratch) throws -> String {
+        let wrapper = scratch.file("swift")
+        let build: String
+        if let built = ProcessInfo.processInfo.environment["REDLOCK_TEST_RELEASE_DIR"], !built.isEmpty {
+            build = """
+                case " $* " in *" --show-bin-path "*) echo '\(built)';; esac
+                exit 0
+                """
+        } else {
+            build = #"exec nice -n 10 swift build --scratch-path "\#(Self.root.path)/.build/install-test" "$@""#
+        }
+        try """
+            #!/bin/sh
+            if [ "$1" = build ]; then
+              shift
+              \(build)
+            fi
+            exec swift "$@"
+
+            """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        return wrapper
     }
 
     /// The p_type of every program header of a 64-bit little-endian ELF file (empty when

@@ -47,7 +47,10 @@ final class ClusterLink: InstanceLink {
     private var polled: [Connection] = []
     private var listeningNode: HostPort?
 
-    init(endpoint: Endpoint, asksUptime: Bool, tls: TLSContext?, connectTimeout: Duration) {
+    private let hostLookups: HostLookups
+
+    init(endpoint: Endpoint, asksUptime: Bool, tls: TLSContext?, connectTimeout: Duration, hostLookups: HostLookups = HostLookups()) {
+        self.hostLookups = hostLookups
         guard case let .cluster(seeds) = endpoint.address else { preconditionFailure("not a cluster endpoint") }
         self.endpoint = endpoint
         self.seeds = seeds
@@ -380,7 +383,7 @@ final class ClusterLink: InstanceLink {
         if let existing = nodes[node] { return existing }
         let connection = Connection(
             endpoint: Endpoint(address: .tcp(host: node.host, port: node.port), username: endpoint.username, password: endpoint.password, usesTLS: endpoint.usesTLS),
-            asksUptime: asksUptime, tls: tls, connectTimeout: connectTimeout)
+            asksUptime: asksUptime, tls: tls, connectTimeout: connectTimeout, hostLookups: hostLookups)
         nodes[node] = connection
         return connection
     }

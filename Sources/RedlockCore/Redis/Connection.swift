@@ -19,6 +19,8 @@ public final class Connection {
     public let endpoint: Endpoint
     private let tlsContext: TLSContext?
     private let connectTimeout: Duration
+    /// Shared with the other connections of the set: one lookup per host at a time.
+    private let hostLookups: HostLookups
     private var socket: FileDescriptor?
     private var resolver: SentinelResolver?
     /// Asking the sentinels: there is no socket to the instance yet.
@@ -52,8 +54,9 @@ public final class Connection {
 
     /// `tls` is required for a `rediss` endpoint (without it, connecting fails).
     /// `connectTimeout` is shared out between the sentinels of a `redis+sentinel://` endpoint.
-    public init(endpoint: Endpoint, asksUptime: Bool = false, tls: TLSContext? = nil, connectTimeout: Duration = .milliseconds(500)) {
+    public init(endpoint: Endpoint, asksUptime: Bool = false, tls: TLSContext? = nil, connectTimeout: Duration = .milliseconds(500), hostLookups: HostLookups = HostLookups()) {
         self.endpoint = endpoint
+        self.hostLookups = hostLookups
         self.asksUptime = asksUptime
         self.tlsContext = tls
         self.connectTimeout = connectTimeout
@@ -261,7 +264,7 @@ public final class Connection {
         }
         // The handshake waits in the outbox until the master's socket exists.
         queueHandshake()
-        let resolver = self.resolver ?? SentinelResolver(sentinels: sentinels, master: master, connectTimeout: connectTimeout, tls: endpoint.usesTLS ? tlsContext : nil)
+        let resolver = self.resolver ?? SentinelResolver(sentinels: sentinels, master: master, connectTimeout: connectTimeout, tls: endpoint.usesTLS ? tlsContext : nil, hostLookups: hostLookups)
         self.resolver = resolver
         isResolving = true
         resolver.start()
@@ -301,7 +304,7 @@ public final class Connection {
                 return
             }
             do throws(StreamSocket.ResolutionError) {
-                lookingUp = (try HostLookup(host: host, port: port), target)
+                lookingUp = (try hostLookups.lookup(host: host, port: port), target)
             } catch {
                 throw connectionFailed(error.description)
             }

@@ -9,6 +9,9 @@ public final class InstanceSet {
     public let operationTimeout: Duration
     /// The TLS settings of the `rediss://` endpoints (nil when there are none).
     public let tls: TLSContext?
+    /// The host name lookups at work, shared by every connection of the set across rounds
+    /// (and with another set made with `hostLookups:` this one's).
+    public let hostLookups: HostLookups
     private let connections: [any InstanceLink]
 
     /// One instance's part in a finished round, for `-v` logs.
@@ -22,16 +25,17 @@ public final class InstanceSet {
 
     /// With `tracksUptime`, every new connection asks INFO server in its handshake (for
     /// `--restart-grace`): one more pipelined command per connection, no extra round trip.
-    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false, tls: TLSContext? = nil) {
+    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false, tls: TLSContext? = nil, hostLookups: HostLookups = HostLookups()) {
         self.endpoints = endpoints
+        self.hostLookups = hostLookups
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
         self.tls = tls
         connections = endpoints.map { endpoint -> any InstanceLink in
             if case .cluster = endpoint.address {
-                return ClusterLink(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout)
+                return ClusterLink(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout, hostLookups: hostLookups)
             }
-            return Connection(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout)
+            return Connection(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout, hostLookups: hostLookups)
         }
     }
 

@@ -85,6 +85,38 @@ import Testing
         #expect(SHA1.hexDigest(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
         #expect(SHA1.hexDigest(Array(String(repeating: "a", count: 1000).utf8)) == "291e9a6c66994949b57ba5e650361e98fc36b1ba")
     }
+    /// Fed in 16 KiB reads, as a connection does.
+    private func feedInReads(_ bytes: [UInt8], to reader: ReplyReader) throws -> [Reply] {
+        var replies: [Reply] = []
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + 16 * 1024)
+            try reader.feed(Array(bytes[offset..<end]))
+            while let reply = try reader.next() { replies.append(reply) }
+            offset = end
+        }
+        return replies
+    }
+
+    @Test func repliesUpToAMebibyteAreRead() throws {
+        let payload = [UInt8](repeating: 0x61, count: ReplyReader.maximumReplySize - 64)
+        let one = Array("$\(payload.count)\r\n".utf8) + payload + Array("\r\n".utf8)
+        // Many replies in a row, larger than the cap together, are fine: the cap is per reply.
+        let replies = try feedInReads(one + one + one, to: ReplyReader())
+        #expect(replies == Array(repeating: .bulk(payload), count: 3))
+    }
+
+    @Test func aReplyLargerThanAMebibyteIsAProtocolError() {
+        let payload = [UInt8](repeating: 0x61, count: ReplyReader.maximumReplySize + 1)
+        #expect(throws: RedisError.protocolViolation("a reply larger than 1 MiB (redlock asks for none that large)")) {
+            _ = try feedInReads(Array("$\(payload.count)\r\n".utf8) + payload + Array("\r\n".utf8), to: ReplyReader())
+        }
+        // An array grows element by element: the cap counts the whole of it.
+        let element = Array("$1000\r\n".utf8) + [UInt8](repeating: 0x62, count: 1000) + Array("\r\n".utf8)
+        #expect(throws: RedisError.self) {
+            _ = try feedInReads(Array("*2000\r\n".utf8) + Array([[UInt8]](repeating: element, count: 2000).joined()), to: ReplyReader())
+        }
+    }
 }
 
 /// A small seeded generator so random tests can be reproduced.
@@ -98,4 +130,5 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
 }

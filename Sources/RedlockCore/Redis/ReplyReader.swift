@@ -2,8 +2,19 @@ import CHiredis
 
 /// hiredis's incremental RESP parser: feed it bytes as they arrive, take whole replies out.
 /// The `redisReader` pointer lives exactly as long as this object.
+///
+/// A reply may take at most `maximumReplySize` bytes on the wire. hiredis buffers a bulk
+/// string until it is whole, whatever length its header announces: a server answering
+/// `$1073741824` and a stream of bytes took redlock past 1 GiB of memory. No reply redlock
+/// asks for comes near the cap (the largest are SCAN pages and INFO, a few KiB).
 public final class ReplyReader {
+    public static let maximumReplySize = 1 << 20
+
     private let reader: UnsafeMutablePointer<redisReader>
+    /// Bytes fed so far, and how many of them the replies taken out so far were made of:
+    /// the difference is the reply being read (plus what follows it in the last read).
+    private var fed = 0
+    private var taken = 0
 
     public init() {
         guard let reader = redisReaderCreate() else { fatalError("redlock: out of memory creating a reply reader") }
@@ -18,6 +29,7 @@ public final class ReplyReader {
             redisReaderFeed(reader, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
         }
         if status != REDIS_OK { throw .protocolViolation(readerError) }
+        fed += bytes.count
     }
 
     /// The next whole reply, or nil when more bytes are needed.
@@ -26,10 +38,20 @@ public final class ReplyReader {
         if redisReaderGetReply(reader, &raw) != REDIS_OK || chiredis_reader_failed(reader) != 0 {
             throw .protocolViolation(readerError)
         }
-        guard let raw else { return nil }
+        // What hiredis holds unparsed follows the reply just taken (or is the reply to come).
+        let unparsed = reader.pointee.len - reader.pointee.pos
+        let end = fed - unparsed
+        guard let raw else {
+            if fed - taken > Self.maximumReplySize { throw Self.tooLarge }
+            return nil
+        }
         defer { freeReplyObject(raw) }
+        if end - taken > Self.maximumReplySize { throw Self.tooLarge }
+        taken = end
         return Reply(copying: raw.assumingMemoryBound(to: redisReply.self))
     }
+
+    private static let tooLarge = RedisError.protocolViolation("a reply larger than 1 MiB (redlock asks for none that large)")
 
     private var readerError: String {
         let text = String(cString: chiredis_reader_error(reader))

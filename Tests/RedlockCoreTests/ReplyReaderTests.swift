@@ -77,7 +77,14 @@ import Testing
         #expect(RedisError(errorReply: "OOM command not allowed") == .outOfMemory("OOM command not allowed"))
         #expect(RedisError(errorReply: "NOSCRIPT No matching script") == .noScript("NOSCRIPT No matching script"))
         #expect(RedisError(errorReply: "WRONGTYPE Operation against a key") == .wrongType("WRONGTYPE Operation against a key"))
-        #expect(RedisError(errorReply: "ERR unknown command") == .server("ERR unknown command"))
+        #expect(RedisError(errorReply: "ERR value is not an integer or out of range") == .server("ERR value is not an integer or out of range"))
+        // A command renamed away or disabled: no later attempt will find it.
+        let unknown = RedisError(errorReply: "ERR unknown command 'EVALSHA', with args beginning with: 'cf50' '2' 'k'")
+        #expect(unknown == .misconfigured("cannot run a command redlock needs: ERR unknown command 'EVALSHA'"))
+        #expect(unknown.isPermanent)
+        #expect(RedisError.misconfigured("is a replica of 127.0.0.1:6379; a replica never votes").isPermanent)
+        #expect(!RedisError.server("ERR value is not an integer or out of range").isPermanent)
+        #expect(!RedisError.timedOut("waiting for a reply").isPermanent)
     }
 
     @Test func sha1OfKnownVectors() {
@@ -85,6 +92,7 @@ import Testing
         #expect(SHA1.hexDigest(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
         #expect(SHA1.hexDigest(Array(String(repeating: "a", count: 1000).utf8)) == "291e9a6c66994949b57ba5e650361e98fc36b1ba")
     }
+
     /// Fed in 16 KiB reads, as a connection does.
     private func feedInReads(_ bytes: [UInt8], to reader: ReplyReader) throws -> [Reply] {
         var replies: [Reply] = []

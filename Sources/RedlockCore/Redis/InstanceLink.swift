@@ -35,6 +35,10 @@ protocol InstanceLink: AnyObject {
 
     /// The server's uptime as INFO reported it when the link connected, and when.
     var serverUptime: (seconds: Duration, measuredAt: Instant)? { get }
+    /// The server's INFO run_id and its answer to ROLE from the handshake; nil when unknown
+    /// (not connected yet, refused, or a kind of link that does not ask).
+    var serverRunID: String? { get }
+    var serverRole: ServerRole? { get }
     var tlsProtocol: String? { get }
     var masterAddress: HostPort? { get }
     /// The masters of a Redis Cluster, as its slot map names them; nil for other links.

@@ -53,4 +53,32 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 10)
         #expect(result.stderr.contains("127.0.0.1:\(replica.port): is a replica of 127.0.0.1:\(master.port); a replica never votes"), "\(result)")
     }
+
+    /// redis-server takes the ClientHello for the start of an inline command and waits for
+    /// the rest: the handshake alone can only time out, like a paused TLS server's. A plain
+    /// PING on a second socket tells them apart.
+    @Test func aTLSURLOnAPlainPortEndsWaitingAtOnce() throws {
+        try RedisServer.requireAvailable()
+        let certificates = try TestCertificates()
+        let plain = try RedisServer.started(extraArgs: ["--requirepass", "plain-pw-4"])
+        let started = Date()
+        let result = try redlock(["--tls-ca-cert", certificates.caCertificate, "-r", "rediss://:plain-pw-4@127.0.0.1:\(plain.port)", "run", "-w", "20s", "k", "--", "echo", "ran"], timeout: 40)
+        #expect(result.status == 69, "\(result)")
+        #expect(Date().timeIntervalSince(started) < 10, "waited for what no attempt can cure")
+        #expect(result.stderr.contains("127.0.0.1:\(plain.port): TLS handshake failed: the port answers plain-text Redis (a rediss:// URL for a plain port?)"), "\(result)")
+        #expect(!result.stderr.contains("plain-pw-4"))
+    }
+
+    /// A TLS server that is only paused is not mistaken for a plain-text port: its attempts
+    /// time out and are retried.
+    @Test func aPausedTLSServerIsStillATimeout() throws {
+        try RedisServer.requireAvailable()
+        let certificates = try TestCertificates()
+        let redis = try TLSRedisServer.started(certificates)
+        redis.server.pause()
+        defer { redis.server.resume() }
+        let result = try redlock(["--tls-ca-cert", certificates.caCertificate, "-r", "rediss://127.0.0.1:\(redis.tlsPort)", "run", "-w", "2s", "k", "--", "echo", "ran"], timeout: 40)
+        #expect(result.status == 69, "\(result)")
+        #expect(result.stderr.contains("127.0.0.1:\(redis.tlsPort): timed out in the TLS handshake"), "\(result)")
+    }
 }

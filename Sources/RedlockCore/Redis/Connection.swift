@@ -14,10 +14,20 @@ import Glibc
 /// listening for pushed messages. What OpenSSL waits for (WANT_READ / WANT_WRITE) becomes
 /// the events this connection asks poll for.
 public final class Connection {
-    /// An open socket, with a TLS session on it for `rediss://`.
+    /// An open socket, with a TLS session on it for `rediss://`, and where it goes.
     private struct Link {
         let socket: FileDescriptor
         let session: TLSSession?
+        let address: StreamSocket.Address
+    }
+
+    /// A plain-text PING on a second socket to the address of a TLS handshake that gets no
+    /// answer. redis-server takes a ClientHello for the start of an inline command and
+    /// waits for the rest, so a `rediss://` URL for a plain port would only ever time out,
+    /// like a paused TLS server: a RESP answer to PING tells them apart.
+    private struct PlainTextProbe {
+        let socket: FileDescriptor
+        var isConnected: Bool
     }
 
     private enum State {
@@ -31,8 +41,11 @@ public final class Connection {
         case lookingUp(HostLookup, target: Endpoint.Address)
         /// The TCP (or unix socket) connect is under way.
         case connecting(Link)
-        /// Connected; the TLS handshake is under way.
-        case securing(Link)
+        /// Connected; the TLS handshake is under way. Past `probeAt` without an answer, a
+        /// plain-text probe starts (nil once one has told nothing).
+        case securing(Link, probeAt: Instant?)
+        /// The TLS handshake goes on while the probe asks whether the port speaks plain text.
+        case probing(Link, PlainTextProbe)
         /// Connected; the replies to these handshake steps are still to come, in order.
         case handshaking(Link, pending: [HandshakeStep])
         /// Connected and through the handshake: replies are the request's.
@@ -42,7 +55,7 @@ public final class Connection {
 
         var link: Link? {
             switch self {
-            case let .connecting(link), let .securing(link), let .handshaking(link, _), let .ready(link), let .listening(link): return link
+            case let .connecting(link), let .securing(link, _), let .probing(link, _), let .handshaking(link, _), let .ready(link), let .listening(link): return link
             case .idle, .failed, .resolving, .lookingUp: return nil
             }
         }
@@ -96,6 +109,7 @@ public final class Connection {
 
     deinit {
         resolver?.cancel()
+        if case let .probing(_, probe) = state { probe.socket.close() }
         state.link?.session?.shutdown()
         state.link?.socket.close()
     }
@@ -111,17 +125,28 @@ public final class Connection {
         }
     }
 
-    /// When the current step (asking one sentinel) has had its share of time.
+    /// When the current step (asking one sentinel, or waiting for the TLS server's first
+    /// answer) has had its share of time.
     var stepDeadline: Instant? {
-        guard case let .resolving(resolver) = state else { return nil }
-        return resolver.stepDeadline
+        switch state {
+        case let .resolving(resolver): return resolver.stepDeadline
+        case let .securing(_, probeAt): return probeAt
+        default: return nil
+        }
     }
 
-    /// The current step missed `stepDeadline`: the next sentinel is asked.
+    /// The current step missed `stepDeadline`: the next sentinel is asked, or a silent TLS
+    /// handshake gets a plain-text probe.
     func stepTimedOut() {
-        guard case let .resolving(resolver) = state else { return }
-        resolver.stepTimedOut()
-        afterResolving()
+        switch state {
+        case let .resolving(resolver):
+            resolver.stepTimedOut()
+            afterResolving()
+        case let .securing(link, _?):
+            startProbe(beside: link)
+        default:
+            break
+        }
     }
 
     /// Starts a request: connects first when needed (with the handshake pipelined ahead of
@@ -155,7 +180,7 @@ public final class Connection {
         switch state {
         case .failed: return true
         case .idle, .ready, .listening: return replies.count >= repliesExpected
-        case .resolving, .lookingUp, .connecting, .securing, .handshaking: return false
+        case .resolving, .lookingUp, .connecting, .securing, .probing, .handshaking: return false
         }
     }
 
@@ -163,7 +188,7 @@ public final class Connection {
     /// under `--connect-timeout`.
     var isStillConnecting: Bool {
         switch state {
-        case .resolving, .lookingUp, .connecting, .securing: return true
+        case .resolving, .lookingUp, .connecting, .securing, .probing: return true
         case .idle, .failed, .handshaking, .ready, .listening: return false
         }
     }
@@ -188,7 +213,7 @@ public final class Connection {
         case let .resolving(resolver): return resolver.wantedEvents
         case .lookingUp: return .readable
         case .connecting: return [.readable, .writable]
-        case .securing: return sessionWants.isEmpty ? [.readable, .writable] : sessionWants
+        case .securing, .probing: return sessionWants.isEmpty ? [.readable, .writable] : sessionWants
         case .handshaking, .ready, .listening:
             var events: Poll.Events = .readable
             if outboxOffset < outbox.count { events.insert(.writable) }
@@ -216,10 +241,11 @@ public final class Connection {
             connected(link)
         default: break
         }
-        if case let .securing(link) = state, let session = link.session {
+        if let link = state.link, let session = link.session, !session.isHandshakeDone {
             sessionWants = []
             switch session.handshake() {
             case .done:
+                if case let .probing(_, probe) = state { probe.socket.close() }
                 secured(link)
             case let .wants(events):
                 sessionWants = events
@@ -259,9 +285,8 @@ public final class Connection {
         case let .resolving(resolver): what = "asking the sentinels for '\(resolver.master)'"
         case let .lookingUp(lookup, _): what = "looking up '\(lookup.host)' (is the DNS server answering?)"
         case .connecting: what = "connecting" + (masterAddress.map { " to the master at \($0), as the sentinel said" } ?? "")
-        // In the TLS handshake, the usual cause is a plain-text server: it reads the
-        // ClientHello as the start of an inline command and waits for the rest.
-        case .securing: what = "in the TLS handshake (is the port a TLS port?)"
+        // In the TLS handshake: a paused server, or a plain-text one the probe did not reach.
+        case .securing, .probing: what = "in the TLS handshake (is the port a TLS port?)"
         default: what = "waiting for a reply"
         }
         fail(.timedOut(what))
@@ -292,6 +317,7 @@ public final class Connection {
     /// error is what `finish` returns.
     public func close() {
         resolver?.cancel()
+        if case let .probing(_, probe) = state { probe.socket.close() }
         if let link = state.link {
             link.session?.shutdown()
             link.socket.close()
@@ -427,7 +453,7 @@ public final class Connection {
                 throw error
             }
         }
-        let link = Link(socket: descriptor, session: session)
+        let link = Link(socket: descriptor, session: session, address: address)
         if inProgress {
             state = .connecting(link)
         } else {
@@ -438,7 +464,9 @@ public final class Connection {
     /// The connect finished: TLS comes next, or the handshake's replies.
     private func connected(_ link: Link) {
         if link.session != nil {
-            state = .securing(link)
+            // A TLS server answers a ClientHello at once; half the connect time without an
+            // answer is worth a probe.
+            state = .securing(link, probeAt: Instant.now() + connectTimeout / 2)
         } else {
             secured(link)
         }
@@ -447,6 +475,55 @@ public final class Connection {
     /// The link is ready to carry bytes: the handshake's replies come first.
     private func secured(_ link: Link) {
         state = handshakePlan.isEmpty ? .ready(link) : .handshaking(link, pending: handshakePlan)
+    }
+
+    // MARK: - The plain-text probe
+
+    private func startProbe(beside link: Link) {
+        do {
+            let (socket, inProgress) = try StreamSocket.connect(to: link.address)
+            state = .probing(link, PlainTextProbe(socket: socket, isConnected: false))
+            if !inProgress { handleProbe(.writable) }
+        } catch {
+            // No probe: the handshake may still finish, or time out as it would have.
+            state = .securing(link, probeAt: nil)
+        }
+    }
+
+    /// The probe's socket and what to wait for on it, while probing.
+    var probeRequest: (FileDescriptor, Poll.Events)? {
+        guard case let .probing(_, probe) = state else { return nil }
+        return (probe.socket, probe.isConnected ? .readable : .writable)
+    }
+
+    /// Acts on what poll saw on the probe's socket: sends PING once connected, and takes a
+    /// RESP answer (`+PONG`, `-NOAUTH ...`) for proof that the port speaks plain text.
+    func handleProbe(_ events: Poll.Events) {
+        guard case let .probing(link, probe) = state, !events.isEmpty else { return }
+        /// The probe told nothing (refused, closed, not RESP): the handshake goes on alone.
+        func giveUp() {
+            probe.socket.close()
+            state = .securing(link, probeAt: nil)
+        }
+        if !probe.isConnected {
+            guard StreamSocket.connectError(of: probe.socket) == nil else { return giveUp() }
+            let ping = Array("PING\r\n".utf8)
+            guard (try? ping.withUnsafeBytes { try probe.socket.send($0) }) == ping.count else { return giveUp() }
+            state = .probing(link, PlainTextProbe(socket: probe.socket, isConnected: true))
+            return
+        }
+        var first: [UInt8] = [0]
+        let outcome: Result<Int, Errno> = first.withUnsafeMutableBytes { buffer in
+            do throws(Errno) { return .success(try probe.socket.read(into: buffer)) } catch { return .failure(error) }
+        }
+        let count: Int
+        switch outcome {
+        case let .success(read): count = read
+        case .failure(.wouldBlock): return
+        case .failure: return giveUp()
+        }
+        guard count == 1, first[0] == UInt8(ascii: "+") || first[0] == UInt8(ascii: "-") else { return giveUp() }
+        fail(.tls("handshake failed: the port answers plain-text Redis (a rediss:// URL for a plain port?)"))
     }
 
     // MARK: - Bytes
@@ -562,7 +639,7 @@ public final class Connection {
             } else {
                 pushed.append(reply)
             }
-        case .idle, .failed, .resolving, .lookingUp, .connecting, .securing:
+        case .idle, .failed, .resolving, .lookingUp, .connecting, .securing, .probing:
             break
         }
     }

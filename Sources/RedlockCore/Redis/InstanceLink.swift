@@ -47,10 +47,13 @@ protocol InstanceLink: AnyObject {
 
 extension Connection: InstanceLink {
     func pollRequests() -> [(FileDescriptor, Poll.Events)] {
-        descriptor.map { [($0, wantedEvents)] } ?? []
+        guard let descriptor else { return [] }
+        // While a plain-text probe runs beside a TLS handshake, both sockets are watched.
+        return [(descriptor, wantedEvents)] + (probeRequest.map { [$0] } ?? [])
     }
 
     func handle(_ events: [Poll.Events]) {
+        if events.count > 1 { handleProbe(events[1]) }
         handle(events.first ?? [])
     }
 

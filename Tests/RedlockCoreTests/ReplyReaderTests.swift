@@ -93,6 +93,19 @@ import Testing
         #expect(SHA1.hexDigest(Array(String(repeating: "a", count: 1000).utf8)) == "291e9a6c66994949b57ba5e650361e98fc36b1ba")
     }
 
+    @Test func aReplyOfMoreThan65536ValuesIsAProtocolError() throws {
+        let tooMany = RedisError.protocolViolation("a reply of more than 65536 values (redlock asks for none that large)")
+        // The header alone is refused: hiredis would allocate its pointers at once.
+        #expect(throws: tooMany) { _ = try feedInReads(Array("*1000000000\r\n".utf8), to: ReplyReader()) }
+        let many = Array("*70000\r\n".utf8) + Array(String(repeating: ":1\r\n", count: 70000).utf8)
+        #expect(throws: tooMany) { _ = try feedInReads(many, to: ReplyReader()) }
+        // Nested arrays count every value; the budget is per reply.
+        let page = Array("*2\r\n$1\r\n0\r\n*30000\r\n".utf8) + Array(String(repeating: ":1\r\n", count: 30000).utf8)
+        let replies = try feedInReads(page + page + page, to: ReplyReader())
+        #expect(replies.count == 3)
+        #expect(replies[2].elements?[1].elements?.count == 30000)
+    }
+
     /// Fed in 16 KiB reads, as a connection does.
     private func feedInReads(_ bytes: [UInt8], to reader: ReplyReader) throws -> [Reply] {
         var replies: [Reply] = []

@@ -13,6 +13,9 @@
 /// the two lets go last frees it, so a caller that gave up never waits for the resolver.
 struct clinux_lookup {
     atomic_int holders;
+    /// Set once the fields below hold the outcome; the event_fd stays readable from then
+    /// on, so that every connection waiting on a shared lookup sees it finish.
+    atomic_int done;
     int event_fd;
     char *host;
     char *port;
@@ -53,7 +56,7 @@ static void *run_lookup(void *argument) {
         lookup->status = EAI_FAIL;
     }
     if (list != NULL) freeaddrinfo(list);
-    // The eventfd write publishes the fields above to the reader (a syscall is a barrier).
+    atomic_store_explicit(&lookup->done, 1, memory_order_release);
     uint64_t one = 1;
     while (write(lookup->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
     let_go(lookup);
@@ -76,6 +79,7 @@ clinux_lookup *clinux_lookup_start(const char *host, const char *port) {
         return NULL;
     }
     atomic_init(&lookup->holders, 2);
+    atomic_init(&lookup->done, 0);
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
@@ -96,8 +100,7 @@ int clinux_lookup_descriptor(const clinux_lookup *lookup) {
 }
 
 int clinux_lookup_result(clinux_lookup *lookup, struct sockaddr_storage *address, socklen_t *length, int *family, int *system_errno) {
-    uint64_t count = 0;
-    if (read(lookup->event_fd, &count, sizeof count) != sizeof count) return CLINUX_LOOKUP_PENDING;
+    if (!atomic_load_explicit(&lookup->done, memory_order_acquire)) return CLINUX_LOOKUP_PENDING;
     *system_errno = lookup->system_errno;
     if (lookup->status != 0) return lookup->status;
     memcpy(address, &lookup->address, lookup->length);

@@ -61,7 +61,11 @@ enum DoctorCommand {
 
         // First a PING to connect, then one to time: the second is the round trip alone.
         for (index, result) in instances.round(Array(repeating: [Command("PING")], count: instances.count)).enumerated() {
-            if case let .failure(error)? = result { checkups[index].failure = error }
+            if case let .failure(error)? = result {
+                checkups[index].failure = error
+                // A replica fails in the handshake (it never votes); its role is still a fact.
+                checkups[index].role = instances.role(of: index)?.description
+            }
         }
         let timed = instances.timedRound(checkups.map { $0.failure == nil ? [Command("PING")] : nil })
         for (index, entry) in timed.enumerated() {

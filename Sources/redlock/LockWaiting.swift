@@ -56,6 +56,8 @@ struct LockWaiting {
             },
             onContention: { attempt in
                 log(attempt, console: console)
+                // One server under two names would vote twice: waiting cannot cure that.
+                if !redlock.instances.duplicateIdentities().isEmpty { return false }
                 if case let .unreachable(contention) = attempt,
                    contention.failures.filter({ $0.error.isPermanent }).count > redlock.instances.count - redlock.quorum {
                     return false
@@ -76,6 +78,11 @@ struct LockWaiting {
             })
 
         if waiting { console.clearStatus() }
+        if let (first, second) = redlock.instances.duplicateIdentities().first {
+            if case let .finished(.acquired(lease, _)) = outcome { _ = redlock.release(lease) }
+            let endpoints = redlock.instances.endpoints
+            throw Failure(.configuration, "\(endpoints[first].identity) and \(endpoints[second].identity) are the same Redis server (run_id \(redlock.instances.serverIdentity(of: first) ?? "?")): it would vote twice; list each server once")
+        }
         switch outcome {
         case let .finished(.acquired(lease, failures)):
             for failure in failures { console.log("\(failure) (the quorum held without it)") }

@@ -66,4 +66,40 @@ import Glibc
         #expect(elapsed < 5, "took \(elapsed) s: the lookup was not bounded by --connect-timeout")
         #expect(redis.valuesOf(key: "k").dropFirst().allSatisfy { $0 == .null }, "released")
     }
+
+    /// A round that starts while a host's lookup is still at work waits on that lookup
+    /// rather than starting another thread: review saw 28, 55, 79, 106 threads at 2, 4, 6,
+    /// 8 s of `run --wait` with three host names the DNS server never answers.
+    @Test(.enabled(if: canMountPrivately))
+    func waitingOnAnUnansweredDNSServerKeepsOneLookupPerHost() throws {
+        let scratch = try TestScratch()
+        let dns = try SilentDNSServer()
+        let resolvConf = scratch.file("resolv.conf")
+        try "nameserver \(dns.address)\noptions timeout:5 attempts:3\n".write(toFile: resolvConf, atomically: true, encoding: .utf8)
+        let urls = ["redis://unanswered-a.example:6379", "redis://unanswered-b.example:6379", "redis://unanswered-c.example:6379"]
+        let script = "mount --bind \"$RESOLV_CONF\" /etc/resolv.conf && exec \"$@\""
+        let process = try RedlockProcess(
+            executable: executableInPath("unshare")!,
+            ["-m", "sh", "-c", script, "sh", try RedlockBinary.executableURL().path,
+             "run", "--wait", "10s", "k", "--", "echo", "ran"],
+            environment: ["REDLOCK_URLS": urls.joined(separator: ","), "RESOLV_CONF": resolvConf])
+        // unshare and sh exec: the pid is redlock's once the bind mount is made.
+        var samples: [(seconds: Double, threads: Int)] = []
+        let started = Date()
+        while process.isRunning && Date().timeIntervalSince(started) < 12 {
+            let elapsed = Date().timeIntervalSince(started)
+            if let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/task"),
+               (try? String(contentsOfFile: "/proc/\(process.pid)/comm", encoding: .utf8)) == "redlock\n" {
+                samples.append((elapsed, tasks.count))
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        let result = try process.wait(timeout: 60)
+        let peak = samples.map(\.threads).max() ?? 0
+        let trace = samples.filter { Int($0.seconds * 4) % 8 == 0 }.map { "\(Int($0.seconds)) s: \($0.threads)" }.joined(separator: ", ")
+        #expect(samples.count > 20, "redlock was sampled too rarely: \(result)")
+        #expect(peak <= 8, "threads over 10 s of waiting: \(trace)")
+        #expect(result.status == 69, "\(result)")
+        #expect(result.stdout.isEmpty)
+    }
 }

@@ -69,10 +69,11 @@ import Testing
         let certificates = try TestCertificates()
         let redis = try TLSRedisServer.started(certificates)
         // redis-server takes the ClientHello for the start of an inline command and waits for
-        // the rest: the handshake can only time out (a timeout is retried, hence -n).
+        // the rest: the handshake alone can only time out; a plain-text PING on a second
+        // socket shows what the port speaks (PermanentFailureTests has the waiting side).
         let result = try redlock(["-n", "--tls-ca-cert", certificates.caCertificate, "-r", "rediss://127.0.0.1:\(redis.server.port)", "run", "k", "--", "true"], timeout: 20)
         #expect(result.status == 69, "\(result)")
-        #expect(result.stderr.contains("127.0.0.1:\(redis.server.port): timed out in the TLS handshake (is the port a TLS port?)"), "\(result)")
+        #expect(result.stderr.contains("127.0.0.1:\(redis.server.port): TLS handshake failed: the port answers plain-text Redis (a rediss:// URL for a plain port?)"), "\(result)")
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 

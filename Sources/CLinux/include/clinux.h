@@ -48,11 +48,13 @@ typedef struct clinux_lookup clinux_lookup;
 /// when the thread could not be started.
 clinux_lookup *clinux_lookup_start(const char *host, const char *port);
 
-/// Becomes readable when the lookup has finished.
+/// Becomes readable when the lookup has finished, and stays readable: several callers may
+/// wait on one lookup.
 int clinux_lookup_descriptor(const clinux_lookup *lookup);
 
 /// 0 with the first address found; getaddrinfo's EAI_ code when it failed (with EAI_SYSTEM,
-/// *system_errno says why); CLINUX_LOOKUP_PENDING before the lookup has finished.
+/// *system_errno says why); CLINUX_LOOKUP_PENDING before the lookup has finished. It may be
+/// asked any number of times.
 int clinux_lookup_result(clinux_lookup *lookup, struct sockaddr_storage *address, socklen_t *length, int *family, int *system_errno);
 
 /// Lets go of the lookup, finished or not (an unfinished one frees itself when its thread

@@ -29,25 +29,47 @@ final class ClusterLink: InstanceLink {
         let entries: [(index: Int, asking: Bool)]
     }
 
+    /// Learning the slot map: the nodes left to ask, and the reasons of those asked so far.
+    private struct MapSearch {
+        var candidates: [HostPort]
+        var failures: [String] = []
+        /// The first failure, when every node asked failed in a way retrying cannot cure.
+        var permanentFailure: RedisError?
+        var onlyPermanentFailures = true
+    }
+
+    /// The node being asked for the slot map, and when its share of the time is up.
+    private struct MapQuestion {
+        let node: HostPort
+        let connection: Connection
+        let deadline: Instant
+    }
+
+    private enum State {
+        /// No request under way (or closed mid-way).
+        case idle
+        /// Asking the nodes for CLUSTER SLOTS in turn, before the request can be routed.
+        case learningMap(MapSearch, asking: MapQuestion)
+        /// The request's commands are at their nodes, one pipeline per node.
+        case routing([Batch])
+        /// Every command of the request has its reply.
+        case done
+        case failed(RedisError)
+    }
+
+    private var state: State = .idle
     private var commands: [Command] = []
     private var replies: [Reply?] = []
-    private var failure: RedisError?
-    private var done = false
-    private var batches: [Batch] = []
     private var redirects = 0
     /// SCAN commands of the request: the master each one went to.
     private var scanMasters: [Int: Int] = [:]
-    /// Learning the slot map: the node asked, the ones left, and the reasons so far.
-    private var learning: (node: HostPort, connection: Connection, deadline: Instant)?
-    private var candidates: [HostPort] = []
-    private var learnFailures: [String] = []
-    /// The first failure, when every node asked failed in a way retrying cannot cure.
-    private var permanentFailure: RedisError?
-    private var onlyPermanentFailures = true
     private var polled: [Connection] = []
     private var listeningNode: HostPort?
 
-    init(endpoint: Endpoint, asksUptime: Bool, tls: TLSContext?, connectTimeout: Duration) {
+    private let hostLookups: HostLookups
+
+    init(endpoint: Endpoint, asksUptime: Bool, tls: TLSContext?, connectTimeout: Duration, hostLookups: HostLookups = HostLookups()) {
+        self.hostLookups = hostLookups
         guard case let .cluster(seeds) = endpoint.address else { preconditionFailure("not a cluster endpoint") }
         self.endpoint = endpoint
         self.seeds = seeds
@@ -63,9 +85,7 @@ final class ClusterLink: InstanceLink {
     func begin(_ commands: [Command]) -> Bool {
         self.commands = commands
         replies = Array(repeating: nil, count: commands.count)
-        failure = nil
-        done = false
-        batches = []
+        state = .idle
         redirects = 0
         scanMasters = [:]
         let opened: Bool
@@ -79,16 +99,30 @@ final class ClusterLink: InstanceLink {
         return opened
     }
 
-    var isFinished: Bool { failure != nil || done }
+    var isFinished: Bool {
+        switch state {
+        case .done, .failed: return true
+        case .idle, .learningMap, .routing: return false
+        }
+    }
 
     var isStillConnecting: Bool {
-        learning != nil || batches.contains { !$0.connection.isFinished && $0.connection.isStillConnecting }
+        switch state {
+        case .learningMap: return true
+        case let .routing(batches): return batches.contains { !$0.connection.isFinished && $0.connection.isStillConnecting }
+        case .idle, .done, .failed: return false
+        }
     }
 
     func pollRequests() -> [(FileDescriptor, Poll.Events)] {
         polled = []
         var requests: [(FileDescriptor, Poll.Events)] = []
-        let active = learning.map { [$0.connection] } ?? batches.map(\.connection).filter { !$0.isFinished }
+        let active: [Connection]
+        switch state {
+        case let .learningMap(_, asking): active = [asking.connection]
+        case let .routing(batches): active = batches.map(\.connection).filter { !$0.isFinished }
+        case .idle, .done, .failed: active = []
+        }
         for connection in active {
             for request in connection.pollRequests() {
                 requests.append(request)
@@ -104,36 +138,46 @@ final class ClusterLink: InstanceLink {
         advance()
     }
 
-    var stepDeadline: Instant? { learning?.deadline }
+    var stepDeadline: Instant? {
+        guard case let .learningMap(_, asking) = state else { return nil }
+        return asking.deadline
+    }
 
     func stepTimedOut() {
-        guard let learning else { return }
-        learning.connection.timeOut()
+        guard case let .learningMap(_, asking) = state else { return }
+        asking.connection.timeOut()
         advance()
     }
 
     func finish() -> Result<[Reply], RedisError> {
-        if let failure { return .failure(failure) }
+        if case let .failed(error) = state { return .failure(error) }
         return .success(replies.map { $0 ?? .null })
     }
 
     func timeOut() {
-        if let learning {
-            learning.connection.timeOut()
-            failure = .timedOut("asking \(learning.node) for the cluster's slot map")
-            self.learning = nil
-            return
+        switch state {
+        case let .learningMap(_, asking):
+            asking.connection.timeOut()
+            state = .failed(.timedOut("asking \(asking.node) for the cluster's slot map"))
+        case let .routing(batches):
+            let late = batches.filter { !$0.connection.isFinished }
+            late.forEach { $0.connection.timeOut() }
+            state = .failed(.timedOut("waiting for a reply from node \(late.first.map(\.node.description) ?? "?")"))
+            mapIsStale = true
+        case .idle:
+            state = .failed(.timedOut("waiting for a reply"))
+            mapIsStale = true
+        case .done, .failed:
+            break
         }
-        let late = batches.filter { !$0.connection.isFinished }
-        late.forEach { $0.connection.timeOut() }
-        failure = .timedOut("waiting for a reply from node \(late.first.map(\.node.description) ?? "?")")
-        mapIsStale = true
     }
 
     func close() {
         nodes.values.forEach { $0.close() }
-        learning = nil
-        batches = []
+        switch state {
+        case .learningMap, .routing: state = .idle
+        case .idle, .done, .failed: break
+        }
         listeningNode = nil
     }
 
@@ -141,34 +185,31 @@ final class ClusterLink: InstanceLink {
 
     private func startLearning() {
         // Known masters first (the map may only have moved), then the URL's seeds.
-        candidates = masters + seeds.filter { !masters.contains($0) }
-        learnFailures = []
-        permanentFailure = nil
-        onlyPermanentFailures = true
-        askNextCandidate()
+        askNext(MapSearch(candidates: masters + seeds.filter { !masters.contains($0) }))
     }
 
-    private func askNextCandidate() {
-        guard !candidates.isEmpty else {
-            learning = nil
-            if onlyPermanentFailures, let permanentFailure {
+    private func askNext(_ search: MapSearch) {
+        var search = search
+        guard !search.candidates.isEmpty else {
+            if search.onlyPermanentFailures, let permanentFailure = search.permanentFailure {
                 // Every node refused our TLS or credentials: waiting will not change that.
-                failure = permanentFailure
+                state = .failed(permanentFailure)
             } else {
-                failure = .connectionFailed("no node gave the cluster's slot map (\(learnFailures.joined(separator: "; ")))")
+                state = .failed(.connectionFailed("no node gave the cluster's slot map (\(search.failures.joined(separator: "; ")))"))
             }
             return
         }
-        let node = candidates.removeFirst()
+        let node = search.candidates.removeFirst()
         let connection = self.connection(to: node)
         connection.begin([Command("CLUSTER", "SLOTS")])
-        let share = max(.milliseconds(1), connectTimeout / max(1, candidates.count + 1))
-        learning = (node, connection, Instant.now() + share)
+        let share = max(.milliseconds(1), connectTimeout / max(1, search.candidates.count + 1))
+        state = .learningMap(search, asking: MapQuestion(node: node, connection: connection, deadline: Instant.now() + share))
     }
 
-    private func concludeLearning(_ node: HostPort, _ connection: Connection) {
-        learning = nil
-        switch InstanceSet.single(connection.finish()) {
+    private func concludeLearning(_ search: MapSearch, _ asked: MapQuestion) {
+        var search = search
+        let node = asked.node
+        switch InstanceSet.single(asked.connection.finish()) {
         case let .success(reply):
             if let map = Self.slotMap(reply, askedNode: node) {
                 owners = map.owners
@@ -177,22 +218,22 @@ final class ClusterLink: InstanceLink {
                 _ = dispatch(commands.indices.filter { replies[$0] == nil }.map { ($0, nil) })
                 return
             }
-            learnFailures.append("\(node): unexpected CLUSTER SLOTS reply (is it a cluster node?)")
-            onlyPermanentFailures = false
+            search.failures.append("\(node): unexpected CLUSTER SLOTS reply (is it a cluster node?)")
+            search.onlyPermanentFailures = false
         case let .failure(error):
             if error.isAccessDenied {
                 // A refused password is refused by every node: say so, not "no map".
-                failure = error
+                state = .failed(error)
                 return
             }
-            learnFailures.append("\(node): \(error)")
+            search.failures.append("\(node): \(error)")
             if error.isPermanent {
-                permanentFailure = permanentFailure ?? Self.naming(node, in: error)
+                search.permanentFailure = search.permanentFailure ?? Self.naming(node, in: error)
             } else {
-                onlyPermanentFailures = false
+                search.onlyPermanentFailures = false
             }
         }
-        askNextCandidate()
+        askNext(search)
     }
 
     /// The owners of all slots and the masters in the order of their first slots, from a
@@ -253,38 +294,41 @@ final class ClusterLink: InstanceLink {
             plan[node, default: []].append((index, asking, command))
         }
         var opened = false
-        batches = order.map { node in
+        let batches = order.map { node in
             let entries = plan[node]!
             let connection = self.connection(to: node)
             let pipeline = entries.flatMap { $0.asking ? [Command("ASKING"), $0.command] : [$0.command] }
             if connection.begin(pipeline) { opened = true }
             return Batch(node: node, connection: connection, entries: entries.map { ($0.index, $0.asking) })
         }
-        if batches.isEmpty { done = true }
+        state = batches.isEmpty ? .done : .routing(batches)
         return opened
     }
 
     /// Moves the request on after any progress: the map learned, or every node answered.
     private func advance() {
-        while failure == nil && !done {
-            if let learning {
-                guard learning.connection.isFinished else { return }
-                concludeLearning(learning.node, learning.connection)
-                continue
+        while true {
+            switch state {
+            case let .learningMap(search, asking):
+                guard asking.connection.isFinished else { return }
+                concludeLearning(search, asking)
+            case let .routing(batches):
+                guard batches.allSatisfy({ $0.connection.isFinished }) else { return }
+                collect(batches)
+            case .idle, .done, .failed:
+                return
             }
-            guard !batches.isEmpty, batches.allSatisfy({ $0.connection.isFinished }) else { return }
-            collect()
         }
     }
 
-    private func collect() {
+    private func collect(_ batches: [Batch]) {
         var again: [(index: Int, target: (node: HostPort, asking: Bool)?)] = []
         for batch in batches {
             switch batch.connection.finish() {
             case let .failure(error):
                 // The node may be gone or demoted: learn the map again next time.
                 mapIsStale = true
-                failure = Self.naming(batch.node, in: error)
+                state = .failed(Self.naming(batch.node, in: error))
                 return
             case let .success(pipelineReplies):
                 var position = 0
@@ -307,9 +351,8 @@ final class ClusterLink: InstanceLink {
                 }
             }
         }
-        batches = []
         if again.isEmpty {
-            done = true
+            state = .done
         } else {
             redirects += 1
             _ = dispatch(again)
@@ -380,7 +423,7 @@ final class ClusterLink: InstanceLink {
         if let existing = nodes[node] { return existing }
         let connection = Connection(
             endpoint: Endpoint(address: .tcp(host: node.host, port: node.port), username: endpoint.username, password: endpoint.password, usesTLS: endpoint.usesTLS),
-            asksUptime: asksUptime, tls: tls, connectTimeout: connectTimeout)
+            asksUptime: asksUptime, tls: tls, connectTimeout: connectTimeout, hostLookups: hostLookups)
         nodes[node] = connection
         return connection
     }
@@ -388,7 +431,7 @@ final class ClusterLink: InstanceLink {
     // MARK: - Pub/sub and facts
 
     func listen() {
-        guard let node = batches.first?.node ?? masters.first, let connection = nodes[node] else { return }
+        guard let node = masters.first, let connection = nodes[node] else { return }
         connection.listen()
         listeningNode = connection.isListening ? node : nil
     }
@@ -410,6 +453,11 @@ final class ClusterLink: InstanceLink {
     }
 
     var tlsProtocol: String? { nodes.values.lazy.compactMap(\.tlsProtocol).first }
+
+    /// A cluster is many servers: no one run_id names it, and its nodes' roles are the
+    /// slot map's business.
+    var serverRunID: String? { nil }
+    var serverRole: ServerRole? { nil }
 
     var masterAddress: HostPort? { nil }
 

@@ -8,87 +8,157 @@ import Glibc
 /// request fails or times out the socket is closed, because late replies would arrive out
 /// of step; the next request connects again.
 ///
-/// For `redis+sentinel://` a `SentinelResolver` first asks the sentinels for the master's
-/// address (under the same poll loop), and the handshake checks with ROLE that the address
-/// is a master before any request is answered.
-///
-/// For `rediss://` a `TLSSession` sits between the socket and the reader: its handshake
-/// follows the TCP connect under the same `--connect-timeout`, and what OpenSSL waits for
-/// (WANT_READ / WANT_WRITE) becomes the events this connection asks poll for.
+/// Where it stands is one `State`: asking the sentinels (`redis+sentinel://`), looking up
+/// the host name, connecting, in the TLS handshake (`rediss://`), waiting for the replies
+/// of the handshake (`HandshakeStep`s pipelined ahead of the first request), ready, or
+/// listening for pushed messages. What OpenSSL waits for (WANT_READ / WANT_WRITE) becomes
+/// the events this connection asks poll for.
 public final class Connection {
+    /// An open socket, with a TLS session on it for `rediss://`, and where it goes.
+    private struct Link {
+        let socket: FileDescriptor
+        let session: TLSSession?
+        let address: StreamSocket.Address
+    }
+
+    /// A plain-text PING on a second socket to the address of a TLS handshake that gets no
+    /// answer. redis-server takes a ClientHello for the start of an inline command and
+    /// waits for the rest, so a `rediss://` URL for a plain port would only ever time out,
+    /// like a paused TLS server: a RESP answer to PING tells them apart.
+    private struct PlainTextProbe {
+        let socket: FileDescriptor
+        var isConnected: Bool
+    }
+
+    private enum State {
+        /// No socket: the next request connects. Also after `close()`.
+        case idle
+        /// The current request failed and the socket is closed; the next request connects.
+        case failed(RedisError)
+        /// Asking the sentinels for the master's address: no socket to the instance yet.
+        case resolving(SentinelResolver)
+        /// Looking up the host name of `target` (on a thread of its own).
+        case lookingUp(HostLookup, target: Endpoint.Address)
+        /// The TCP (or unix socket) connect is under way.
+        case connecting(Link)
+        /// Connected; the TLS handshake is under way. Past `probeAt` without an answer, a
+        /// plain-text probe starts (nil once one has told nothing).
+        case securing(Link, probeAt: Instant?)
+        /// The TLS handshake goes on while the probe asks whether the port speaks plain text.
+        case probing(Link, PlainTextProbe)
+        /// Connected; the replies to these handshake steps are still to come, in order.
+        case handshaking(Link, pending: [HandshakeStep])
+        /// Connected and through the handshake: replies are the request's.
+        case ready(Link)
+        /// After SUBSCRIBE: replies beyond the request's are pushed messages.
+        case listening(Link)
+
+        var link: Link? {
+            switch self {
+            case let .connecting(link), let .securing(link, _), let .probing(link, _), let .handshaking(link, _), let .ready(link), let .listening(link): return link
+            case .idle, .failed, .resolving, .lookingUp: return nil
+            }
+        }
+    }
+
     public let endpoint: Endpoint
     private let tlsContext: TLSContext?
     private let connectTimeout: Duration
-    private var socket: FileDescriptor?
+    /// Shared with the other connections of the set: one lookup per host at a time.
+    private let hostLookups: HostLookups
+    /// The steps every new socket goes through, as this connection was configured.
+    private let handshakePlan: [HandshakeStep]
+    private var state: State = .idle
+    /// Kept across connections: it asks the sentinel that answered last first.
     private var resolver: SentinelResolver?
-    /// Asking the sentinels: there is no socket to the instance yet.
-    private var isResolving = false
-    /// Looking up the host name of the address to connect to (on a thread of its own).
-    private var lookingUp: (lookup: HostLookup, target: Endpoint.Address)?
     /// The master's address as the sentinels gave it, while connected through them.
     public private(set) var masterAddress: HostPort?
-    private var session: TLSSession?
     /// What OpenSSL last said it needs to go on; it may want to write while we read.
     private var sessionWants: Poll.Events = []
     private var reader = ReplyReader()
     private var outbox: [UInt8] = []
     private var outboxOffset = 0
-    private var isConnecting = false
-    /// Names of the handshake commands (AUTH, SELECT) whose replies are still to come.
-    private var handshake: [String] = []
     private var repliesExpected = 0
     private var replies: [Reply] = []
     /// Where reads land before hiredis's reader copies them: one buffer for the
     /// connection's life, not an allocation per read.
     private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
-    private var failure: RedisError?
-    /// After SUBSCRIBE: replies beyond the request's are pushed messages, not an error.
-    private(set) var isListening = false
     private var pushed: [Reply] = []
 
-    private let asksUptime: Bool
     /// The server's uptime as INFO reported it in the handshake, and when.
     private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
+    /// The server's INFO `run_id` from the handshake: the same server, whatever address
+    /// or database reached it, has the same one. Nil until known (or when INFO is refused).
+    private(set) var serverRunID: String?
+    /// What the server answered ROLE in the handshake; nil until known (or when refused).
+    private(set) var serverRole: ServerRole?
 
     /// `tls` is required for a `rediss` endpoint (without it, connecting fails).
     /// `connectTimeout` is shared out between the sentinels of a `redis+sentinel://` endpoint.
-    public init(endpoint: Endpoint, asksUptime: Bool = false, tls: TLSContext? = nil, connectTimeout: Duration = .milliseconds(500)) {
+    /// With `describesServer` (or the older name `asksUptime`), the handshake asks INFO
+    /// server (uptime and run_id); with `checksRole`, ROLE, and a server that is not a master
+    /// fails every request (a replica never votes).
+    public init(endpoint: Endpoint, asksUptime: Bool = false, describesServer: Bool = false, checksRole: Bool = false, tls: TLSContext? = nil,
+                connectTimeout: Duration = .milliseconds(500), hostLookups: HostLookups = HostLookups()) {
         self.endpoint = endpoint
-        self.asksUptime = asksUptime
         self.tlsContext = tls
         self.connectTimeout = connectTimeout
+        self.hostLookups = hostLookups
+        handshakePlan = HandshakeStep.plan(for: endpoint, describesServer: describesServer || asksUptime, checksRole: checksRole)
     }
 
     deinit {
         resolver?.cancel()
-        session?.shutdown()
-        socket?.close()
+        if case let .probing(_, probe) = state { probe.socket.close() }
+        state.link?.session?.shutdown()
+        state.link?.socket.close()
     }
 
     /// Whether a socket is open (connected or connecting).
-    public var isOpen: Bool { socket != nil }
+    public var isOpen: Bool { state.link != nil }
 
-    var descriptor: FileDescriptor? { isResolving ? resolver?.descriptor : lookingUp?.lookup.descriptor ?? socket }
-
-    /// When the current step (asking one sentinel) has had its share of time.
-    var stepDeadline: Instant? { isResolving ? resolver?.stepDeadline : nil }
-
-    /// The current step missed `stepDeadline`: the next sentinel is asked.
-    func stepTimedOut() {
-        guard isResolving, let resolver else { return }
-        resolver.stepTimedOut()
-        afterResolving()
+    var descriptor: FileDescriptor? {
+        switch state {
+        case let .resolving(resolver): return resolver.descriptor
+        case let .lookingUp(lookup, _): return lookup.descriptor
+        default: return state.link?.socket
+        }
     }
 
-    /// Starts a request: connects first when needed (with AUTH and SELECT pipelined ahead of
+    /// When the current step (asking one sentinel, or waiting for the TLS server's first
+    /// answer) has had its share of time.
+    var stepDeadline: Instant? {
+        switch state {
+        case let .resolving(resolver): return resolver.stepDeadline
+        case let .securing(_, probeAt): return probeAt
+        default: return nil
+        }
+    }
+
+    /// The current step missed `stepDeadline`: the next sentinel is asked, or a silent TLS
+    /// handshake gets a plain-text probe.
+    func stepTimedOut() {
+        switch state {
+        case let .resolving(resolver):
+            resolver.stepTimedOut()
+            afterResolving()
+        case let .securing(link, _?):
+            startProbe(beside: link)
+        default:
+            break
+        }
+    }
+
+    /// Starts a request: connects first when needed (with the handshake pipelined ahead of
     /// `commands`), then queues `commands`. Returns whether a connection had to be opened.
     @discardableResult
     func begin(_ commands: [Command]) -> Bool {
         replies = []
-        failure = nil
         repliesExpected = commands.count
         var opened = false
-        if socket == nil && !isResolving && lookingUp == nil {
+        switch state {
+        case .idle, .failed:
+            state = .idle
             opened = true
             do {
                 try open()
@@ -96,70 +166,87 @@ public final class Connection {
                 fail(error)
                 return opened
             }
+        default: break
         }
         for command in commands { outbox += command.encoded }
         // On an open connection the request goes out now, not after a poll for writability
         // that would only say what a fresh socket buffer always is: one poll less per round.
-        if socket != nil && !isStillConnecting { flush() }
+        if state.link != nil && !isStillConnecting { flush() }
         return opened
     }
 
     /// Whether the current request has all its replies, or has failed.
-    var isFinished: Bool { failure != nil || (handshake.isEmpty && replies.count >= repliesExpected) }
+    var isFinished: Bool {
+        switch state {
+        case .failed: return true
+        case .idle, .ready, .listening: return replies.count >= repliesExpected
+        case .resolving, .lookingUp, .connecting, .securing, .probing, .handshaking: return false
+        }
+    }
 
     /// Asking sentinels, looking up the host, connecting or in the TLS handshake: still
     /// under `--connect-timeout`.
-    var isStillConnecting: Bool { isResolving || lookingUp != nil || isConnecting || isHandshaking }
-
-    private var isHandshaking: Bool { session.map { !$0.isHandshakeDone } ?? false }
+    var isStillConnecting: Bool {
+        switch state {
+        case .resolving, .lookingUp, .connecting, .securing, .probing: return true
+        case .idle, .failed, .handshaking, .ready, .listening: return false
+        }
+    }
 
     /// The TLS protocol of the open connection ("TLSv1.3"); nil without TLS.
     public var tlsProtocol: String? {
-        guard let session, session.isHandshakeDone else { return nil }
-        return session.protocolVersion
+        switch state {
+        case let .handshaking(link, _), let .ready(link), let .listening(link): return link.session?.protocolVersion
+        default: return nil
+        }
     }
 
     /// Whether replies have arrived that poll cannot see on the socket any more (OpenSSL
     /// decrypted and holds them).
-    var hasBufferedInput: Bool { session?.hasBufferedInput ?? false }
+    var hasBufferedInput: Bool { state.link?.session?.hasBufferedInput ?? false }
 
     /// The events this connection waits for now.
     var wantedEvents: Poll.Events {
-        guard socket != nil || isResolving || lookingUp != nil, !isFinished else { return [] }
-        if isResolving { return resolver?.wantedEvents ?? [] }
-        if lookingUp != nil { return .readable }
-        if isConnecting { return [.readable, .writable] }
-        if isHandshaking { return sessionWants.isEmpty ? [.readable, .writable] : sessionWants }
-        var events: Poll.Events = .readable
-        if outboxOffset < outbox.count { events.insert(.writable) }
-        return events.union(sessionWants)
+        guard !isFinished else { return [] }
+        switch state {
+        case .idle, .failed: return []
+        case let .resolving(resolver): return resolver.wantedEvents
+        case .lookingUp: return .readable
+        case .connecting: return [.readable, .writable]
+        case .securing, .probing: return sessionWants.isEmpty ? [.readable, .writable] : sessionWants
+        case .handshaking, .ready, .listening:
+            var events: Poll.Events = .readable
+            if outboxOffset < outbox.count { events.insert(.writable) }
+            return events.union(sessionWants)
+        }
     }
 
     /// Acts on what poll reported for this connection's socket.
     func handle(_ events: Poll.Events) {
         guard !isFinished else { return }
-        if isResolving, let resolver {
+        switch state {
+        case let .resolving(resolver):
             resolver.handle(events)
             afterResolving()
             return
-        }
-        if lookingUp != nil {
+        case .lookingUp:
             if !events.isEmpty { afterLookup() }
             return
-        }
-        guard let socket else { return }
-        if isConnecting {
+        case let .connecting(link):
             guard !events.isEmpty else { return }
-            if let error = StreamSocket.connectError(of: socket) {
+            if let error = StreamSocket.connectError(of: link.socket) {
                 fail(connectionFailed(error.description))
                 return
             }
-            isConnecting = false
+            connected(link)
+        default: break
         }
-        if let session, !session.isHandshakeDone {
+        if let link = state.link, let session = link.session, !session.isHandshakeDone {
             sessionWants = []
             switch session.handshake() {
-            case .done: break
+            case .done:
+                if case let .probing(_, probe) = state { probe.socket.close() }
+                secured(link)
             case let .wants(events):
                 sessionWants = events
                 return
@@ -171,17 +258,18 @@ public final class Connection {
                 return
             }
         }
+        guard state.link != nil else { return }
         sessionWants = []
         if events.contains(.writable) || outboxOffset < outbox.count { flush() }
         // OpenSSL may hold decrypted bytes, or have wanted to write in order to read.
-        if failure == nil && (session != nil || events.contains(.readable) || events.contains(.hangUp) || events.contains(.error)) {
+        if !isFailed && (state.link?.session != nil || events.contains(.readable) || events.contains(.hangUp) || events.contains(.error)) {
             receive()
         }
     }
 
     /// Ends the current request: its replies, or why there are none.
     func finish() -> Result<[Reply], RedisError> {
-        if let failure { return .failure(failure) }
+        if case let .failed(error) = state { return .failure(error) }
         // A master that turned replica under a failover answers READONLY: drop it, so that
         // the next request asks the sentinels again.
         if case .sentinel = endpoint.address, replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) {
@@ -192,52 +280,65 @@ public final class Connection {
 
     /// Gives up on the current request (its deadline passed); the socket is closed.
     func timeOut() {
-        // In the TLS handshake, the usual cause is a plain-text server: it reads the
-        // ClientHello as the start of an inline command and waits for the rest.
-        let what = isResolving ? "asking the sentinels for '\(resolver?.master ?? "")'"
-            : lookingUp != nil ? "looking up '\(lookingUp?.lookup.host ?? "")' (is the DNS server answering?)"
-            : isConnecting ? "connecting" + (masterAddress.map { " to the master at \($0), as the sentinel said" } ?? "")
-            : isHandshaking ? "in the TLS handshake (is the port a TLS port?)" : "waiting for a reply"
+        let what: String
+        switch state {
+        case let .resolving(resolver): what = "asking the sentinels for '\(resolver.master)'"
+        case let .lookingUp(lookup, _): what = "looking up '\(lookup.host)' (is the DNS server answering?)"
+        case .connecting: what = "connecting" + (masterAddress.map { " to the master at \($0), as the sentinel said" } ?? "")
+        // In the TLS handshake: a paused server, or a plain-text one the probe did not reach.
+        case .securing, .probing: what = "in the TLS handshake (is the port a TLS port?)"
+        default: what = "waiting for a reply"
+        }
         fail(.timedOut(what))
     }
 
     /// Keeps the connection open for pushed messages once the current request (SUBSCRIBE)
     /// has its replies. It takes no further requests.
-    func listen() { isListening = socket != nil && failure == nil }
+    func listen() {
+        if case let .ready(link) = state { state = .listening(link) }
+    }
+
+    var isListening: Bool {
+        if case .listening = state { return true }
+        return false
+    }
 
     /// Reads whatever has arrived without blocking and returns the pushed messages; an empty
     /// result with `isListening` false means the connection was lost.
     func takePushed() -> [Reply] {
-        guard isListening, socket != nil else { return [] }
+        guard isListening else { return [] }
         receive()
         let messages = pushed
         pushed = []
         return messages
     }
 
-    /// Closes the socket; the next request reconnects.
+    /// Closes the socket; the next request reconnects. A failed request stays failed: its
+    /// error is what `finish` returns.
     public func close() {
-        isListening = false
-        pushed = []
         resolver?.cancel()
-        isResolving = false
-        lookingUp = nil
+        if case let .probing(_, probe) = state { probe.socket.close() }
+        if let link = state.link {
+            link.session?.shutdown()
+            link.socket.close()
+        }
+        if !isFailed { state = .idle }
+        pushed = []
         masterAddress = nil
-        session?.shutdown()
-        session = nil
         sessionWants = []
-        socket?.close()
-        socket = nil
         reader = ReplyReader()
         outbox = []
         outboxOffset = 0
-        isConnecting = false
-        handshake = []
+    }
+
+    private var isFailed: Bool {
+        if case .failed = state { return true }
+        return false
     }
 
     private func fail(_ error: RedisError) {
-        failure = scrubbed(error)
         close()
+        state = .failed(scrubbed(error))
     }
 
     /// Error texts from the server are echoed to users; make sure the password is not in them.
@@ -251,27 +352,29 @@ public final class Connection {
         }
     }
 
-    // MARK: - Socket
+    // MARK: - Connecting
 
     private func open() throws(RedisError) {
+        // The handshake waits in the outbox until the socket is through connecting (and TLS).
+        serverUptime = nil
+        serverRunID = nil
+        serverRole = nil
+        for step in handshakePlan { outbox += step.command(for: endpoint).encoded }
         guard case let .sentinel(sentinels, master) = endpoint.address else {
             try connect(to: endpoint.address)
-            queueHandshake()
             return
         }
-        // The handshake waits in the outbox until the master's socket exists.
-        queueHandshake()
-        let resolver = self.resolver ?? SentinelResolver(sentinels: sentinels, master: master, connectTimeout: connectTimeout, tls: endpoint.usesTLS ? tlsContext : nil)
+        let resolver = self.resolver ?? SentinelResolver(sentinels: sentinels, master: master, connectTimeout: connectTimeout, tls: endpoint.usesTLS ? tlsContext : nil, hostLookups: hostLookups)
         self.resolver = resolver
-        isResolving = true
+        state = .resolving(resolver)
         resolver.start()
         afterResolving()
     }
 
     /// Connects to the master once the sentinels named it, or fails with their reasons.
     private func afterResolving() {
-        guard isResolving, let outcome = resolver?.outcome else { return }
-        isResolving = false
+        guard case let .resolving(resolver) = state, let outcome = resolver.outcome else { return }
+        state = .idle
         switch outcome {
         case let .found(address):
             masterAddress = address
@@ -301,7 +404,7 @@ public final class Connection {
                 return
             }
             do throws(StreamSocket.ResolutionError) {
-                lookingUp = (try HostLookup(host: host, port: port), target)
+                state = .lookingUp(try hostLookups.lookup(host: host, port: port), target: target)
             } catch {
                 throw connectionFailed(error.description)
             }
@@ -314,8 +417,8 @@ public final class Connection {
 
     /// Connects once the host name's lookup has finished, or fails with its reason.
     private func afterLookup() {
-        guard let (lookup, target) = lookingUp, let outcome = lookup.outcome() else { return }
-        lookingUp = nil
+        guard case let .lookingUp(lookup, target) = state, let outcome = lookup.outcome() else { return }
+        state = .idle
         switch outcome {
         case let .success(address):
             do {
@@ -330,53 +433,103 @@ public final class Connection {
 
     private func connect(to target: Endpoint.Address, at address: StreamSocket.Address) throws(RedisError) {
         let descriptor: FileDescriptor
+        let inProgress: Bool
         do {
-            (descriptor, isConnecting) = try StreamSocket.connect(to: address)
+            (descriptor, inProgress) = try StreamSocket.connect(to: address)
         } catch {
             throw connectionFailed(error.description)
         }
-        socket = descriptor
+        var session: TLSSession?
         if endpoint.usesTLS {
             // The name to verify is the one connected to: for Sentinel, the master's address.
             guard let tlsContext, case let .tcp(host, _) = target else {
-                close()
+                descriptor.close()
                 throw .tls("is not configured for this connection")
             }
             do {
                 session = try TLSSession(context: tlsContext, socket: descriptor, host: host)
             } catch {
-                close()
+                descriptor.close()
                 throw error
             }
         }
+        let link = Link(socket: descriptor, session: session, address: address)
+        if inProgress {
+            state = .connecting(link)
+        } else {
+            connected(link)
+        }
     }
 
-    private func queueHandshake() {
-        handshake = []
-        if let password = endpoint.password {
-            var arguments = [Array("AUTH".utf8)]
-            if let username = endpoint.username { arguments.append(Array(username.utf8)) }
-            arguments.append(Array(password.utf8))
-            outbox += Command(arguments: arguments).encoded
-            handshake.append("AUTH")
-        }
-        if endpoint.database != 0 {
-            outbox += Command("SELECT", String(endpoint.database)).encoded
-            handshake.append("SELECT")
-        }
-        serverUptime = nil
-        if asksUptime {
-            outbox += Command("INFO", "server").encoded
-            handshake.append("INFO")
-        }
-        if case .sentinel = endpoint.address {
-            outbox += Command("ROLE").encoded
-            handshake.append("ROLE")
+    /// The connect finished: TLS comes next, or the handshake's replies.
+    private func connected(_ link: Link) {
+        if link.session != nil {
+            // A TLS server answers a ClientHello at once; half the connect time without an
+            // answer is worth a probe.
+            state = .securing(link, probeAt: Instant.now() + connectTimeout / 2)
+        } else {
+            secured(link)
         }
     }
+
+    /// The link is ready to carry bytes: the handshake's replies come first.
+    private func secured(_ link: Link) {
+        state = handshakePlan.isEmpty ? .ready(link) : .handshaking(link, pending: handshakePlan)
+    }
+
+    // MARK: - The plain-text probe
+
+    private func startProbe(beside link: Link) {
+        do {
+            let (socket, inProgress) = try StreamSocket.connect(to: link.address)
+            state = .probing(link, PlainTextProbe(socket: socket, isConnected: false))
+            if !inProgress { handleProbe(.writable) }
+        } catch {
+            // No probe: the handshake may still finish, or time out as it would have.
+            state = .securing(link, probeAt: nil)
+        }
+    }
+
+    /// The probe's socket and what to wait for on it, while probing.
+    var probeRequest: (FileDescriptor, Poll.Events)? {
+        guard case let .probing(_, probe) = state else { return nil }
+        return (probe.socket, probe.isConnected ? .readable : .writable)
+    }
+
+    /// Acts on what poll saw on the probe's socket: sends PING once connected, and takes a
+    /// RESP answer (`+PONG`, `-NOAUTH ...`) for proof that the port speaks plain text.
+    func handleProbe(_ events: Poll.Events) {
+        guard case let .probing(link, probe) = state, !events.isEmpty else { return }
+        /// The probe told nothing (refused, closed, not RESP): the handshake goes on alone.
+        func giveUp() {
+            probe.socket.close()
+            state = .securing(link, probeAt: nil)
+        }
+        if !probe.isConnected {
+            guard StreamSocket.connectError(of: probe.socket) == nil else { return giveUp() }
+            let ping = Array("PING\r\n".utf8)
+            guard (try? ping.withUnsafeBytes { try probe.socket.send($0) }) == ping.count else { return giveUp() }
+            state = .probing(link, PlainTextProbe(socket: probe.socket, isConnected: true))
+            return
+        }
+        var first: [UInt8] = [0]
+        let outcome: Result<Int, Errno> = first.withUnsafeMutableBytes { buffer in
+            do throws(Errno) { return .success(try probe.socket.read(into: buffer)) } catch { return .failure(error) }
+        }
+        let count: Int
+        switch outcome {
+        case let .success(read): count = read
+        case .failure(.wouldBlock): return
+        case .failure: return giveUp()
+        }
+        guard count == 1, first[0] == UInt8(ascii: "+") || first[0] == UInt8(ascii: "-") else { return giveUp() }
+        fail(.tls("handshake failed: the port answers plain-text Redis (a rediss:// URL for a plain port?)"))
+    }
+
+    // MARK: - Bytes
 
     private func flush() {
-        guard let socket else { return }
+        guard let socket = state.link?.socket else { return }
         while outboxOffset < outbox.count {
             let result = outbox.withUnsafeBytes { raw in
                 send(UnsafeRawBufferPointer(rebasing: raw[outboxOffset...]), on: socket)
@@ -389,13 +542,12 @@ public final class Connection {
     }
 
     private func receive() {
-        guard let socket else { return }
-        while failure == nil {
+        while let socket = state.link?.socket {
             let result = readBuffer.withUnsafeMutableBytes { raw in read(into: raw, from: socket) }
             guard let count = bytesMoved(result) else { return }
             do throws(RedisError) {
                 try reader.feed(Array(readBuffer[..<count]))
-                while let reply = try reader.next() { accept(reply) }
+                while state.link != nil, let reply = try reader.next() { accept(reply) }
             } catch {
                 fail(error)
                 return
@@ -430,7 +582,7 @@ public final class Connection {
     }
 
     private func send(_ bytes: UnsafeRawBufferPointer, on socket: FileDescriptor) -> Transfer {
-        if let session { return transfer(session.write(bytes)) }
+        if let session = state.link?.session { return transfer(session.write(bytes)) }
         do {
             return .moved(try socket.send(bytes))
         } catch {
@@ -439,7 +591,7 @@ public final class Connection {
     }
 
     private func read(into buffer: UnsafeMutableRawBufferPointer, from socket: FileDescriptor) -> Transfer {
-        if let session { return transfer(session.read(into: buffer)) }
+        if let session = state.link?.session { return transfer(session.read(into: buffer)) }
         do {
             let count = try socket.read(into: buffer)
             return count == 0 ? .closed : .moved(count)
@@ -466,37 +618,59 @@ public final class Connection {
         }
     }
 
+    // MARK: - Replies
+
     private func accept(_ reply: Reply) {
-        if !handshake.isEmpty {
-            let command = handshake.removeFirst()
-            if command == "INFO" {
-                // A managed service may refuse INFO: then the uptime is simply unknown.
-                if let text = reply.text, let seconds = ServerInfo(text)["uptime_in_seconds"].flatMap({ Int64($0) }) {
-                    serverUptime = (.seconds(seconds), Instant.now())
-                }
-                return
+        switch state {
+        case let .handshaking(link, pending):
+            var rest = pending
+            let step = rest.removeFirst()
+            state = rest.isEmpty ? .ready(link) : .handshaking(link, pending: rest)
+            apply(step.finding(in: reply))
+        case .ready:
+            if replies.count < repliesExpected {
+                replies.append(reply)
+            } else {
+                fail(.unexpectedReply("more replies than requests"))
             }
-            if command == "ROLE", reply.errorMessage == nil {
-                let role = reply.elements?.first?.text ?? "\(reply)"
-                if role != "master", let masterAddress {
-                    resolver?.distrustLastAnswer()
-                    fail(.sentinel("the sentinels named \(masterAddress) the master, but it says it is a \(role) (a failover in progress?)"))
-                }
-                return
+        case .listening:
+            if replies.count < repliesExpected {
+                replies.append(reply)
+            } else {
+                pushed.append(reply)
             }
-            if case let .error(message) = reply {
-                let error = RedisError(errorReply: message)
-                // Any refusal of AUTH is an authentication failure, whatever its wording.
-                fail(command == "AUTH" && !error.isAccessDenied ? .authenticationFailed(message) : error)
-            }
-            return
+        case .idle, .failed, .resolving, .lookingUp, .connecting, .securing, .probing:
+            break
         }
-        if replies.count < repliesExpected {
-            replies.append(reply)
-        } else if isListening {
-            pushed.append(reply)
-        } else {
-            fail(.unexpectedReply("more replies than requests"))
+    }
+
+    /// Acts on what a handshake reply said.
+    private func apply(_ finding: HandshakeStep.Finding) {
+        switch finding {
+        case .accepted:
+            break
+        case let .refused(error):
+            fail(error)
+        case let .server(uptimeSeconds, runID):
+            // A managed service may refuse INFO: then the uptime and identity are unknown.
+            serverUptime = uptimeSeconds.map { (.seconds($0), Instant.now()) }
+            serverRunID = runID
+        case let .role(role):
+            serverRole = role
+            guard let role, role != .master else { return }
+            if case .sentinel = endpoint.address {
+                resolver?.distrustLastAnswer()
+                fail(.sentinel("the sentinels named \(masterAddress.map(\.description) ?? "an address") the master, but it says it is a \(role) (a failover in progress?)"))
+                return
+            }
+            switch role {
+            case let .replica(master):
+                fail(.misconfigured("is a replica of \(master.map(\.description) ?? "another server"); a replica never votes"))
+            case .sentinel:
+                fail(.misconfigured("is a Redis Sentinel, not a master (use redis+sentinel:// to reach the master it watches)"))
+            case .master, .other:
+                fail(.misconfigured("says its role is '\(role)', not master; only a master votes"))
+            }
         }
     }
 }

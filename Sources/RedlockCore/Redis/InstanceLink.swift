@@ -35,6 +35,10 @@ protocol InstanceLink: AnyObject {
 
     /// The server's uptime as INFO reported it when the link connected, and when.
     var serverUptime: (seconds: Duration, measuredAt: Instant)? { get }
+    /// The server's INFO run_id and its answer to ROLE from the handshake; nil when unknown
+    /// (not connected yet, refused, or a kind of link that does not ask).
+    var serverRunID: String? { get }
+    var serverRole: ServerRole? { get }
     var tlsProtocol: String? { get }
     var masterAddress: HostPort? { get }
     /// The masters of a Redis Cluster, as its slot map names them; nil for other links.
@@ -43,10 +47,13 @@ protocol InstanceLink: AnyObject {
 
 extension Connection: InstanceLink {
     func pollRequests() -> [(FileDescriptor, Poll.Events)] {
-        descriptor.map { [($0, wantedEvents)] } ?? []
+        guard let descriptor else { return [] }
+        // While a plain-text probe runs beside a TLS handshake, both sockets are watched.
+        return [(descriptor, wantedEvents)] + (probeRequest.map { [$0] } ?? [])
     }
 
     func handle(_ events: [Poll.Events]) {
+        if events.count > 1 { handleProbe(events[1]) }
         handle(events.first ?? [])
     }
 

@@ -9,6 +9,9 @@ public final class InstanceSet {
     public let operationTimeout: Duration
     /// The TLS settings of the `rediss://` endpoints (nil when there are none).
     public let tls: TLSContext?
+    /// The host name lookups at work, shared by every connection of the set across rounds
+    /// (and with another set made with `hostLookups:` this one's).
+    public let hostLookups: HostLookups
     private let connections: [any InstanceLink]
 
     /// One instance's part in a finished round, for `-v` logs.
@@ -20,18 +23,21 @@ public final class InstanceSet {
     /// Told about every round when set: how `-v` shows each instance's round trip.
     public var observer: ((RoundReport) -> Void)?
 
-    /// With `tracksUptime`, every new connection asks INFO server in its handshake (for
-    /// `--restart-grace`): one more pipelined command per connection, no extra round trip.
-    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false, tls: TLSContext? = nil) {
+    /// Every new connection asks INFO server and ROLE in its handshake, pipelined ahead of
+    /// its first request (no extra round trip): the server's run_id (one server, one vote),
+    /// its uptime (`--restart-grace`) and whether it is a master (a replica never votes).
+    /// `tracksUptime` asks the nodes of a Redis Cluster for INFO too.
+    public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false, tls: TLSContext? = nil, hostLookups: HostLookups = HostLookups()) {
         self.endpoints = endpoints
+        self.hostLookups = hostLookups
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
         self.tls = tls
         connections = endpoints.map { endpoint -> any InstanceLink in
             if case .cluster = endpoint.address {
-                return ClusterLink(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout)
+                return ClusterLink(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout, hostLookups: hostLookups)
             }
-            return Connection(endpoint: endpoint, asksUptime: tracksUptime, tls: tls, connectTimeout: connectTimeout)
+            return Connection(endpoint: endpoint, describesServer: true, checksRole: true, tls: tls, connectTimeout: connectTimeout, hostLookups: hostLookups)
         }
     }
 
@@ -234,5 +240,39 @@ public final class InstanceSet {
             if case let .error(message) = reply { return .failure(RedisError(errorReply: message)) }
             return .success(reply)
         }
+    }
+}
+
+// MARK: - Which server each instance is (one server, one vote)
+
+extension InstanceSet {
+    /// The INFO run_id of the server instance `index` is connected to, from its handshake;
+    /// nil before it connected, when INFO was refused, or for a Redis Cluster.
+    public func serverIdentity(of index: Int) -> String? {
+        connections[index].serverRunID
+    }
+
+    /// What the server of instance `index` answered ROLE in its handshake; nil when unknown.
+    /// An instance that is not a master fails every request (`RedisError.misconfigured`).
+    public func role(of index: Int) -> ServerRole? {
+        connections[index].serverRole
+    }
+
+    /// The pairs of instances (i < j) that reached the same server (the same run_id),
+    /// however their URLs spell it: `localhost` and `127.0.0.1`, a unix socket and TCP,
+    /// `/0` and `/1`. Such a server would vote twice. Known for the instances that have
+    /// connected: ask after a round.
+    public func duplicateIdentities() -> [(Int, Int)] {
+        var firstWith: [String: Int] = [:]
+        var pairs: [(Int, Int)] = []
+        for index in connections.indices {
+            guard let identity = connections[index].serverRunID else { continue }
+            if let first = firstWith[identity] {
+                pairs.append((first, index))
+            } else {
+                firstWith[identity] = index
+            }
+        }
+        return pairs
     }
 }

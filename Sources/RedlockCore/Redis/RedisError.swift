@@ -19,6 +19,11 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case permissionDenied(String)
     /// The instance is a replica (READONLY).
     case readOnly(String)
+    /// The instance cannot serve redlock as the URL asks, and will not on the next attempt
+    /// either: a database index out of range, a command redlock needs disabled or renamed
+    /// (EVALSHA, EVAL), a replica or a sentinel where a master is needed. The text is the
+    /// whole sentence fragment.
+    case misconfigured(String)
     /// maxmemory reached with noeviction (OOM).
     case outOfMemory(String)
     /// The script is not in the script cache (NOSCRIPT); redlock then sends it whole.
@@ -43,6 +48,11 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         case "OOM": self = .outOfMemory(message)
         case "NOSCRIPT": self = .noScript(message)
         case "WRONGTYPE": self = .wrongType(message)
+        case "ERR" where message.hasPrefix("ERR unknown command"):
+            // rename-command EVALSHA "" (or a managed service that disables scripting). The
+            // arguments Redis echoes (the lock's value) say nothing more.
+            let command = message.firstRange(of: ", with args beginning with").map { String(message[..<$0.lowerBound]) } ?? message
+            self = .misconfigured("cannot run a command redlock needs: \(command)")
         default:
             // "ERR AUTH <password> called without any password configured" and older wordings.
             if message.hasPrefix("ERR") && message.localizedCaseInsensitiveContainsASCII("password") {
@@ -69,12 +79,14 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A failure that trying again cannot cure: a refusal of our credentials, or a TLS
-    /// handshake that failed (the certificate will not verify on the next attempt either).
-    /// Waiting for a lock stops when too many instances fail this way.
+    /// A failure that trying again cannot cure: a refusal of our credentials, a TLS
+    /// handshake that failed (the certificate will not verify on the next attempt either,
+    /// and a plain-text port stays one), or an instance that cannot serve as configured
+    /// (`misconfigured`: a database out of range, EVALSHA disabled, a replica). Waiting for
+    /// a lock stops when too many instances fail this way.
     public var isPermanent: Bool {
         switch self {
-        case .authenticationFailed, .permissionDenied, .tls: return true
+        case .authenticationFailed, .permissionDenied, .tls, .misconfigured: return true
         default: return false
         }
     }
@@ -89,6 +101,7 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .authenticationFailed(message): return "authentication failed: \(message)"
         case let .permissionDenied(message): return "permission denied: \(message)"
         case let .readOnly(message): return "read-only replica, not a master: \(message)"
+        case let .misconfigured(reason): return reason
         case let .outOfMemory(message): return "out of memory: \(message)"
         case let .noScript(message): return "script not loaded: \(message)"
         case let .wrongType(message): return "key holds a value that is not a string: \(message)"

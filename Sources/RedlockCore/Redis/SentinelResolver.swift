@@ -29,8 +29,11 @@ final class SentinelResolver {
     private(set) var stepDeadline: Instant?
     private(set) var outcome: Outcome?
 
-    init(sentinels: [HostPort], master: String, connectTimeout: Duration, tls: TLSContext? = nil) {
+    private let hostLookups: HostLookups
+
+    init(sentinels: [HostPort], master: String, connectTimeout: Duration, tls: TLSContext? = nil, hostLookups: HostLookups = HostLookups()) {
         self.master = master
+        self.hostLookups = hostLookups
         self.tls = tls
         order = sentinels
         stepTimeout = max(.milliseconds(1), connectTimeout / sentinels.count)
@@ -81,7 +84,7 @@ final class SentinelResolver {
     private func askNext() {
         while position < order.count {
             let sentinel = order[position]
-            let connection = Connection(endpoint: Endpoint(address: .tcp(host: sentinel.host, port: sentinel.port), usesTLS: tls != nil), tls: tls)
+            let connection = Connection(endpoint: Endpoint(address: .tcp(host: sentinel.host, port: sentinel.port), usesTLS: tls != nil), tls: tls, hostLookups: hostLookups)
             connection.begin([Command("SENTINEL", "get-master-addr-by-name", master)])
             asking = connection
             stepDeadline = Instant.now() + stepTimeout

@@ -5,7 +5,8 @@ import Glibc
 /// that does not answer would otherwise hold a round up for the resolver's own timeouts
 /// (seconds, per server and attempt) whatever `--connect-timeout` says. The caller polls
 /// `descriptor` with its sockets, takes `outcome` once it is readable, and gives the lookup
-/// up by dropping it: the thread then finishes alone.
+/// up by dropping it: the thread then finishes alone. Several connections may wait on one
+/// lookup (see `HostLookups`): the descriptor stays readable once it has finished.
 public final class HostLookup {
     public let host: String
     /// Readable once the lookup has finished.

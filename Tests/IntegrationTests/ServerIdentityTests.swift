@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// One server, one vote: every connection asks INFO server (run_id) and ROLE in its
+/// handshake. A server listed under two names would vote twice; a replica, even a writable
+/// one, would accept a lock its master never sees (and lose it at the next resync).
+@Suite struct ServerIdentityTests {
+    private func freeDeadURL() throws -> String { "redis://127.0.0.1:\(try freeLoopbackPort())" }
+
+    @Test func aWritableReplicaNeverVotes() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        // servers[1] replicates servers[2], a master not in the list, and takes writes.
+        try redis.servers[1].client().command("CONFIG", "SET", "replica-read-only", "no")
+        try redis.servers[1].client().command("REPLICAOF", "127.0.0.1", String(redis.servers[2].port))
+        let urls = [redis.servers[0].url, redis.servers[1].url, try freeDeadURL()].joined(separator: ",")
+        let result = try redlock(["run", "-n", "k", "--", "echo", "ran"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 69, "the replica's yes must not make a quorum with servers[0]: \(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("127.0.0.1:\(redis.servers[1].port): is a replica of 127.0.0.1:\(redis.servers[2].port); a replica never votes"), "\(result)")
+        #expect(try redis.servers[1].client().command("GET", "k") == .null, "nothing was written to the replica")
+    }
+
+    /// Runs redlock with `urls` and expects exit 78 naming both spellings, COMMAND not run,
+    /// and no password in the output.
+    private func expectRefusedAsDuplicates(_ urls: [String], naming first: String, _ second: String, password: String? = nil) throws {
+        let result = try redlock(["run", "-w", "5s", "k", "--", "echo", "ran"], environment: ["REDLOCK_URLS": urls.joined(separator: ",")])
+        #expect(result.status == 78, "\(result)")
+        #expect(result.stdout.isEmpty)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.last?.hasPrefix("redlock: ") == true && lines.last?.contains(first) == true && lines.last?.contains(second) == true, "\(result)")
+        if let password { #expect(!result.stderr.contains(password)) }
+    }
+
+    @Test func oneServerUnderTwoNamesIsRefused() throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started(extraArgs: ["--requirepass", "dup-pw-7"])
+        let port = server.port
+        let dead = try freeDeadURL()
+        try expectRefusedAsDuplicates(["redis://:dup-pw-7@127.0.0.1:\(port)", "redis://:dup-pw-7@localhost:\(port)", dead],
+                                      naming: "127.0.0.1:\(port)/0", "localhost:\(port)/0", password: "dup-pw-7")
+        try expectRefusedAsDuplicates(["redis://:dup-pw-7@127.0.0.1:\(port)/0", "redis://:dup-pw-7@127.0.0.1:\(port)/1", dead],
+                                      naming: "127.0.0.1:\(port)/0", "127.0.0.1:\(port)/1", password: "dup-pw-7")
+        for database in ["0", "1"] {
+            let client = try server.client()
+            _ = try client.command("SELECT", database)
+            #expect(try client.command("EXISTS", "k") == .integer(0), "no lock is left behind in database \(database)")
+        }
+    }
+
+    @Test func oneServerOverAUnixSocketAndTCPIsRefused() throws {
+        try RedisServer.requireAvailable()
+        let scratch = try TestScratch()
+        let socket = scratch.file("redis.sock")
+        let server = try RedisServer.started(extraArgs: ["--unixsocket", socket, "--unixsocketperm", "700"])
+        try expectRefusedAsDuplicates(["unix://\(socket)", server.url, try freeDeadURL()], naming: "\(socket)/0", "127.0.0.1:\(server.port)/0")
+        #expect(try server.client().command("EXISTS", "k") == .integer(0), "no lock is left behind")
+    }
+}

@@ -96,6 +96,8 @@ enum OptionTable {
                    "give up at once if the lock is held"),
         OptionSpec("conflict-exit-code", "E", "N", .integer(0...255), commands: locking, default: "75",
                    "exit status when the lock was not acquired in time"),
+        OptionSpec("unreachable-timeout", nil, "D", .duration, commands: locking, default: "1m",
+                   "give up with 69 after D of attempts that reach no quorum (or at --wait's end)"),
 
         // Running COMMAND.
         OptionSpec("kill-after", nil, "D", .duration, commands: [.run], default: "min(5s, TTL/3)",

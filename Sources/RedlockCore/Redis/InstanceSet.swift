@@ -11,6 +11,9 @@ public final class InstanceSet {
     /// The TLS settings of the `rediss://` endpoints (nil when there are none).
     public let tls: TLSContext?
     private let connections: [any InstanceLink]
+    /// Instances that did not answer their last round (timed out or abandoned): once a
+    /// round is decided they are not waited for again, until one answers.
+    private var unresponsive: Set<Int> = []
 
     /// One instance's part in a finished round, for `-v` logs.
     public struct RoundReport: Sendable {
@@ -74,9 +77,10 @@ public final class InstanceSet {
         // Each instance's result, taken once as it finishes.
         var results: [Result<[Reply], RedisError>?] = Array(repeating: nil, count: connections.count)
         // Once decided, the others get as long again as the deciding answers took (at least
-        // a millisecond): an instance a little slower than the rest still answers, and holds
-        // what the rest hold, while a hung one costs the round at most its time again. What
-        // is still in flight then is abandoned.
+        // a quarter millisecond): an instance a little slower than the rest still answers,
+        // and holds what the rest hold. One that did not answer its last round gets nothing:
+        // a hung instance costs one round this much, and then no more. What is still in
+        // flight then is abandoned.
         var abandonAt: Instant?
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
@@ -97,24 +101,29 @@ public final class InstanceSet {
         if let decided, decided(results) { abandonAt = start }
         while true {
             let now = Instant.now()
-            let abandoning = abandonAt.map { now >= $0 } ?? false
+            let graceOver = abandonAt.map { now >= $0 } ?? false
             var someFinished = false
             active.removeAll { index in
                 let connection = connections[index]
                 finishedAt[index] = now
                 if let step = connection.stepDeadline, now >= step { connection.stepTimedOut() }
                 let limit = connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index]
+                let abandoning = abandonAt != nil && (graceOver || unresponsive.contains(index))
                 if !connection.isFinished {
                     if abandoning {
                         connection.timeOut()
+                        unresponsive.insert(index)
                         results[index] = .failure(Self.abandoned)
                         return true
                     }
                     guard now >= limit else { return false }
                     connection.timeOut()
+                    unresponsive.insert(index)
+                } else {
+                    unresponsive.remove(index)
                 }
                 let result = connection.finish()
-                if !abandoning, let followUp, let next = followUp(index, result) {
+                if !graceOver, let followUp, let next = followUp(index, result) {
                     connection.begin(next)
                     deadlines[index] = min(max(deadlines[index], now + operationTimeout), cap)
                     return false
@@ -125,7 +134,9 @@ public final class InstanceSet {
             }
             if active.isEmpty { break }
             if abandonAt == nil, someFinished, let decided, decided(results) {
-                abandonAt = now + max(now - start, .milliseconds(1))
+                abandonAt = now + max(now - start, .microseconds(250))
+                // The unresponsive are let go at once.
+                if active.contains(where: { unresponsive.contains($0) }) { continue }
             }
             var watched: [(FileDescriptor, Poll.Events)] = []
             var owners: [(index: Int, range: Range<Int>)] = []

@@ -44,41 +44,56 @@ enum InspectCommand {
             throw LockWaiting.unreachable(failures, quorum: redlock.quorum, what: "scan for keys")
         }
         var states = redlock.inspect(keys)
+        // Listing every lock: redlock's locks are shown; a key whose reads failed on too many
+        // instances is not dropped as "not a lock", it makes the answer unknown.
+        var unreadable: [KeyState] = []
         if options.names.isEmpty {
-            // redlock's locks, and every key nothing can be said about: a key whose reads
-            // failed on too many instances is not dropped as "not a lock".
-            states = states.filter { state in
-                state.verdict == .unknown || state.instances.contains { instance in
+            let isRedlocks = { (state: KeyState) in
+                state.instances.contains { instance in
                     guard case let .held(holdings) = instance else { return false }
                     return holdings.contains { LockValue.decode($0.value) != nil }
                 }
             }
+            unreadable = states.filter { $0.verdict == .unknown && !isRedlocks($0) }
+            states = states.filter(isRedlocks)
         }
-        if states.contains(where: { $0.verdict == .unknown }) {
+        let unknown = states.filter { $0.verdict == .unknown } + unreadable
+        if !unknown.isEmpty {
             // Each instance's first failure, named once.
             var errors: [InstanceError] = []
-            for state in states where state.verdict == .unknown {
+            for state in unknown {
                 for failure in state.failures where !errors.contains(where: { $0.endpoint == redlock.instances.endpoints[failure.instance] }) {
                     errors.append(InstanceError(endpoint: redlock.instances.endpoints[failure.instance], error: failure.error))
                 }
             }
             // Still show what could be seen, then fail: an operator wants both.
-            output(states, options: options, config: config, redlock: redlock)
-            throw LockWaiting.unreachable(errors, quorum: redlock.quorum, what: "inspect")
+            output(states, options: options, config: config, redlock: redlock, unreadable: unreadable.count)
+            let what = unreadable.isEmpty ? "inspect" : "inspect (\(unreadable.count) keys could not be read)"
+            throw LockWaiting.unreachable(errors, quorum: redlock.quorum, what: what)
         }
         output(states, options: options, config: config, redlock: redlock)
         let allHeld = states.filter { named.contains($0.key) }.allSatisfy { $0.verdict == .held }
         return allHeld && !emptyPattern ? ExitCode.success.rawValue : ExitCode.negative.rawValue
     }
 
-    private static func output(_ states: [KeyState], options: Options, config: Config, redlock: Redlock) {
+    /// `unreadable`: keys whose values a quorum did not return, so whether they are locks
+    /// is unknown (listing every lock only).
+    private static func output(_ states: [KeyState], options: Options, config: Config, redlock: Redlock, unreadable: Int = 0) {
         if options.json {
-            config.console.print(json(states, config: config, redlock: redlock).text)
-        } else if states.isEmpty {
-            config.console.print(options.names.isEmpty ? "no locks held" : "no matching keys")
-        } else {
-            config.console.print(states.map { text($0, config: config, redlock: redlock) }.joined(separator: "\n"))
+            var document = json(states, config: config, redlock: redlock)
+            if case let .object(fields) = document, options.names.isEmpty {
+                document = .object(fields + [("unreadable_keys", .integer(Int64(unreadable)))])
+            }
+            config.console.print(document.text)
+            return
         }
+        var blocks = states.map { text($0, config: config, redlock: redlock) }
+        if unreadable > 0 {
+            blocks.append("unknown: \(unreadable) keys could not be read on a quorum of instances; any of them may be a lock")
+        } else if states.isEmpty {
+            blocks.append(options.names.isEmpty ? "no locks held" : "no matching keys")
+        }
+        config.console.print(blocks.joined(separator: "\n"))
     }
 
     /// The key as the user names it: without `--prefix`.

@@ -237,3 +237,28 @@ import Testing
         #expect(try JSON.parse(json.stdout)["quorum_reachable"]?.boolValue == false)
     }
 }
+
+/// Listing every lock on instances full of other keys: reads that time out are not
+/// taken for "nothing held".
+@Suite struct OperatorListingTruthTests {
+    @Test func listingNeverSaysNothingIsHeldWhenReadsTimedOut() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers {
+            _ = try server.client(timeout: 30).command("EVAL", "for i = 1, tonumber(ARGV[1]) do redis.call('SET', 'other:' .. i, 'x') end return 1", "0", "60000")
+        }
+        let held = try RedlockProcess(["run", "held-lock", "--", "sleep", "20"], environment: redis.environment)
+        defer { held.signal(SIGTERM) }
+        #expect(eventually { redis.valuesOf(key: "held-lock").filter(isRedlockValue).count == 3 })
+        // Too short for reading every key's value: those reads time out on every instance.
+        let result = try redlock(["--op-timeout", "30ms", "inspect"], environment: redis.environment)
+        #expect(!result.stdout.contains("no locks held"), "\(result.stdout.prefix(2000))")
+        #expect(result.stdout.split(separator: "\n").count < 50, "the unreadable keys are counted, not listed")
+        if result.status == 0 {
+            #expect(result.stdout.contains("held-lock"))
+        } else {
+            #expect(result.status == 69)
+            #expect(result.stderr.hasPrefix("redlock: "))
+        }
+    }
+}

@@ -20,6 +20,18 @@ import Testing
         #expect(redis.servers[1...].allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 })
     }
 
+    @Test func hungInstanceDoesNotStarveRenewals() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers[2].pause()
+        defer { redis.servers[2].resume() }
+        // Renewed every 200 ms; a round that waited for the hung instance would run into the
+        // 2 s timeouts, past the 600 ms lease: the lock would never be valid when taken
+        // (before this change redlock kept trying until killed) or lost when renewed (76).
+        let result = try redlock(["run", "--ttl", "600ms", "--op-timeout", "2s", "--connect-timeout", "2s", "k", "--", "sleep", "1.5"], environment: redis.environment, timeout: 20)
+        #expect(result.status == 0, "\(result)")
+    }
+
     @Test func noQuorumGivesUpAfterTheUnreachableTimeout() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

@@ -185,3 +185,80 @@ import Testing
         ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
     }
 }
+
+/// inspect and doctor never claim more than the instances said.
+@Suite struct OperatorTruthTests {
+    @Test func inspectWithoutAQuorumOfAnswersIsUnknown() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers.forEach { $0.kill() }
+        let named = try redlock(["inspect", "k"], environment: redis.environment)
+        #expect(named.status == 69)
+        #expect(!named.stdout.contains("free"), "\(named.stdout)")
+        #expect(named.stdout.contains("unknown"))
+        #expect(named.stderr.hasPrefix("redlock: ") && named.stderr.contains("127.0.0.1:\(redis.servers[0].port)"))
+        let json = try redlock(["inspect", "--json", "k"], environment: redis.environment)
+        #expect(json.status == 69)
+        #expect(try JSON.parse(json.stdout)["locks"]?[0]?["verdict"]?.stringValue == "unknown")
+        let all = try redlock(["inspect"], environment: redis.environment)
+        #expect(all.status == 69)
+        #expect(!all.stdout.contains("no locks held"))
+    }
+
+    @Test func splitLockIsShownTheSameWayEveryTime() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        // One instance each for two holders, the third free: no holder has a quorum.
+        _ = try redis.servers[2].client().command("SET", "k", "holder-on-third", "PX", "60000")
+        _ = try redis.servers[1].client().command("SET", "k", "holder-on-second", "PX", "60000")
+        var headlines: Set<String> = []
+        for _ in 0..<8 {
+            let result = try redlock(["inspect", "--json", "k"], environment: redis.environment)
+            #expect(result.status == 1)
+            let lock = try JSON.parse(result.stdout)["locks"]?[0]
+            #expect(lock?["verdict"]?.stringValue == "split")
+            let raw = lock?["holder"]?["raw"]?.stringValue ?? "?"
+            headlines.insert(raw)
+            // The rows agree with the headline: the holder's instance says held, the other one other.
+            let states = (0..<3).map { lock?["instances"]?[$0]?["state"]?.stringValue ?? "?" }
+            #expect(states == ["free", raw == "holder-on-second" ? "held" : "other", raw == "holder-on-third" ? "held" : "other"], "\(states) for \(raw)")
+        }
+        #expect(headlines == ["holder-on-second"], "one stable rule: the holder on the lowest instance among the tied")
+    }
+
+    @Test func doctorAgreesWithRunWhenEveryInstanceIsTooYoung() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let text = try redlock(["doctor", "--restart-grace", "1h"], environment: redis.environment)
+        #expect(text.status == 69, "run would exit 69: \(text)")
+        #expect(!text.stdout.contains("can fail"), "\(text.stdout)")
+        let json = try redlock(["doctor", "--json", "--restart-grace", "1h"], environment: redis.environment)
+        #expect(json.status == 69)
+        #expect(try JSON.parse(json.stdout)["quorum_reachable"]?.boolValue == false)
+    }
+}
+
+/// Listing every lock on instances full of other keys: reads that time out are not
+/// taken for "nothing held".
+@Suite struct OperatorListingTruthTests {
+    @Test func listingNeverSaysNothingIsHeldWhenReadsTimedOut() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers {
+            _ = try server.client(timeout: 30).command("EVAL", "for i = 1, tonumber(ARGV[1]) do redis.call('SET', 'other:' .. i, 'x') end return 1", "0", "60000")
+        }
+        let held = try RedlockProcess(["run", "held-lock", "--", "sleep", "20"], environment: redis.environment)
+        defer { held.signal(SIGTERM) }
+        #expect(eventually { redis.valuesOf(key: "held-lock").filter(isRedlockValue).count == 3 })
+        // Too short for reading every key's value: those reads time out on every instance.
+        let result = try redlock(["--op-timeout", "30ms", "inspect"], environment: redis.environment)
+        #expect(!result.stdout.contains("no locks held"), "\(result.stdout.prefix(2000))")
+        #expect(result.stdout.split(separator: "\n").count < 50, "the unreadable keys are counted, not listed")
+        if result.status == 0 {
+            #expect(result.stdout.contains("held-lock"))
+        } else {
+            #expect(result.status == 69)
+            #expect(result.stderr.hasPrefix("redlock: "))
+        }
+    }
+}

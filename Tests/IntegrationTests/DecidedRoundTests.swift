@@ -25,10 +25,12 @@ import Testing
         let redis = try RedisFixture(count: 3)
         redis.servers[2].pause()
         defer { redis.servers[2].resume() }
-        // Renewed every 200 ms; a round that waited for the hung instance would run into the
-        // 2 s timeouts, past the 600 ms lease: the lock would never be valid when taken
-        // (before this change redlock kept trying until killed) or lost when renewed (76).
-        let result = try redlock(["run", "--ttl", "600ms", "--op-timeout", "2s", "--connect-timeout", "2s", "k", "--", "sleep", "1.5"], environment: redis.environment, timeout: 20)
+        // Renewed every 500 ms; a round that waited for the hung instance would run into its
+        // timeouts (a new connection to it: 2 s to connect, 500 ms to answer), past the 1.5 s
+        // lease: the lock would never be valid when taken (before this change redlock kept
+        // trying until killed) or lost when renewed (76). The TTL is the shortest that
+        // --op-timeout 500ms allows (3 x op-timeout).
+        let result = try redlock(["run", "--ttl", "1500ms", "--op-timeout", "500ms", "--connect-timeout", "2s", "k", "--", "sleep", "3"], environment: redis.environment, timeout: 20)
         #expect(result.status == 0, "\(result)")
     }
 

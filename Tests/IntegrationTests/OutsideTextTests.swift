@@ -58,8 +58,9 @@ import Glibc
     }
 }
 
-/// A TCP peer that answers every read with the same bytes: a "server" whose error text a
-/// test chooses.
+/// A TCP peer that answers every command it reads with the same bytes: a "server" whose
+/// error text a test chooses. (Commands are counted by the RESP array headers that start
+/// them, which is all a pipelined handshake and request need here.)
 final class ScriptedPeer: @unchecked Sendable {
     let port: UInt16
     private let listener: Int32
@@ -83,8 +84,16 @@ final class ScriptedPeer: @unchecked Sendable {
                 Thread.detachNewThread {
                     Sockets.setTimeouts(client, seconds: 10)
                     var buffer = [UInt8](repeating: 0, count: 4096)
-                    while recv(client, &buffer, buffer.count, 0) > 0 {
-                        guard (try? Sockets.sendAll(client, reply)) != nil else { break }
+                    var previous: UInt8 = UInt8(ascii: "\n")
+                    while true {
+                        let count = recv(client, &buffer, buffer.count, 0)
+                        guard count > 0 else { break }
+                        var commands = 0
+                        for byte in buffer[..<count] {
+                            if byte == UInt8(ascii: "*") && previous == UInt8(ascii: "\n") { commands += 1 }
+                            previous = byte
+                        }
+                        guard (try? Sockets.sendAll(client, Array([[UInt8]](repeating: reply, count: max(commands, 1)).joined()))) != nil else { break }
                     }
                     close(client)
                 }

@@ -56,4 +56,17 @@ import Testing
         try expectRefusedAsDuplicates(["unix://\(socket)", server.url, try freeDeadURL()], naming: "\(socket)/0", "127.0.0.1:\(server.port)/0")
         #expect(try server.client().command("EXISTS", "k") == .integer(0), "no lock is left behind")
     }
+
+    @Test func doctorReportsOneServerListedTwice() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 2)
+        let port = redis.servers[0].port
+        let urls = ["redis://127.0.0.1:\(port)", "redis://localhost:\(port)", redis.servers[1].url].joined(separator: ",")
+        let result = try redlock(["doctor"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.stdout.contains("the same Redis server as 127.0.0.1:\(port)/0"), "\(result)")
+        // Two usable servers of three: a quorum, but none can fail; the duplicate is an error.
+        #expect(result.status == 1, "\(result)")
+        let json = try redlock(["doctor", "--json"], environment: ["REDLOCK_URLS": urls])
+        #expect(json.stdout.contains("the same Redis server as"), "\(json)")
+    }
 }

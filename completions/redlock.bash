@@ -15,9 +15,9 @@ _redlock_global_opts="-r --redis --password-file --connect-timeout --op-timeout 
 # Options of one command, besides the global ones.
 _redlock_command_opts() {
     case $1 in
-        run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --kill-after
-                   --lost-signal --max-time --min-hold" ;;
-        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --env" ;;
+        run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
+                   --kill-after --lost-signal --max-time --min-hold" ;;
+        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout --env" ;;
         extend) echo "-t --ttl --token" ;;
         release) echo "--token" ;;
         inspect) echo "--json" ;;
@@ -31,7 +31,7 @@ _redlock_takes_value() {
     case $1 in
         -r | --redis | --password-file | --connect-timeout | --op-timeout | --prefix | \
             --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
-            -t | --ttl | -w | --wait | -E | --conflict-exit-code | \
+            -t | --ttl | -w | --wait | -E | --conflict-exit-code | --unreachable-timeout | \
             --label | --kill-after | --lost-signal | --max-time | --min-hold | --token)
             return 0 ;;
     esac

@@ -36,8 +36,8 @@ function __redlock_scan
             case '--*=*'
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
-                    --ttl --wait --conflict-exit-code --kill-after --lost-signal --max-time \
-                    --min-hold --token --label
+                    --ttl --wait --conflict-exit-code --unreachable-timeout --kill-after \
+                    --lost-signal --max-time --min-hold --token --label
                 set pending 1
             case '--*'
             case '-?*'
@@ -148,6 +148,7 @@ complete -c redlock -n '__redlock_using run acquire' -s w -l wait -x -d 'Give up
 complete -c redlock -n '__redlock_using run acquire' -s n -l no-wait -d 'Give up at once if held'
 complete -c redlock -n '__redlock_using run acquire' -s E -l conflict-exit-code -x -d 'Exit status when not acquired (default: 75)'
 complete -c redlock -n '__redlock_using run acquire' -l label -x -d 'Record TEXT, not the command line (default: the command line)'
+complete -c redlock -n '__redlock_using run acquire' -l unreachable-timeout -x -d 'Give up with 69 after D unreachable (default: 1m)'
 
 # Running COMMAND.
 complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before SIGKILL (default: min(5s, TTL/3))'

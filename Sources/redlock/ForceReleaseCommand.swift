@@ -15,7 +15,7 @@ enum ForceReleaseCommand {
         }
         var token: String?
         if let given = invocation.last("token") {
-            token = try ScriptCommands.checkedToken(given, command: "force-release")
+            token = try StepCommands.checkedToken(given, command: "force-release")
         }
         return Options(keys: invocation.positionals, token: token, confirmed: invocation.has("yes"))
     }
@@ -44,28 +44,23 @@ enum ForceReleaseCommand {
         var unmatched = false
         for name in options.keys {
             var failures: [InstanceError] = []
-            let results = redlock.forceRelease(config.redisKey(name), token: options.token)
-            var answered = 0
-            var deleted = 0
-            for (index, result) in results.enumerated() {
+            let done = redlock.forceRelease(config.redisKey(name), token: options.token.map(LockToken.init))
+            for (index, result) in done.results.enumerated() {
                 let endpoint = redlock.instances.endpoints[index]
                 switch result {
                 case .success(true):
-                    answered += 1
-                    deleted += 1
                     console.print("\(name): \(endpoint): deleted")
                 case .success(false):
-                    answered += 1
                     console.print("\(name): \(endpoint): \(options.token == nil ? "not held" : "not held with that token")")
                 case let .failure(error):
                     console.print("\(name): \(endpoint): \(error)")
                     failures.append(InstanceError(endpoint: endpoint, error: error))
                 }
             }
-            if answered < redlock.quorum {
-                throw LockWaiting.unreachable(failures, quorum: redlock.quorum, total: redlock.instances.count, what: "force-release '\(name)'")
+            if !done.quorumAnswered {
+                throw LockWaiting.unreachable(failures, quorum: redlock.quorum, what: "force-release '\(name)'")
             }
-            if options.token != nil && deleted == 0 { unmatched = true }
+            if options.token != nil && !done.deletedAnywhere { unmatched = true }
         }
         return unmatched ? ExitCode.negative.rawValue : ExitCode.success.rawValue
     }

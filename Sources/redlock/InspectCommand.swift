@@ -40,22 +40,31 @@ enum InspectCommand {
                 named.insert(key)
             }
         }
-        if failures.count > redlock.instances.count - redlock.quorum {
-            throw LockWaiting.unreachable(failures, quorum: redlock.quorum, total: redlock.instances.count, what: "scan for keys")
+        if !redlock.quorum.answered(redlock.quorum.instances - failures.count) {
+            throw LockWaiting.unreachable(failures, quorum: redlock.quorum, what: "scan for keys")
         }
         var states = redlock.inspect(keys)
         if options.names.isEmpty {
+            // redlock's locks, and every key nothing can be said about: a key whose reads
+            // failed on too many instances is not dropped as "not a lock".
             states = states.filter { state in
-                state.instances.contains { if case let .held(value, _) = $0 { return LockValue.decode(value) != nil } else { return false } }
+                state.verdict == .unknown || state.instances.contains { instance in
+                    guard case let .held(holdings) = instance else { return false }
+                    return holdings.contains { LockValue.decode($0.value) != nil }
+                }
             }
         }
-        if states.contains(where: { $0.reachable < redlock.quorum }) {
-            let errors = states.flatMap { $0.instances.enumerated().compactMap { index, instance -> InstanceError? in
-                if case let .failed(error) = instance { return InstanceError(endpoint: redlock.instances.endpoints[index], error: error) } else { return nil }
-            } }
+        if states.contains(where: { $0.verdict == .unknown }) {
+            // Each instance's first failure, named once.
+            var errors: [InstanceError] = []
+            for state in states where state.verdict == .unknown {
+                for failure in state.failures where !errors.contains(where: { $0.endpoint == redlock.instances.endpoints[failure.instance] }) {
+                    errors.append(InstanceError(endpoint: redlock.instances.endpoints[failure.instance], error: failure.error))
+                }
+            }
             // Still show what could be seen, then fail: an operator wants both.
             output(states, options: options, config: config, redlock: redlock)
-            throw LockWaiting.unreachable(Array(errors.prefix(redlock.instances.count)), quorum: redlock.quorum, total: redlock.instances.count, what: "inspect")
+            throw LockWaiting.unreachable(errors, quorum: redlock.quorum, what: "inspect")
         }
         output(states, options: options, config: config, redlock: redlock)
         let allHeld = states.filter { named.contains($0.key) }.allSatisfy { $0.verdict == .held }
@@ -86,9 +95,11 @@ enum InspectCommand {
         switch state.verdict {
         case .free:
             lines.append("\(name): free")
-        case .held, .split:
+        case .unknown where state.holder == nil:
+            lines.append("\(name): unknown (fewer than a quorum of instances answered)")
+        case .held, .split, .unknown:
             let raw = state.holder ?? []
-            var headline = "\(name): held by \(InstanceStateText.holder(raw))"
+            var headline = "\(name): \(state.verdict == .unknown ? "unknown, seen held" : "held") by \(InstanceStateText.holder(raw))"
             if let value = LockValue.decode(raw), let fence = value.fence { headline += ", fencing token \(fence)" }
             lines.append(InstanceStateText.clipped(headline, to: 100))
             if let value = LockValue.decode(raw) {
@@ -104,30 +115,32 @@ enum InspectCommand {
         let width = max(12, redlock.instances.endpoints.map { $0.description.count }.max() ?? 0)
         for (index, instance) in state.instances.enumerated() {
             let endpoint = redlock.instances.endpoints[index].description
-            let word = InstanceStateText.state(instance, in: state)
+            let word = InstanceStateText.state(of: index, in: state)
             var detail = ""
             switch instance {
-            case let .held(value, remaining):
-                detail = remaining.map { "ttl " + DurationSyntax.formatRough($0) } ?? "no ttl"
-                if word == "other" { detail += ", by " + InstanceStateText.holder(value) }
+            case let .held(holdings):
+                let first = holdings.first
+                detail = first?.remaining.map { "ttl " + DurationSyntax.formatRough($0) } ?? "no ttl"
+                if word == "other", let first { detail += ", by " + InstanceStateText.holder(first.value) }
             case let .failed(error): detail = error.description
             case .free: detail = ""
             }
             let row = "  " + endpoint.padding(to: width + 1) + word.padding(to: 13) + detail
             lines.append(InstanceStateText.clipped(row.trimmingTrailingSpaces, to: 100))
         }
-        let count = "\(state.holderCount) of \(redlock.instances.count) instances, \(state.quorum) needed"
+        let count = "\(state.holderCount) of \(state.quorum.instances) instances, \(state.quorum.needed) needed"
         switch state.verdict {
         case .held: lines.append("  verdict: held by a quorum (\(count))")
-        case .free: lines.append("  verdict: free (\(state.reachable) of \(redlock.instances.count) instances answered)")
+        case .free: lines.append("  verdict: free (\(state.reachable) of \(state.quorum.instances) instances answered)")
         case .split: lines.append("  verdict: split, no quorum holds it (\(count))")
+        case .unknown: lines.append("  verdict: unknown, fewer than a quorum answered (\(state.reachable) of \(state.quorum.instances) instances, \(state.quorum.needed) needed)")
         }
         return lines.joined(separator: "\n")
     }
 
     static func json(_ states: [KeyState], config: Config, redlock: Redlock) -> JSONValue {
         .object([
-            ("quorum", .integer(Int64(redlock.quorum))),
+            ("quorum", .integer(Int64(redlock.quorum.needed))),
             ("instances", .array(redlock.instances.endpoints.map { .string($0.description) })),
             ("locks", .array(states.map { state in
                 var holder: JSONValue = .null
@@ -157,13 +170,13 @@ enum InspectCommand {
                         var ttl: JSONValue = .null
                         var error: JSONValue = .null
                         switch instance {
-                        case let .held(_, remaining): ttl = .optional(remaining?.milliseconds)
+                        case let .held(holdings): ttl = .optional(holdings.first?.remaining?.milliseconds)
                         case let .failed(failure): error = .string(failure.description)
                         case .free: break
                         }
                         return .object([
                             ("instance", .string(redlock.instances.endpoints[index].description)),
-                            ("state", .string(InstanceStateText.state(instance, in: state))),
+                            ("state", .string(InstanceStateText.state(of: index, in: state))),
                             ("ttl_ms", ttl),
                             ("error", error),
                         ])

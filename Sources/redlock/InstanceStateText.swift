@@ -2,11 +2,12 @@ import RedlockCore
 
 /// The words `inspect` and `force-release` use for one instance's view of a key.
 enum InstanceStateText {
-    /// held, free, other, unreachable or error (the JSON `state` values).
-    static func state(_ state: KeyState.InstanceState, in key: KeyState) -> String {
-        switch state {
+    /// held, free, other, unreachable or error (the JSON `state` values) for instance
+    /// `index`: "held" where the holder the headline names stands, "other" elsewhere.
+    static func state(of index: Int, in key: KeyState) -> String {
+        switch key.instances[index] {
         case .free: return "free"
-        case let .held(value, _): return key.isMajorityHolder(value) ? "held" : "other"
+        case .held: return key.holdsLeadingHolder(index) ? "held" : "other"
         case let .failed(error): return isUnreachable(error) ? "unreachable" : "error"
         }
     }

@@ -1,7 +1,7 @@
 import RedlockCore
 
 /// Taking a lock for `run` and `acquire`: how long to wait, what to say while waiting, and
-/// what a failure exits with.
+/// what a failure exits with. When to stop is the core's `WaitPolicy`; this renders.
 struct LockWaiting {
     /// KEY as given (bytes), and as messages show it (escaped).
     let key: [UInt8]
@@ -9,6 +9,8 @@ struct LockWaiting {
     let ttl: Duration
     /// nil: wait forever.
     let waitLimit: Duration?
+    /// `--unreachable-timeout`: how long attempts may reach no quorum before giving up.
+    let unreachableTimeout: Duration
     let conflictStatus: Int32
     /// `--label`: recorded as the holder's command instead of the command line.
     let label: String?
@@ -25,15 +27,16 @@ struct LockWaiting {
         }
         var waitLimit = try Config.duration(invocation, "wait")
         if invocation.has("no-wait") { waitLimit = .zero }
+        let unreachableTimeout = try Config.duration(invocation, "unreachable-timeout") ?? WaitPolicy.defaultUnreachableTimeout
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, conflictStatus: Int32(conflict), label: invocation.last("label"))
+        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"))
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
     func acquire(_ redlock: Redlock, key: [UInt8], value: LockValue, inbox: SignalInbox, console: Console) throws(Failure) -> Lease {
         let console = conflictStatus == 0 ? console.withoutProgress() : console
         let started = Instant.now()
-        let deadline = waitLimit.map { started + $0 }
+        let policy = WaitPolicy(deadline: waitLimit.map { started + $0 }, unreachableTimeout: unreachableTimeout)
         var waiting = false
         var lastStatus = Instant(nanoseconds: 0)
         var stoppedBy: Signal?
@@ -41,7 +44,7 @@ struct LockWaiting {
         var shown: (attempt: AcquireAttempt, at: Instant)?
 
         let outcome = redlock.acquire(
-            key: key, value: value, ttl: ttl, deadline: deadline,
+            key: key, value: value, ttl: ttl, policy: policy,
             pause: { delay, announcements in
                 let end = Instant.now() + delay
                 while true {
@@ -54,13 +57,9 @@ struct LockWaiting {
                     if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at))") }
                 }
             },
-            onContention: { attempt in
+            onAttempt: { attempt in
                 log(attempt, console: console)
-                if case let .unreachable(contention) = attempt,
-                   contention.failures.filter({ $0.error.isPermanent }).count > redlock.instances.count - redlock.quorum {
-                    return false
-                }
-                guard waitLimit != .zero else { return true }
+                guard waitLimit != .zero else { return }
                 let now = Instant.now()
                 shown = (attempt, now)
                 let line = "waiting for '\(keyName)': \(Self.describe(attempt))"
@@ -72,7 +71,6 @@ struct LockWaiting {
                     console.status(line)
                     lastStatus = now
                 }
-                return true
             })
 
         if waiting { console.clearStatus() }
@@ -93,21 +91,32 @@ struct LockWaiting {
             let how = waitLimit == .zero ? "(--no-wait)" : "after waiting \(DurationSyntax.formatRough(Instant.now() - started))"
             throw Failure(status: conflictStatus, silent ? nil : "'\(keyName)' not acquired \(how): \(Self.describe(.busy(contention)))")
         case let .finished(.unreachable(contention)):
-            throw Self.unreachable(contention.failures, quorum: redlock.quorum, total: redlock.instances.count, what: "acquire '\(keyName)'")
+            // An outage, never silenced by -E 0: the lock could not be asked for.
+            if contention.youngInstances > 0 {
+                let failures = contention.failures.map { "; \($0)" }.joined()
+                let denied = contention.failures.contains { $0.error.isAccessDenied }
+                throw Failure(denied ? .accessDenied : .unavailable, "cannot acquire '\(keyName)': \(Self.youngText(contention, quorum: redlock.quorum))\(failures)")
+            }
+            throw Self.unreachable(contention.failures, quorum: redlock.quorum, what: "acquire '\(keyName)'")
         }
     }
 
     /// Exit 77 when an instance refused us, 69 otherwise; the message names each failure.
-    static func unreachable(_ failures: [InstanceError], quorum: Int, total: Int, what: String) -> Failure {
+    static func unreachable(_ failures: [InstanceError], quorum: Quorum, what: String) -> Failure {
         let denied = failures.contains { $0.error.isAccessDenied }
         let list = failures.map(\.description).joined(separator: "; ")
-        let reason = "cannot \(what): fewer than \(quorum) of \(total) instances answered (\(list))"
+        let reason = "cannot \(what): fewer than \(quorum.needed) of \(quorum.instances) instances answered (\(list))"
         return Failure(denied ? .accessDenied : .unavailable, reason)
     }
 
+    /// The flag hint for instances too young to count: the core says how many, the CLI names the option.
+    static func youngText(_ contention: Contention, quorum: Quorum) -> String {
+        "\(contention.youngInstances) of the instances that granted it are up for less than --restart-grace, so they do not count yet (\(quorum.needed) of \(quorum.instances) needed)"
+    }
+
     private func log(_ attempt: AcquireAttempt, console: Console) {
-        guard console.verbose, case let .busy(contention) = attempt else { return }
-        console.log("'\(keyName)' is busy: \(contention.holders.count) instance(s) held by others, \(contention.granted) granted, \(contention.failures.count) failed")
+        guard console.verbose, let contention = attempt.contention else { return }
+        console.log("'\(keyName)' not acquired: \(contention.holders.count) instance(s) held by others, \(contention.granted) granted, \(contention.failures.count) failed")
         for failure in contention.failures { console.log("\(failure)") }
     }
 
@@ -117,13 +126,14 @@ struct LockWaiting {
         case .acquired:
             return "acquired"
         case let .unreachable(contention):
+            if contention.youngInstances > 0 && contention.failures.isEmpty {
+                return youngText(contention, quorum: Quorum(instances: contention.ballot.verdicts.count))
+            }
             return "fewer than a quorum of instances answered (\(contention.failures.map(\.description).joined(separator: "; ")))"
         case let .busy(contention):
             var text: String
             if let raw = contention.likelyHolder, LockValue.decode(raw) != nil {
                 text = "held by " + InstanceStateText.holder(raw)
-            } else if contention.youngInstances > 0 {
-                text = "\(contention.youngInstances) of the instances that granted it are up for less than --restart-grace, so they do not count yet"
             } else if contention.holders.isEmpty {
                 text = "split between attempts"
             } else {

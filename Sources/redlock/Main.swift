@@ -10,8 +10,8 @@ enum Main {
         case version
         case run(RunCommand.Options, Config)
         case acquire(LockWaiting, printEnvironment: Bool, Config)
-        case extend(ScriptCommands.Target, Config)
-        case release(ScriptCommands.Target, Config)
+        case extend(StepCommands.Target, Config)
+        case release(StepCommands.Target, Config)
         case inspect(InspectCommand.Options, Config)
         case forceRelease(ForceReleaseCommand.Options, Config)
         case doctor(json: Bool, Config)
@@ -57,13 +57,13 @@ enum Main {
             let options = try RunCommand.Options.from(invocation)
             return .run(options, try Config.resolve(invocation, environment: environment, console: console))
         case .acquire:
-            let waiting = try ScriptCommands.acquireOptions(invocation)
+            let waiting = try StepCommands.acquireOptions(invocation)
             return .acquire(waiting, printEnvironment: invocation.has("env"), try Config.resolve(invocation, environment: environment, console: console))
         case .extend:
-            let target = try ScriptCommands.target(invocation)
+            let target = try StepCommands.target(invocation)
             return .extend(target, try Config.resolve(invocation, environment: environment, console: console))
         case .release:
-            let target = try ScriptCommands.target(invocation)
+            let target = try StepCommands.target(invocation)
             return .release(target, try Config.resolve(invocation, environment: environment, console: console))
         case .inspect:
             return .inspect(InspectCommand.options(invocation), try Config.resolve(invocation, environment: environment, console: console))
@@ -96,11 +96,11 @@ enum Main {
         case let .run(options, config):
             return try RunCommand.execute(options, config: config)
         case let .acquire(waiting, printEnvironment, config):
-            return try ScriptCommands.acquire(waiting, printEnvironment: printEnvironment, config: config)
+            return try StepCommands.acquire(waiting, printEnvironment: printEnvironment, config: config)
         case let .extend(target, config):
-            return try ScriptCommands.extend(target, config: config)
+            return try StepCommands.extend(target, config: config)
         case let .release(target, config):
-            return try ScriptCommands.release(target, config: config)
+            return try StepCommands.release(target, config: config)
         case let .inspect(options, config):
             return try InspectCommand.execute(options, config: config)
         case let .forceRelease(options, config):

@@ -111,6 +111,8 @@ enum OptionTable {
                    "exit status when the lock was not acquired in time"),
         OptionSpec("label", nil, "TEXT", .text, commands: locking, default: "the command line",
                    "record TEXT as the holder's command in the lock value (anyone who can read Redis reads it)"),
+        OptionSpec("unreachable-timeout", nil, "D", .duration, commands: locking, default: "1m",
+                   "give up with 69 after D of attempts that reach no quorum (or at --wait's end)"),
 
         // Running COMMAND.
         OptionSpec("kill-after", nil, "D", .duration, commands: [.run], default: "min(5s, TTL/3)",

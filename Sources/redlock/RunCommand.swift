@@ -97,6 +97,10 @@ enum RunCommand {
                     console.log("released '\(waiting.keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
                 }
                 for failure in tally.failures { console.log("release: \(failure)") }
+                if keep == nil, !tally.reachedQuorum, !tally.failures.isEmpty {
+                    let stay = tally.keyMayStay.map { " for up to \(DurationSyntax.formatRough($0)) (its TTL)" } ?? " until its TTL runs out"
+                    console.warn("release of '\(waiting.keyName)' missed a quorum (\(tally.confirmed) of \(redlock.quorum.instances) released); the key may stay\(stay) on \(tally.failures.map(\.description).joined(separator: "; "))")
+                }
             }
         }
         switch runner.run() {

@@ -185,3 +185,55 @@ import Testing
         ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
     }
 }
+
+/// inspect and doctor never claim more than the instances said.
+@Suite struct OperatorTruthTests {
+    @Test func inspectWithoutAQuorumOfAnswersIsUnknown() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers.forEach { $0.kill() }
+        let named = try redlock(["inspect", "k"], environment: redis.environment)
+        #expect(named.status == 69)
+        #expect(!named.stdout.contains("free"), "\(named.stdout)")
+        #expect(named.stdout.contains("unknown"))
+        #expect(named.stderr.hasPrefix("redlock: ") && named.stderr.contains("127.0.0.1:\(redis.servers[0].port)"))
+        let json = try redlock(["inspect", "--json", "k"], environment: redis.environment)
+        #expect(json.status == 69)
+        #expect(try JSON.parse(json.stdout)["locks"]?[0]?["verdict"]?.stringValue == "unknown")
+        let all = try redlock(["inspect"], environment: redis.environment)
+        #expect(all.status == 69)
+        #expect(!all.stdout.contains("no locks held"))
+    }
+
+    @Test func splitLockIsShownTheSameWayEveryTime() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        // One instance each for two holders, the third free: no holder has a quorum.
+        _ = try redis.servers[2].client().command("SET", "k", "holder-on-third", "PX", "60000")
+        _ = try redis.servers[1].client().command("SET", "k", "holder-on-second", "PX", "60000")
+        var headlines: Set<String> = []
+        for _ in 0..<8 {
+            let result = try redlock(["inspect", "--json", "k"], environment: redis.environment)
+            #expect(result.status == 1)
+            let lock = try JSON.parse(result.stdout)["locks"]?[0]
+            #expect(lock?["verdict"]?.stringValue == "split")
+            let raw = lock?["holder"]?["raw"]?.stringValue ?? "?"
+            headlines.insert(raw)
+            // The rows agree with the headline: the holder's instance says held, the other one other.
+            let states = (0..<3).map { lock?["instances"]?[$0]?["state"]?.stringValue ?? "?" }
+            #expect(states == ["free", raw == "holder-on-second" ? "held" : "other", raw == "holder-on-third" ? "held" : "other"], "\(states) for \(raw)")
+        }
+        #expect(headlines == ["holder-on-second"], "one stable rule: the holder on the lowest instance among the tied")
+    }
+
+    @Test func doctorAgreesWithRunWhenEveryInstanceIsTooYoung() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let text = try redlock(["doctor", "--restart-grace", "1h"], environment: redis.environment)
+        #expect(text.status == 69, "run would exit 69: \(text)")
+        #expect(!text.stdout.contains("can fail"), "\(text.stdout)")
+        let json = try redlock(["doctor", "--json", "--restart-grace", "1h"], environment: redis.environment)
+        #expect(json.status == 69)
+        #expect(try JSON.parse(json.stdout)["quorum_reachable"]?.boolValue == false)
+    }
+}

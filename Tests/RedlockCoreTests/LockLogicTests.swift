@@ -4,8 +4,7 @@ import Testing
 @Suite struct LockLogicTests {
     @Test func quorumIsAMajority() {
         for (count, quorum) in [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (7, 4)] {
-            let endpoints = (0..<count).map { Endpoint(address: .tcp(host: "127.0.0.1", port: UInt16(7000 + $0))) }
-            #expect(InstanceSet(endpoints: endpoints, connectTimeout: .seconds(1), operationTimeout: .seconds(1)).quorum == quorum)
+            #expect(Quorum(instances: count).needed == quorum)
         }
     }
 
@@ -13,8 +12,8 @@ import Testing
         let start = Instant(nanoseconds: 1_000_000_000)
         let end = start + .milliseconds(40)
         // 10s - 40ms - (100ms + 2ms)
-        #expect(Redlock.validity(ttl: .seconds(10), start: start, end: end) == .milliseconds(9858))
-        #expect(Redlock.validity(ttl: .milliseconds(100), start: start, end: start + .milliseconds(200)) < .zero)
+        #expect(Quorum.validity(ttl: .seconds(10), start: start, end: end) == .milliseconds(9858))
+        #expect(Quorum.validity(ttl: .milliseconds(100), start: start, end: start + .milliseconds(200)) < .zero)
     }
 
     @Test func tokensAreLongAndURLSafe() {
@@ -27,13 +26,13 @@ import Testing
     }
 
     @Test func valueRoundTripsWithAwkwardFields() {
-        let awkward = LockValue.Holder(host: "web 3", pid: 4242, user: "dé%ploy", command: "sh -c 'echo\n100%'", acquiredAtMilliseconds: 1_764_180_000_000)
+        let awkward = HolderInfo(host: "web 3", pid: 4242, user: "dé%ploy", command: "sh -c 'echo\n100%'", acquiredAtMilliseconds: 1_764_180_000_000)
         let value = LockValue(token: "abcDEF123-_abcDEF123-_x", holder: awkward)
         let text = String(decoding: value.encoded, as: UTF8.self)
         #expect(text.hasPrefix("redlock1 abcDEF123-_abcDEF123-_x host=web%203 pid=4242 "))
         #expect(!text.contains("\n"))
         #expect(LockValue.decode(value.encoded) == value)
-        #expect(value.encoded.starts(with: value.ownershipPrefix))
+        #expect(value.encoded.starts(with: value.lockToken.ownershipPrefix))
     }
 
     @Test func foreignValuesAreNotDecoded() {
@@ -81,7 +80,7 @@ import Testing
         #expect(Duration.nanoseconds(1).millisecondsRoundedUp == 1)
     }
 
-    private var holder: LockValue.Holder {
-        LockValue.Holder(host: "h", pid: 1, user: "u", command: "c", acquiredAtMilliseconds: 0)
+    private var holder: HolderInfo {
+        HolderInfo(host: "h", pid: 1, user: "u", command: "c", acquiredAtMilliseconds: 0)
     }
 }

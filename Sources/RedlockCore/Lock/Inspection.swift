@@ -1,86 +1,121 @@
-/// What the instances say about a key right now, for `inspect` and `force-release`.
+/// What the instances say about a key right now, for `inspect` and `force-release`. The
+/// verdict and the holder shown are decided once, when it is made, by Quorum's rules: every
+/// row, headline and exit status reads the same answer.
 public struct KeyState: Sendable {
     public enum InstanceState: Sendable {
         case free
-        case held(value: [UInt8], remaining: Duration?)
+        /// Held by these holders (one for an exclusive lock).
+        case held([Holding])
         case failed(RedisError)
     }
 
     public enum Verdict: String, Sendable {
         /// One holder on a quorum of instances.
         case held
-        /// No holder anywhere that answered.
+        /// No holder anywhere, and a quorum answered.
         case free
-        /// Held somewhere, but no holder has a quorum.
+        /// Held somewhere, but no holder has a quorum (and a quorum answered).
         case split
+        /// Fewer than a quorum answered, and no holder has a quorum: nothing can be said.
+        case unknown
     }
 
     public let key: [UInt8]
     public let instances: [InstanceState]
-    public let quorum: Int
+    public let quorum: Quorum
+    /// The holder shown: on most instances, a tie going to the lowest instance (its value
+    /// from the first of them; redlock values of one token are one holder).
+    public let holder: [UInt8]?
+    /// The instances where that holder stands.
+    public let holderInstances: [Int]
+    public let verdict: Verdict
 
-    /// The holder most instances report: its value from one of them (redlock values of one
-    /// token count as one holder even when their fence fields differ).
-    public var holder: [UInt8]? { majority?.value }
+    public init(key: [UInt8], instances: [InstanceState], quorum: Quorum) {
+        self.key = key
+        self.instances = instances
+        self.quorum = quorum
+        let values = instances.indices.flatMap { index -> [(instance: Int, value: [UInt8])] in
+            guard case let .held(holdings) = instances[index] else { return [] }
+            return holdings.map { (index, $0.value) }
+        }
+        let leading = Quorum.leadingHolder(values, identity: Self.identity)
+        holder = leading?.value
+        holderInstances = leading?.instances ?? []
+        let answered = instances.filter { if case .failed = $0 { return false } else { return true } }.count
+        if quorum.isReached(by: holderInstances.count) {
+            verdict = .held
+        } else if !quorum.answered(answered) {
+            verdict = .unknown
+        } else {
+            verdict = holderInstances.isEmpty ? .free : .split
+        }
+    }
 
-    /// How many instances report that holder.
-    public var holderCount: Int { majority?.count ?? 0 }
+    /// How many instances report the holder shown.
+    public var holderCount: Int { holderInstances.count }
 
+    /// How many instances answered.
     public var reachable: Int {
         instances.filter { if case .failed = $0 { return false } else { return true } }.count
     }
 
-    public var verdict: Verdict {
-        if holderCount >= quorum { return .held }
-        if holderCount == 0 { return .free }
-        return .split
-    }
+    /// Whether instance `index` holds the holder shown (its row says "held", not "other").
+    public func holdsLeadingHolder(_ index: Int) -> Bool { holderInstances.contains(index) }
 
-    /// Whether the value on one instance is the majority holder's.
-    public func isMajorityHolder(_ value: [UInt8]) -> Bool {
-        guard let holder else { return false }
-        return Self.identity(of: value) == Self.identity(of: holder)
-    }
-
-    private var majority: (value: [UInt8], count: Int)? {
-        var counts: [[UInt8]: (value: [UInt8], count: Int)] = [:]
-        for case let .held(value, _) in instances {
-            let identity = Self.identity(of: value)
-            counts[identity] = (counts[identity]?.value ?? value, (counts[identity]?.count ?? 0) + 1)
+    /// The failures, by instance.
+    public var failures: [(instance: Int, error: RedisError)] {
+        instances.indices.compactMap { index in
+            if case let .failed(error) = instances[index] { return (index, error) } else { return nil }
         }
-        return counts.values.max { $0.count < $1.count }
     }
 
     /// A redlock value is identified by its token; any other value by its bytes.
-    static func identity(of value: [UInt8]) -> [UInt8] {
+    public static func identity(of value: [UInt8]) -> [UInt8] {
         LockValue.decode(value).map { Array($0.token.utf8) } ?? value
     }
 }
 
 extension Redlock {
-    /// GET and PTTL of every key on every instance, in one round.
+    /// The kind's read-only inspect script for every key on every instance, in one round
+    /// (sent whole, in a second round, where an instance has not cached it).
     public func inspect(_ keys: [[UInt8]]) -> [KeyState] {
         guard !keys.isEmpty else { return [] }
-        let pipeline = keys.flatMap { [Command("GET", [$0]), Command("PTTL", [$0])] }
-        let results = instances.round(Array(repeating: pipeline, count: instances.count))
-        return keys.enumerated().map { position, key in
+        let calls = keys.map { kind.inspect(key: $0) }
+        let bySHA = calls.map { $0.script.evalSHA(keys: $0.keys, arguments: $0.arguments) }
+        var results = instances.round(Array(repeating: bySHA, count: instances.count), label: "inspect")
+        // Where the script was not cached: those positions again, whole.
+        let missing: [[Int]] = results.map { result in
+            guard case let .success(replies)? = result else { return [] }
+            return replies.indices.filter { replies[$0].errorMessage?.hasPrefix("NOSCRIPT") == true }
+        }
+        if missing.contains(where: { !$0.isEmpty }) {
+            let whole: [[Command]?] = missing.map { positions in
+                positions.isEmpty ? nil : positions.map { calls[$0].script.eval(keys: calls[$0].keys, arguments: calls[$0].arguments) }
+            }
+            let retried = instances.round(whole, label: "inspect (loading the script)")
+            for (index, positions) in missing.enumerated() where !positions.isEmpty {
+                switch retried[index] {
+                case let .success(replies)?:
+                    guard case var .success(first)? = results[index] else { continue }
+                    for (offset, position) in positions.enumerated() where offset < replies.count { first[position] = replies[offset] }
+                    results[index] = .success(first)
+                case let .failure(error)?: results[index] = .failure(error)
+                case nil: break
+                }
+            }
+        }
+        return keys.indices.map { position in
             let states: [KeyState.InstanceState] = results.map { result in
                 switch result {
                 case let .success(replies)?:
-                    let get = replies[2 * position], pttl = replies[2 * position + 1]
-                    switch get {
-                    case .null: return .free
-                    case let .bulk(value):
-                        let remaining = pttl.integer.flatMap { $0 >= 0 ? Duration.milliseconds($0) : nil }
-                        return .held(value: value, remaining: remaining)
-                    case let .error(message): return .failed(RedisError(errorReply: message))
-                    default: return .failed(.unexpectedReply("\(get)"))
-                    }
+                    guard position < replies.count else { return .failed(.unexpectedReply("no reply")) }
+                    if case let .error(message) = replies[position] { return .failed(RedisError(errorReply: message)) }
+                    return kind.inspectState(replies[position])
                 case let .failure(error)?: return .failed(error)
                 case nil: return .failed(.connectionClosed)
                 }
             }
-            return KeyState(key: key, instances: states, quorum: quorum)
+            return KeyState(key: keys[position], instances: states, quorum: quorum)
         }
     }
 
@@ -102,7 +137,7 @@ extension Redlock {
                 switch InstanceSet.single(result) {
                 case let .success(.array(items)) where items.count == 2:
                     let next = items[0].text ?? "0"
-                    for case let .bulk(key) in items[1].elements ?? [] where !LockKeys.isFenceKey(key) { found.insert(key) }
+                    for case let .bulk(key) in items[1].elements ?? [] where !kind.isHelperKey(key) { found.insert(key) }
                     cursors[index] = next == "0" ? nil : next
                 case let .success(other):
                     failures.append(InstanceError(endpoint: instances.endpoints[index], error: .unexpectedReply("\(other)")))
@@ -117,17 +152,32 @@ extension Redlock {
     }
 
     /// Deletes `key` on every instance whoever holds it, or with `token` only where the
-    /// holder's token is that one. Per instance: whether it deleted the key, or why not.
-    public func forceRelease(_ key: [UInt8], token: String?) -> [Result<Bool, RedisError>] {
-        let prefix = token.map { LockValue.ownershipPrefix(token: $0) } ?? []
-        let channel = LockKeys.releaseChannel(for: key)
-        return instances.evaluate(Scripts.forceRelease, keys: [key], arguments: [prefix, channel]).map { result in
-            switch result {
-            case .success(.integer(let deleted))?: return .success(deleted > 0)
-            case let .success(other)?: return .failure(.unexpectedReply("\(other)"))
-            case let .failure(error)?: return .failure(error)
+    /// holder's token is that one; wakes waiters. Every instance is waited for: an operator
+    /// is told what happened on each.
+    public func forceRelease(_ key: [UInt8], token: LockToken?) -> ForceRelease {
+        let ballot = vote(kind.forceRelease(key: key, token: token), decode: kind.stepVerdict) { _ in false }
+        return ForceRelease(ballot: ballot, quorum: quorum)
+    }
+}
+
+/// What `force-release` did on each instance, and whether a quorum answered.
+public struct ForceRelease: Sendable {
+    public let ballot: Ballot
+    public let quorum: Quorum
+
+    /// Per instance: whether it deleted the key, or why not.
+    public var results: [Result<Bool, RedisError>] {
+        ballot.verdicts.map { verdict in
+            switch verdict {
+            case .granted?: return .success(true)
+            case .refused?: return .success(false)
+            case let .failed(error, _)?: return .failure(error)
             case nil: return .failure(.connectionClosed)
             }
         }
     }
+
+    /// Whether a quorum answered (else 69: what was deleted elsewhere cannot be known).
+    public var quorumAnswered: Bool { quorum.answered(ballot.granted + ballot.refused) }
+    public var deletedAnywhere: Bool { ballot.granted > 0 }
 }

@@ -11,55 +11,33 @@ public struct LockValue: Equatable, Sendable {
     public static let tokenByteCount = 18
 
     public let token: String
-    public let holder: Holder
+    public let holder: HolderInfo
     /// The fencing token the instance appended when it granted the lock (`fence=N`); nil in
     /// a value that is being sent, or one written before fencing existed.
     public let fence: Int64?
     /// The value as stored (without the fence, which the instance appends). Made once: every
     /// attempt of a waiting acquire sends it again.
     public let encoded: [UInt8]
-    /// The bytes every compare-and-extend and compare-and-delete matches: one token, one holder.
-    public let ownershipPrefix: [UInt8]
+    /// The token with the bytes every compare-and-extend and compare-and-delete matches.
+    public let lockToken: LockToken
 
-    public struct Holder: Equatable, Sendable {
-        public var host: String
-        public var pid: Int32
-        public var user: String
-        public var command: String
-        /// Wall-clock milliseconds since the epoch when the lock was taken, for display only.
-        public var acquiredAtMilliseconds: Int64
-
-        public init(host: String, pid: Int32, user: String, command: String, acquiredAtMilliseconds: Int64) {
-            self.host = host
-            self.pid = pid
-            self.user = user
-            self.command = command
-            self.acquiredAtMilliseconds = acquiredAtMilliseconds
-        }
-    }
-
-    public init(token: String, holder: Holder, fence: Int64? = nil) {
+    public init(token: String, holder: HolderInfo, fence: Int64? = nil) {
         self.token = token
         self.holder = holder
         self.fence = fence
-        ownershipPrefix = Self.ownershipPrefix(token: token)
+        lockToken = LockToken(token)
         encoded = Self.encode(token: token, holder: holder)
     }
 
     /// A new value with a fresh token for `holder`.
-    public static func fresh(for holder: Holder) -> LockValue {
-        LockValue(token: SecureRandom.urlSafeToken(byteCount: tokenByteCount), holder: holder)
-    }
-
-    /// The bytes every compare-and-extend and compare-and-delete matches: one token, one holder.
-    public static func ownershipPrefix(token: String) -> [UInt8] {
-        Array("\(marker) \(token) ".utf8)
+    public static func fresh(for holder: HolderInfo) -> LockValue {
+        LockValue(token: LockToken.fresh().token, holder: holder)
     }
 
     /// Commands longer than this are cut in the stored value (it is shown, not executed).
     static let commandLimit = 256
 
-    private static func encode(token: String, holder: Holder) -> [UInt8] {
+    private static func encode(token: String, holder: HolderInfo) -> [UInt8] {
         // Cut on a byte boundary; a split character decodes as U+FFFD, which is harmless here.
         let command = String(decoding: holder.command.utf8.prefix(Self.commandLimit), as: UTF8.self)
         let fields = [
@@ -77,7 +55,7 @@ public struct LockValue: Equatable, Sendable {
         let text = String(decoding: bytes, as: UTF8.self)
         let words = text.split(separator: " ", omittingEmptySubsequences: false)
         guard words.count >= 2, words[0] == Substring(marker), !words[1].isEmpty else { return nil }
-        var holder = Holder(host: "", pid: 0, user: "", command: "", acquiredAtMilliseconds: 0)
+        var holder = HolderInfo.unknown
         var fence: Int64?
         for word in words.dropFirst(2) {
             guard let equals = word.firstIndex(of: "=") else { continue }

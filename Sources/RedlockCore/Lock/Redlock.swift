@@ -1,29 +1,49 @@
 /// The Redlock algorithm over independent masters: acquire, extend and release as single
-/// rounds of scripts on every instance, decided by a quorum and bounded by validity.
+/// rounds of the lock kind's scripts on every instance. Each reply is decoded once into a
+/// verdict; `Quorum` decides each round (and ends it as soon as it is decided).
 public final class Redlock {
     public let instances: InstanceSet
+    /// What a lock is made of: its scripts and how their replies read.
+    public let kind: any LockKind
     /// An instance up for less than this may have lost keys in a restart: its "yes" does not
     /// count toward the quorum (`--restart-grace`). Needs an InstanceSet that tracks uptime;
     /// an instance whose uptime is unknown does not count either.
     public let restartGrace: Duration
 
-    public init(instances: InstanceSet, restartGrace: Duration = .zero) {
+    public init(instances: InstanceSet, kind: any LockKind = Exclusive(), restartGrace: Duration = .zero) {
         self.instances = instances
+        self.kind = kind
         self.restartGrace = restartGrace
     }
 
-    public var quorum: Int { instances.quorum }
+    public var quorum: Quorum { Quorum(instances: instances.count) }
 
-    /// The allowance for clock drift between this host and the instances: TTL * 1% + 2 ms,
-    /// as in the Redlock description.
-    public static func driftAllowance(for ttl: Duration) -> Duration {
-        ttl.scaled(by: 0.01) + .milliseconds(2)
+    /// One round of `call`, each reply decoded once with `decode`, ended as soon as `decided`
+    /// says so. `counting`: whether a grant from an instance too young for `--restart-grace`
+    /// is marked as not counting.
+    func vote(_ call: ScriptCall, on targets: [Int]? = nil, notAfter: Instant? = nil, counting: Bool = false, decode: @escaping (Reply) -> Verdict, decided: @escaping (Ballot) -> Bool) -> Ballot {
+        let ballot = { (results: [Result<Reply, RedisError>?]) -> Ballot in
+            let verdicts: [Verdict?] = results.map { result in
+                switch result {
+                case let .success(reply)?: return decode(reply)
+                case let .failure(error)?: return .failed(error)
+                case nil: return nil
+                }
+            }
+            var uncounted: Set<Int> = []
+            if counting && self.restartGrace > .zero {
+                for index in verdicts.indices where verdicts[index]?.isGranted == true {
+                    if !(self.instances.uptime(of: index).map { $0 >= self.restartGrace } ?? false) { uncounted.insert(index) }
+                }
+            }
+            return Ballot(verdicts, uncounted: uncounted)
+        }
+        let results = instances.evaluate(call.script, keys: call.keys, arguments: call.arguments, on: targets, notAfter: notAfter) { decided(ballot($0)) }
+        return ballot(results)
     }
 
-    /// How long a lock taken in a round that started at `start` and ended at `end` is valid
-    /// from `end`: TTL - elapsed - drift (zero or less means not valid at all).
-    public static func validity(ttl: Duration, start: Instant, end: Instant) -> Duration {
-        ttl - (end - start) - driftAllowance(for: ttl)
+    func failures(in ballot: Ballot) -> [InstanceError] {
+        ballot.failed.compactMap { index in ballot.verdicts[index]?.error.map { InstanceError(endpoint: instances.endpoints[index], error: $0) } }
     }
 
     // MARK: - Acquire
@@ -33,102 +53,93 @@ public final class Redlock {
     /// Costs one round; a second one only when the instances that granted disagree about
     /// the fencing counter (after a restart), to raise it on a quorum before it is used.
     public func tryAcquire(key: [UInt8], value: LockValue, ttl: Duration) -> AcquireAttempt {
-        let encoded = value.encoded
-        let fenceKey = LockKeys.fenceKey(for: key)
+        let quorum = self.quorum
         let start = Instant.now()
-        let results = instances.evaluate(Scripts.acquire, keys: [key, fenceKey], arguments: [encoded, Self.milliseconds(ttl), value.ownershipPrefix])
-        var granted: [(instance: Int, fence: Int64)] = []
-        var holders: [Contention.Holder] = []
-        var failures: [InstanceError] = []
-        var tooYoung: [Int] = []
-        for (index, result) in results.enumerated() {
-            switch result {
-            case let .success(.array(items)) where items.count == 2 && items[0] == .integer(1):
-                if restartGrace > .zero && !(instances.uptime(of: index).map { $0 >= restartGrace } ?? false) {
-                    tooYoung.append(index)
-                }
-                granted.append((index, items[1].integer ?? 0))
-            case let .success(.array(items)) where items.count == 3 && items[0] == .integer(0):
-                let pttl = items[1].integer ?? -1
-                let raw: [UInt8]
-                if case let .bulk(bytes) = items[2] { raw = bytes } else { raw = [] }
-                holders.append(Contention.Holder(instance: index, endpoint: instances.endpoints[index], value: raw, remaining: pttl >= 0 ? .milliseconds(pttl) : nil))
-            case let .success(other):
-                failures.append(InstanceError(endpoint: instances.endpoints[index], error: .unexpectedReply("\(other)")))
-            case let .failure(error):
-                failures.append(InstanceError(endpoint: instances.endpoints[index], error: error))
-            case nil:
-                break
+        // The round ends as soon as the lock is ours. A refusal is not hurried: an instance
+        // abandoned then may have granted, so it would need an undo round of its own (and a
+        // new connection) for every attempt of every waiter, where waiting for its answer
+        // costs a slow instance's reply, and a hung one the timeout, as before.
+        let ballot = vote(kind.acquire(key: key, value: value, ttl: ttl), counting: true, decode: kind.acquireVerdict) {
+            quorum.acquisition($0) == .acquired
+        }
+        var failures = self.failures(in: ballot)
+        let granted: [(instance: Int, fence: Int64)] = ballot.verdicts.indices.compactMap { index in
+            if case let .granted(fence)? = ballot.verdicts[index] { return (index, fence ?? 0) } else { return nil }
+        }
+        let decision = quorum.acquisition(ballot)
+        if decision == .acquired {
+            let fence = granted.map { $0.fence }.max() ?? 0
+            let raised = raiseFence(key, to: fence, granted: granted)
+            failures += raised.failures
+            let end = Instant.now()
+            if raised.heldByQuorum && Quorum.validity(ttl: ttl, start: start, end: end) > .zero {
+                let lease = Lease(key: key, lockToken: value.lockToken, fence: fence, ttl: ttl, acquiredAt: start, validUntil: start + ttl - Quorum.driftAllowance(for: ttl))
+                return .acquired(lease, failures: failures)
             }
         }
-        let counted = granted.count - tooYoung.count
-        var fence: Int64 = 0
-        var fenceHeld = false
-        if counted >= quorum {
-            fence = granted.map { $0.fence }.max() ?? 0
-            let raised = raiseFence(fenceKey, to: fence, granted: granted)
-            failures += raised.failures
-            fenceHeld = raised.heldByQuorum
+        // Undo a partial acquisition. Instances that failed, or were abandoned when the round
+        // was decided, may have set the key before the reply was lost, so they get the
+        // release too (unless the connection was never made); instances that refused do not.
+        // No announcement: waking every waiter for a partial attempt would only make them
+        // split the next vote too. This round waits for every one of them (within the
+        // timeouts): a key left behind would keep the lock from everyone until its TTL.
+        let mayHaveSet = ballot.failed.filter { index in
+            if case .connectionFailed? = ballot.verdicts[index]?.error { return false } else { return true }
         }
-        let end = Instant.now()
-        if fenceHeld && Self.validity(ttl: ttl, start: start, end: end) > .zero {
-            let lease = Lease(key: key, value: value, fence: fence, ttl: ttl, acquiredAt: start, validUntil: start + ttl - Self.driftAllowance(for: ttl))
-            return .acquired(lease, failures: failures)
-        }
-        // Undo a partial acquisition. Instances that failed may have set the key before the
-        // reply was lost, so they get the release too; instances that refused do not.
-        let undo = granted.map { $0.instance } + failures.compactMap { failure in instances.endpoints.firstIndex(of: failure.endpoint) }
+        let undo = granted.map { $0.instance } + mayHaveSet
         if !undo.isEmpty {
-            // No announcement: waking every waiter for a partial attempt would only make
-            // them split the next vote too.
-            _ = instances.evaluate(Scripts.release, keys: [key], arguments: [value.ownershipPrefix, []], on: undo)
+            _ = vote(kind.release(key: key, token: value.lockToken, announce: false), on: undo, decode: kind.stepVerdict) { _ in false }
         }
-        let contention = Contention(holders: holders, granted: granted.count, youngInstances: tooYoung.count, failures: failures)
-        if granted.count + holders.count >= quorum {
-            return .busy(contention)
+        let holders = ballot.verdicts.indices.flatMap { index -> [Contention.Holder] in
+            guard case let .refused(holdings, _)? = ballot.verdicts[index] else { return [] }
+            return holdings.map { Contention.Holder(instance: index, endpoint: instances.endpoints[index], value: $0.value, remaining: $0.remaining) }
         }
-        return .unreachable(contention)
+        let contention = Contention(holders: holders, granted: granted.count, youngInstances: ballot.young, failures: failures, ballot: ballot)
+        // Granted on a quorum but not valid any more (a round slower than the TTL): busy,
+        // as a split vote is; the next attempt may do better.
+        return decision == .unreachable ? .unreachable(contention) : .busy(contention)
     }
 
     /// Makes sure a quorum's counters are at least `fence` before the token is used: the
     /// granting instances that reported less are raised (set-if-greater). Returns whether a
     /// quorum now holds it, and the failures of that round (none when none was needed).
-    private func raiseFence(_ fenceKey: [UInt8], to fence: Int64, granted: [(instance: Int, fence: Int64)]) -> (heldByQuorum: Bool, failures: [InstanceError]) {
+    private func raiseFence(_ key: [UInt8], to fence: Int64, granted: [(instance: Int, fence: Int64)]) -> (heldByQuorum: Bool, failures: [InstanceError]) {
+        let quorum = self.quorum
         let behind = granted.filter { $0.fence < fence }.map { $0.instance }
-        var holding = granted.count - behind.count
-        var failures: [InstanceError] = []
-        if holding < quorum && !behind.isEmpty {
-            let results = instances.evaluate(Scripts.raiseFence, keys: [fenceKey], arguments: [Array(String(fence).utf8)], on: behind)
-            for index in behind {
-                switch results[index] {
-                case .success?: holding += 1
-                case let .failure(error)?: failures.append(InstanceError(endpoint: instances.endpoints[index], error: error))
-                case nil: break
-                }
-            }
-        }
-        return (holding >= quorum, failures)
+        let holding = granted.filter { $0.fence >= fence }.map { $0.instance }
+        guard !quorum.isReached(by: holding.count) && !behind.isEmpty else { return (quorum.isReached(by: holding.count), []) }
+        let raised = vote(kind.raiseFence(key: key, to: fence), on: behind, decode: { _ in .granted(fence: fence) }) { _ in false }
+        var ballot = raised
+        for index in holding { ballot.verdicts[index] = .granted(fence: fence) }
+        return (quorum.isReached(by: ballot.granted), failures(in: raised))
     }
 
-    /// Tries until the lock is taken or `deadline` passes (nil: forever).
+    /// Tries until the lock is taken or `policy` gives up (its deadline, waiting that cannot
+    /// help, or `--unreachable-timeout` of attempts that reached no quorum).
     ///
     /// Between attempts it sleeps with `pause(delay, descriptors)`, which must also wake when
     /// one of `descriptors` is readable (the release announcements) and returns false when
-    /// the wait must end early (a signal). `onContention` is told about each failed attempt,
-    /// for status lines, and returns false when waiting longer cannot help (a refused
-    /// password does not fix itself).
+    /// the wait must end early (a signal). `onAttempt` is told about each failed attempt
+    /// after which it waits, for status lines (the last one is the outcome's).
     public func acquire(
-        key: [UInt8], value: LockValue, ttl: Duration, deadline: Instant?,
-        pause: (Duration, [FileDescriptor]) -> Bool, onContention: (AcquireAttempt) -> Bool = { _ in true }
+        key: [UInt8], value: LockValue, ttl: Duration, policy: WaitPolicy,
+        pause: (Duration, [FileDescriptor]) -> Bool, onAttempt: (AcquireAttempt) -> Void = { _ in }
     ) -> AcquireOutcome {
-        let waiter = Waiter(instances: instances, key: key)
+        var policy = policy
+        let quorum = self.quorum
+        let waiter = Waiter(instances: instances, quorum: quorum, key: key, kind: kind)
         var attempt = tryAcquire(key: key, value: value, ttl: ttl)
         var attemptEnded = Instant.now()
         while true {
-            if case .acquired = attempt { return .finished(attempt) }
-            if !onContention(attempt) { return .finished(attempt) }
+            guard let contention = attempt.contention else { return .finished(attempt) }
             let now = Instant.now()
-            if let deadline, now >= deadline { return .finished(attempt) }
+            let decision: Quorum.Acquisition
+            if case .unreachable = attempt { decision = .unreachable } else { decision = .busy }
+            if policy.next(after: decision, ballot: contention.ballot, quorum: quorum, now: now) == .giveUp {
+                return .finished(attempt)
+            }
+            onAttempt(attempt)
+            let deadline = policy.latestRetry
             if waiter.listenIfNeeded(after: attempt) && waiter.mayHaveFreed() {
                 // Released between the attempt and the subscription: unheard, so look again.
                 attempt = tryAcquire(key: key, value: value, ttl: ttl)
@@ -163,53 +174,80 @@ public final class Redlock {
     public func extend(_ lease: inout Lease, ttl: Duration? = nil, notAfter: Instant? = nil) -> ExtendOutcome {
         let ttl = ttl ?? lease.ttl
         let start = Instant.now()
-        let results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: [lease.value.ownershipPrefix, Self.milliseconds(ttl)], notAfter: notAfter)
-        let end = Instant.now()
-        let tally = Tally(results, endpoints: instances.endpoints)
-        if tally.confirmed >= quorum && Self.validity(ttl: ttl, start: start, end: end) > .zero {
-            lease.validUntil = start + ttl - Self.driftAllowance(for: ttl)
-            return .extended(tally)
+        let outcome = extend(key: lease.key, token: lease.lockToken, ttl: ttl, notAfter: notAfter)
+        if case .extended = outcome {
+            lease.validUntil = start + ttl - Quorum.driftAllowance(for: ttl)
         }
-        // Instances that said "not yours" will not change their minds: when too many did,
-        // no later attempt can reach a quorum and the lease is lost now.
-        if tally.refused > instances.count - quorum { return .lost(tally) }
-        return .failed(tally)
+        return outcome
+    }
+
+    /// Renews `key`'s TTL where `token` still stands: what `redlock extend` does with a token
+    /// that `redlock acquire` printed. Extended only when a quorum renewed it in time.
+    public func extend(key: [UInt8], token: LockToken, ttl: Duration, notAfter: Instant? = nil) -> ExtendOutcome {
+        let quorum = self.quorum
+        let start = Instant.now()
+        let ballot = vote(kind.extend(key: key, token: token, ttl: ttl), notAfter: notAfter, decode: kind.stepVerdict) {
+            quorum.renewal($0) != .undecided
+        }
+        let tally = Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))
+        switch quorum.renewal(ballot) {
+        case .renewed where Quorum.validity(ttl: ttl, start: start, end: Instant.now()) > .zero: return .extended(tally)
+        case .lost: return .lost(tally)
+        default: return .failed(tally)
+        }
     }
 
     /// Deletes the key where it holds our token. With `keepFor`, leaves it held for that
-    /// long instead (`--min-hold`), still only where it is ours.
+    /// long instead (`--min-hold`), still only where it is ours. The tally says, when a
+    /// quorum was missed, how long the key may stay where the release did not arrive.
     public func release(_ lease: Lease, keepFor: Duration? = nil) -> Tally {
-        let results: [Result<Reply, RedisError>?]
+        var tally: Tally
         if let keepFor, keepFor.milliseconds > 0 {
-            results = instances.evaluate(Scripts.extend, keys: [lease.key], arguments: [lease.value.ownershipPrefix, Self.milliseconds(keepFor)])
+            let quorum = self.quorum
+            let ballot = vote(kind.extend(key: lease.key, token: lease.lockToken, ttl: keepFor), decode: kind.stepVerdict) {
+                quorum.release($0) != .undecided
+            }
+            tally = Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))
         } else {
-            let channel = LockKeys.releaseChannel(for: lease.key)
-            results = instances.evaluate(Scripts.release, keys: [lease.key], arguments: [lease.value.ownershipPrefix, channel])
+            tally = release(key: lease.key, token: lease.lockToken)
         }
-        return Tally(results, endpoints: instances.endpoints)
+        // At most until the TTL of the last renewal runs out.
+        tally.keyMayStay = max(.zero, lease.validUntil + Quorum.driftAllowance(for: lease.ttl) - Instant.now())
+        return tally
     }
 
-    static func milliseconds(_ duration: Duration) -> [UInt8] {
-        Array(String(max(1, duration.milliseconds)).utf8)
+    /// Deletes `key` where `token` holds it, and announces the release to waiters.
+    public func release(key: [UInt8], token: LockToken) -> Tally {
+        let quorum = self.quorum
+        let ballot = vote(kind.release(key: key, token: token, announce: true), decode: kind.stepVerdict) {
+            quorum.release($0) != .undecided
+        }
+        return Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))
     }
 }
 
-/// How the instances answered a compare-and-act script (1 = done, 0 = not ours).
+/// How the instances answered a compare-and-act round (extend, release): for reports. The
+/// counting is Quorum's; these are its numbers, for people.
 public struct Tally: Sendable {
-    public var confirmed = 0
-    public var refused = 0
-    public var failures: [InstanceError] = []
+    public let confirmed: Int
+    public let refused: Int
+    /// The instances that failed or did not answer before the round was decided.
+    public let failures: [InstanceError]
+    /// The round as a release: done on a quorum, or missed (and where).
+    public let decision: Quorum.Release
+    /// For a lease's release: how long the key may stay where the release did not arrive.
+    public internal(set) var keyMayStay: Duration?
 
-    init(_ results: [Result<Reply, RedisError>?], endpoints: [Endpoint]) {
-        for (index, result) in results.enumerated() {
-            switch result {
-            case .success(.integer(1)): confirmed += 1
-            case .success(.integer(0)): refused += 1
-            case let .success(other): failures.append(InstanceError(endpoint: endpoints[index], error: .unexpectedReply("\(other)")))
-            case let .failure(error): failures.append(InstanceError(endpoint: endpoints[index], error: error))
-            case nil: break
-            }
-        }
+    init(_ ballot: Ballot, failures: [InstanceError], decision: Quorum.Release) {
+        confirmed = ballot.granted
+        refused = ballot.refused
+        self.failures = failures
+        self.decision = decision
+    }
+
+    /// Whether the round was done on a quorum.
+    public var reachedQuorum: Bool {
+        if case .released = decision { return true } else { return false }
     }
 }
 
@@ -218,13 +256,21 @@ public enum AcquireAttempt: Sendable {
     case acquired(Lease, failures: [InstanceError])
     /// A quorum answered, but the lock is held (or split between holders).
     case busy(Contention)
-    /// Fewer than a quorum of instances answered at all.
+    /// Too few instances answered usefully: failed, or too young for `--restart-grace`.
     case unreachable(Contention)
+
+    /// Why the lock was not taken; nil when it was.
+    public var contention: Contention? {
+        switch self {
+        case .acquired: return nil
+        case let .busy(contention), let .unreachable(contention): return contention
+        }
+    }
 }
 
 /// What the waiting loop ended with.
 public enum AcquireOutcome: Sendable {
-    /// The last attempt: `.acquired`, or the refusal at the deadline.
+    /// The last attempt: `.acquired`, or the refusal when the policy gave up.
     case finished(AcquireAttempt)
     /// A signal ended the wait; the last attempt is given for reporting.
     case interrupted(AcquireAttempt)
@@ -255,14 +301,18 @@ public struct Contention: Sendable {
     /// Of those, how many were up for less than `--restart-grace` and did not count.
     public let youngInstances: Int
     public let failures: [InstanceError]
+    /// The attempt's verdicts, for the waiting policy.
+    public let ballot: Ballot
 
     /// The shortest remaining TTL reported: the earliest the lock could free by expiry.
     public var earliestExpiry: Duration? { holders.compactMap(\.remaining).min() }
 
-    /// The holder most instances reported (for the waiting line).
+    /// The holder shown on the waiting line: Quorum's one rule (most instances, then the
+    /// lowest instance), as inspect shows it.
     public var likelyHolder: [UInt8]? {
-        var counts: [[UInt8]: Int] = [:]
-        for holder in holders { counts[holder.value, default: 0] += 1 }
-        return counts.max { $0.value < $1.value }?.key
+        Quorum.leadingHolder(holders.map { ($0.instance, $0.value) }, identity: KeyState.identity)?.value
     }
+
+    /// Whether waiting cannot help: failures that the next attempt would meet again.
+    public var permanentFailures: [InstanceError] { failures.filter { $0.error.isPermanent } }
 }

@@ -11,7 +11,9 @@
 /// SUBSCRIBE and one PTTL, and then nothing until the lock frees or its TTL runs out.
 final class Waiter {
     private let key: [UInt8]
+    private let kind: any LockKind
     private let instances: InstanceSet
+    private let quorum: Quorum
     /// A second set of connections (a subscribed connection takes no other commands), made
     /// only when the lock turns out to be held: an uncontended acquire never pays for it.
     private var subscriptions: InstanceSet?
@@ -32,13 +34,16 @@ final class Waiter {
         case interrupted
     }
 
-    init(instances: InstanceSet, key: [UInt8]) {
+    init(instances: InstanceSet, quorum: Quorum, key: [UInt8], kind: any LockKind) {
         self.key = key
+        self.kind = kind
         self.instances = instances
+        self.quorum = quorum
     }
 
-    /// Whether releases are heard: subscribed on a quorum.
-    var hearsReleases: Bool { listening >= quorum }
+    /// Whether releases are heard: subscribed on a quorum (the holder's quorum and ours
+    /// share an instance).
+    var hearsReleases: Bool { quorum.isReached(by: listening) }
 
     /// Subscribes, once the lock turns out to be held, wherever that is needed to listen on
     /// a quorum (everywhere the first time, then where subscriptions were lost). Returns
@@ -49,20 +54,19 @@ final class Waiter {
         self.subscriptions = subscriptions
         subscribeAgainAt = Instant.now() + .seconds(1)
         let before = listening
-        listening = subscriptions.subscribe(to: LockKeys.releaseChannel(for: key), on: subscriptions.deafInstances)
+        listening = subscriptions.subscribe(to: kind.releaseChannel(for: key), on: subscriptions.deafInstances)
         return listening > before
     }
 
     /// Whether the lock may have been released while the subscriptions were being made:
-    /// asks each instance the key's PTTL (one plain command: cheaper for Redis than another
-    /// attempt, which runs three). False only when it is still held where an attempt could
-    /// not get past.
+    /// asks each instance the kind's one plain read (cheaper for Redis than another attempt).
+    /// False only when it is still held where an attempt could not get past.
     func mayHaveFreed() -> Bool {
-        let stillHeld = instances.broadcast(Command("PTTL", [key])).filter { reply in
-            if case let .success(.integer(pttl)) = reply { return pttl != -2 }
+        let stillHeld = instances.broadcast(kind.stillHeldProbe(key: key)).filter { reply in
+            if case let .success(reply) = reply { return kind.isStillHeld(reply) }
             return false
         }.count
-        return stillHeld <= instances.count - quorum
+        return quorum.mayHaveFreed(stillHeld: stillHeld)
     }
 
     /// How long after `attempt` the lock stays held as far as this waiter can know: to its
@@ -123,6 +127,4 @@ final class Waiter {
             if Instant.now() >= until { return .timerExpired }
         }
     }
-
-    private var quorum: Int { instances.quorum }
 }

@@ -1,8 +1,9 @@
 /// The N independent Redis instances of the quorum, and rounds of requests over them.
 ///
-/// A round sends each instance its request at once and waits for all replies under one
+/// A round sends each instance its request at once and waits for the replies under one
 /// deadline with a single poll loop: no thread per request, and a dead, paused or slow
-/// instance costs the round at most its timeout.
+/// instance costs the round at most its timeout. A round given a decision ends soon after
+/// the answers so far decide it: one hung instance of three then costs nothing measurable.
 public final class InstanceSet {
     public let endpoints: [Endpoint]
     public let connectTimeout: Duration
@@ -37,21 +38,31 @@ public final class InstanceSet {
 
     public var count: Int { endpoints.count }
 
-    /// floor(N/2) + 1: a majority, so two holders can never both have one.
-    public var quorum: Int { endpoints.count / 2 + 1 }
-
     /// Sends `requests[i]` (a pipeline of commands) to instance i, or nothing where it is nil,
     /// and returns each instance's replies or failure (nil where nothing was sent).
     ///
     /// Every instance must answer by `deadline` (default: now + `--op-timeout`); an instance
     /// that first has to connect gets `--connect-timeout` for the connection on top. Nothing
     /// waits past `notAfter`, whatever the timeouts (the lease keeper's next duty).
-    public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil) -> [Result<[Reply], RedisError>?] {
-        timedRound(requests, deadline: deadline, notAfter: notAfter, label: label).map { $0?.result }
+    ///
+    /// With `decided`, the round ends once it returns true for the results so far (nil where
+    /// an instance has not answered yet), after as long again for the others. An instance
+    /// still in flight then is abandoned: its connection is closed, so that a late reply
+    /// cannot be read as the answer to a later request (the next round reconnects), and it
+    /// counts as not answered.
+    public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil, decided: (([Result<[Reply], RedisError>?]) -> Bool)? = nil, followUp: ((Int, Result<[Reply], RedisError>) -> [Command]?)? = nil) -> [Result<[Reply], RedisError>?] {
+        timedRound(requests, deadline: deadline, notAfter: notAfter, label: label, decided: decided, followUp: followUp).map { $0?.result }
     }
 
+    /// What an instance abandoned by a decided round counts as.
+    public static let abandoned = RedisError.timedOut("waiting for a reply (the round was decided without it)")
+
     /// `round`, with how long each instance took to answer (connecting included).
-    public func timedRound(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil) -> [(result: Result<[Reply], RedisError>, elapsed: Duration)?] {
+    ///
+    /// `followUp`, asked about each instance's result as it arrives, may return a new
+    /// request for that instance, sent at once in the same round (given `--op-timeout` more):
+    /// a script the instance has not cached is sent whole without waiting for the others.
+    public func timedRound(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil, decided: (([Result<[Reply], RedisError>?]) -> Bool)? = nil, followUp: ((Int, Result<[Reply], RedisError>) -> [Command]?)? = nil) -> [(result: Result<[Reply], RedisError>, elapsed: Duration)?] {
         precondition(requests.count == connections.count)
         let start = Instant.now()
         let cap = notAfter ?? .distantFuture
@@ -60,6 +71,13 @@ public final class InstanceSet {
         var connectDeadlines: [Instant] = Array(repeating: .distantFuture, count: connections.count)
         var active: [Int] = []
         var finishedAt: [Instant] = Array(repeating: start, count: connections.count)
+        // Each instance's result, taken once as it finishes.
+        var results: [Result<[Reply], RedisError>?] = Array(repeating: nil, count: connections.count)
+        // Once decided, the others get as long again as the deciding answers took (at least
+        // a millisecond): an instance a little slower than the rest still answers, and holds
+        // what the rest hold, while a hung one costs the round at most its time again. What
+        // is still in flight then is abandoned.
+        var abandonAt: Instant?
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
             if connections[index].begin(request) {
@@ -76,21 +94,39 @@ public final class InstanceSet {
             }
             active.append(index)
         }
+        if let decided, decided(results) { abandonAt = start }
         while true {
             let now = Instant.now()
+            let abandoning = abandonAt.map { now >= $0 } ?? false
+            var someFinished = false
             active.removeAll { index in
                 let connection = connections[index]
                 finishedAt[index] = now
                 if let step = connection.stepDeadline, now >= step { connection.stepTimedOut() }
-                if connection.isFinished { return true }
                 let limit = connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index]
-                if now >= limit {
+                if !connection.isFinished {
+                    if abandoning {
+                        connection.timeOut()
+                        results[index] = .failure(Self.abandoned)
+                        return true
+                    }
+                    guard now >= limit else { return false }
                     connection.timeOut()
-                    return true
                 }
-                return false
+                let result = connection.finish()
+                if !abandoning, let followUp, let next = followUp(index, result) {
+                    connection.begin(next)
+                    deadlines[index] = min(max(deadlines[index], now + operationTimeout), cap)
+                    return false
+                }
+                results[index] = result
+                someFinished = true
+                return true
             }
             if active.isEmpty { break }
+            if abandonAt == nil, someFinished, let decided, decided(results) {
+                abandonAt = now + max(now - start, .milliseconds(1))
+            }
             var watched: [(FileDescriptor, Poll.Events)] = []
             var owners: [(index: Int, range: Range<Int>)] = []
             var nextDeadline = Instant.distantFuture
@@ -103,6 +139,7 @@ public final class InstanceSet {
                 owners.append((index, watched.count..<(watched.count + requests.count)))
                 watched += requests
             }
+            if let abandonAt { nextDeadline = min(nextDeadline, abandonAt) }
             let events = Poll.wait(watched, timeout: nextDeadline.remaining(from: now))
             for owner in owners {
                 connections[owner.index].handle(Array(events[owner.range]))
@@ -111,7 +148,7 @@ public final class InstanceSet {
         // Labelled as the result type is: an unlabelled tuple would be converted element by
         // element with a dynamic cast.
         let outcomes: [(result: Result<[Reply], RedisError>, elapsed: Duration)?] = requests.indices.map { index in
-            requests[index] == nil ? nil : (result: connections[index].finish(), elapsed: finishedAt[index] - start)
+            requests[index] == nil ? nil : (result: results[index] ?? .failure(Self.abandoned), elapsed: finishedAt[index] - start)
         }
         if let observer {
             let name = label ?? requests.lazy.compactMap { $0?.first?.name }.first ?? "round"
@@ -158,21 +195,22 @@ public final class InstanceSet {
         round(Array(repeating: [command], count: count), deadline: deadline).map { Self.single($0!) }
     }
 
-    /// Runs `script` on the instances given (all by default) with per-instance arguments,
-    /// by SHA1 first and whole where an instance has not cached it yet.
-    public func evaluate(_ script: Script, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil) -> [Result<Reply, RedisError>?] {
-        let deadline = Instant.now() + operationTimeout
+    /// Runs `script` on the instances given (all by default), by SHA1 first and, in the same
+    /// round, whole where an instance has not cached it yet.
+    ///
+    /// With `decided` (over the results so far), the round ends as soon as it returns true.
+    public func evaluate(_ script: LuaScript, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil, decided: (([Result<Reply, RedisError>?]) -> Bool)? = nil) -> [Result<Reply, RedisError>?] {
         // One command for every instance: it is encoded once.
         let evalSHA = [script.evalSHA(keys: keys, arguments: arguments)]
-        let bySHA = round(requests(evalSHA, on: instances), deadline: deadline, notAfter: notAfter, label: script.name)
-        var results = bySHA.map { $0.map(Self.single) }
-        let missing = results.indices.filter { if case .failure(.noScript) = results[$0] { return true } else { return false } }
-        if !missing.isEmpty {
-            let wholeScript = [script.eval(keys: keys, arguments: arguments)]
-            let retried = round(requests(wholeScript, on: missing), deadline: max(deadline, Instant.now() + operationTimeout), notAfter: notAfter, label: script.name + " (loading the script)")
-            for index in missing { results[index] = retried[index].map(Self.single) }
-        }
-        return results
+        var wholeScript: [Command]?
+        let results = round(requests(evalSHA, on: instances), notAfter: notAfter, label: script.name, decided: decided.map { decided in
+            { partial in decided(partial.map { $0.map(Self.single) }) }
+        }, followUp: { _, result in
+            guard case .failure(.noScript) = Self.single(result) else { return nil }
+            if wholeScript == nil { wholeScript = [script.eval(keys: keys, arguments: arguments)] }
+            return wholeScript
+        })
+        return results.map { $0.map(Self.single) }
     }
 
     // MARK: - Pub/sub

@@ -1,6 +1,6 @@
 /// A Lua script run with EVALSHA, falling back to EVAL where the instance has not cached it
 /// (after a restart or SCRIPT FLUSH). Sending the SHA1 keeps every request small.
-public struct Script: Sendable {
+public struct LuaScript: Sendable {
     /// What it does, for `-v` logs ("acquire", "extend").
     public let name: String
     public let source: String

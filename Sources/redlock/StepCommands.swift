@@ -3,7 +3,7 @@ import RedlockCore
 
 /// `acquire`, `extend` and `release`: the lock's steps as separate processes, for CI jobs
 /// whose steps cannot share one `redlock run`.
-enum ScriptCommands {
+enum StepCommands {
     /// What `extend` and `release` act on.
     struct Target {
         /// KEY as given (bytes), and as messages show it.
@@ -49,37 +49,33 @@ enum ScriptCommands {
     }
 
     static func extend(_ target: Target, config: Config) throws(Failure) -> Int32 {
-        let (keyName, token, ttl) = (target.keyName, target.token, target.ttl)
         let redlock = config.makeRedlock()
-        var lease = Lease.known(byToken: token, key: config.redisKey(target.key), ttl: ttl)
-        switch redlock.extend(&lease, ttl: ttl) {
+        switch redlock.extend(key: config.redisKey(target.key), token: LockToken(target.token), ttl: target.ttl) {
         case let .extended(tally):
-            config.console.log("extended '\(keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
+            config.console.log("extended '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")
             return ExitCode.success.rawValue
         case let .lost(tally), let .failed(tally):
-            return try verdict(tally, redlock: redlock, keyName: keyName, action: "extend")
+            throw failure(tally, quorum: redlock.quorum, keyName: target.keyName, action: "extend")
         }
     }
 
     static func release(_ target: Target, config: Config) throws(Failure) -> Int32 {
-        let (keyName, token) = (target.keyName, target.token)
         let redlock = config.makeRedlock()
-        let lease = Lease.known(byToken: token, key: config.redisKey(target.key), ttl: .seconds(1))
-        let tally = redlock.release(lease)
-        if tally.confirmed >= redlock.quorum {
-            config.console.log("released '\(keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
+        let tally = redlock.release(key: config.redisKey(target.key), token: LockToken(target.token))
+        if tally.reachedQuorum {
+            config.console.log("released '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")
             return ExitCode.success.rawValue
         }
-        return try verdict(tally, redlock: redlock, keyName: keyName, action: "release")
+        throw failure(tally, quorum: redlock.quorum, keyName: target.keyName, action: "release")
     }
 
     /// Not done on a quorum: 76 when enough instances answered that the token is not there,
-    /// 69/77 when too few answered to say.
-    private static func verdict(_ tally: Tally, redlock: Redlock, keyName: String, action: String) throws(Failure) -> Int32 {
-        if tally.confirmed + tally.refused >= redlock.quorum {
-            throw Failure(.lockLost, "cannot \(action) '\(keyName)': not held with that token (\(tally.confirmed) of \(redlock.instances.count) instances hold it)")
+    /// 69/77 when too few answered to say (Quorum decided which).
+    private static func failure(_ tally: Tally, quorum: Quorum, keyName: String, action: String) -> Failure {
+        if case .notHeld = tally.decision {
+            return Failure(.lockLost, "cannot \(action) '\(keyName)': not held with that token (\(tally.confirmed) of \(quorum.instances) instances hold it)")
         }
-        throw LockWaiting.unreachable(tally.failures, quorum: redlock.quorum, total: redlock.instances.count, what: "\(action) '\(keyName)'")
+        return LockWaiting.unreachable(tally.failures, quorum: quorum, what: "\(action) '\(keyName)'")
     }
 
     private static func keyAndToken(_ invocation: Invocation) throws(Failure) -> ([UInt8], String) {

@@ -1,0 +1,81 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Rounds end when their outcome is decided, and an outage is told apart from a busy lock:
+/// a hung instance costs nothing, unreachable servers end a wait, a missed release is said.
+@Suite struct DecidedRoundTests {
+    @Test func hungInstanceDoesNotSlowARun() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers[0].pause()
+        defer { redis.servers[0].resume() }
+        let started = Date()
+        let result = try redlock(["run", "--op-timeout", "2s", "--connect-timeout", "2s", "k", "--", "true"], environment: redis.environment)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.status == 0, "\(result)")
+        // Waiting out the timeouts would take at least 2 s per round (acquire and release):
+        // a round decided by the two live instances ends long before.
+        #expect(elapsed < 1.5, "took \(elapsed) s: a round waited for the hung instance")
+        #expect(redis.servers[1...].allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 })
+    }
+
+    @Test func noQuorumGivesUpAfterTheUnreachableTimeout() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers[1].kill()
+        redis.servers[2].kill()
+        let process = try RedlockProcess(["run", "--unreachable-timeout", "1s", "k", "--", "echo", "ran"], environment: redis.environment)
+        let result = try process.wait(timeout: 15)
+        #expect(result.status == 69, "\(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.split(separator: "\n").last?.hasPrefix("redlock: ") == true)
+        #expect(result.stderr.contains("127.0.0.1:\(redis.servers[1].port)"))
+    }
+
+    @Test func unreachableTimeoutIsAUsableOption() throws {
+        let bad = try redlock(["run", "--unreachable-timeout", "soon", "k", "--", "true"])
+        #expect(bad.status == 64)
+        let help = try redlock(["run", "--help"])
+        #expect(help.stdout.contains("--unreachable-timeout"))
+    }
+
+    @Test func permanentFailuresEndAWaitAtOnce() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3, extraArgs: ["--requirepass", "right-secret-2"])
+        let wrong = redis.servers.map { $0.url(password: "wrong-secret") }.joined(separator: ",")
+        let started = Date()
+        let process = try RedlockProcess(["run", "k", "--", "true"], environment: ["REDLOCK_URLS": wrong])
+        let result = try process.wait(timeout: 15)
+        #expect(result.status == 77, "\(result)")
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    @Test func tooYoungInstancesMakeTheLockUnavailableNotBusy() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let once = try redlock(["run", "-n", "--restart-grace", "1h", "k", "--", "echo", "ran"], environment: redis.environment)
+        #expect(once.status == 69, "\(once)")
+        #expect(once.stdout.isEmpty)
+        #expect(once.stderr.contains("restart-grace"))
+        let quiet = try redlock(["run", "-n", "-E", "0", "--restart-grace", "1h", "k", "--", "echo", "ran"], environment: redis.environment)
+        #expect(quiet.status == 69, "-E 0 silences a busy lock, not an outage: \(quiet)")
+        #expect(quiet.stderr.hasPrefix("redlock: "))
+        let waited = try redlock(["run", "-w", "1s", "--restart-grace", "1h", "k", "--", "echo", "ran"], environment: redis.environment)
+        #expect(waited.status == 69, "\(waited)")
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == nil || $0?.string == nil }, "nothing left behind")
+    }
+
+    @Test func releaseThatMissesAQuorumIsReported() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let pids = redis.servers.prefix(2).compactMap(\.pid).map(String.init).joined(separator: " ")
+        defer { redis.servers.prefix(2).forEach { kill($0.pid ?? 0, SIGCONT) } }
+        let result = try redlock(["run", "--op-timeout", "200ms", "--ttl", "20s", "k", "--", "sh", "-c", "kill -STOP \(pids); exit 7"], environment: redis.environment)
+        #expect(result.status == 7, "COMMAND's status, whatever the release: \(result)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("redlock: "), "\(result.stderr)")
+        #expect(result.stderr.contains("127.0.0.1:\(redis.servers[0].port)") && result.stderr.contains("127.0.0.1:\(redis.servers[1].port)"))
+        #expect(result.stderr.contains("20s") || result.stderr.contains("19s"), "how long the key may stay: \(result.stderr)")
+    }
+}

@@ -45,7 +45,6 @@
     X(BIO_int_ctrl) \
     X(BIO_clear_flags) \
     X(BIO_set_flags) \
-    X(BIO_sock_should_retry) \
     X(BIO_s_socket) \
     X(BIO_meth_new) \
     X(BIO_meth_set_write) \
@@ -54,8 +53,6 @@
     X(BIO_meth_set_ctrl) \
     X(BIO_meth_set_create) \
     X(BIO_meth_set_destroy) \
-    X(BIO_meth_get_read) \
-    X(BIO_meth_get_puts) \
     X(BIO_meth_get_ctrl) \
     X(BIO_meth_get_create) \
     X(BIO_meth_get_destroy) \
@@ -121,7 +118,6 @@ int copenssl_load(char *error, size_t size) {
 #define BIO_int_ctrl (*p_BIO_int_ctrl)
 #define BIO_clear_flags (*p_BIO_clear_flags)
 #define BIO_set_flags (*p_BIO_set_flags)
-#define BIO_sock_should_retry (*p_BIO_sock_should_retry)
 #define BIO_s_socket (*p_BIO_s_socket)
 #define BIO_meth_new (*p_BIO_meth_new)
 #define BIO_meth_set_write (*p_BIO_meth_set_write)
@@ -130,8 +126,6 @@ int copenssl_load(char *error, size_t size) {
 #define BIO_meth_set_ctrl (*p_BIO_meth_set_ctrl)
 #define BIO_meth_set_create (*p_BIO_meth_set_create)
 #define BIO_meth_set_destroy (*p_BIO_meth_set_destroy)
-#define BIO_meth_get_read (*p_BIO_meth_get_read)
-#define BIO_meth_get_puts (*p_BIO_meth_get_puts)
 #define BIO_meth_get_ctrl (*p_BIO_meth_get_ctrl)
 #define BIO_meth_get_create (*p_BIO_meth_get_create)
 #define BIO_meth_get_destroy (*p_BIO_meth_get_destroy)
@@ -189,25 +183,73 @@ void copenssl_ctx_refuse_key_passwords(SSL_CTX *ctx) {
     SSL_CTX_set_default_passwd_cb(ctx, copenssl_no_password);
 }
 
-static int copenssl_send_without_sigpipe(BIO *bio, const char *data, int length) {
+// The socket I/O under TLS is ours, not BIO_s_socket's: in the static release binary
+// OpenSSL runs on the copy of libc that dlopen loaded for it, with an errno of its own, so
+// BIO_sock_should_retry (which reads that errno) cannot judge a send or recv made here, and
+// a recv made there would leave its errno where TLSSession cannot read it. So each callback
+// makes its call and reads errno in this libc, and sets the BIO's retry flags itself.
+
+/// The errors after which the same call may succeed later (BIO_sock_non_fatal_error's list).
+static int copenssl_is_transient(int error) {
+    switch (error) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR: case ENOTCONN: case EINPROGRESS: case EALREADY: case EPROTO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int copenssl_socket_of(BIO *bio) {
     int fd = -1;
     BIO_get_fd(bio, &fd);
+    return fd;
+}
+
+static int copenssl_socket_write(BIO *bio, const char *data, int length) {
+    int fd = copenssl_socket_of(bio);
     ssize_t sent;
     do {
         sent = send(fd, data, (size_t)length, MSG_NOSIGNAL);
     } while (sent < 0 && errno == EINTR);
     BIO_clear_retry_flags(bio);
-    if (sent < 0 && BIO_sock_should_retry((int)sent)) BIO_set_retry_write(bio);
+    if (sent < 0 && copenssl_is_transient(errno)) BIO_set_retry_write(bio);
     return (int)sent;
+}
+
+static int copenssl_socket_read(BIO *bio, char *data, int length) {
+    if (data == NULL) return 0;
+    int fd = copenssl_socket_of(bio);
+    ssize_t received;
+    do {
+        received = recv(fd, data, (size_t)length, 0);
+    } while (received < 0 && errno == EINTR);
+    BIO_clear_retry_flags(bio);
+    if (received < 0 && copenssl_is_transient(errno)) {
+        BIO_set_retry_read(bio);
+    } else if (received == 0) {
+        // What BIO_s_socket records at end of stream: OpenSSL then reports a peer that left
+        // without close_notify as "unexpected eof while reading".
+        BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
+    }
+    return (int)received;
+}
+
+static int copenssl_socket_puts(BIO *bio, const char *text) {
+    return copenssl_socket_write(bio, text, (int)strlen(text));
 }
 
 BIO_METHOD *copenssl_socket_method_new(void) {
     const BIO_METHOD *socket_method = BIO_s_socket();
-    BIO_METHOD *method = BIO_meth_new(BIO_TYPE_SOCKET, "socket without SIGPIPE");
+    BIO_METHOD *method = BIO_meth_new(BIO_TYPE_SOCKET, "redlock socket");
     if (method == NULL) return NULL;
-    if (BIO_meth_set_write(method, copenssl_send_without_sigpipe) != 1
-        || BIO_meth_set_read(method, BIO_meth_get_read(socket_method)) != 1
-        || BIO_meth_set_puts(method, BIO_meth_get_puts(socket_method)) != 1
+    // BIO_s_socket's ctrl, create and destroy keep the descriptor and touch no errno.
+    if (BIO_meth_set_write(method, copenssl_socket_write) != 1
+        || BIO_meth_set_read(method, copenssl_socket_read) != 1
+        || BIO_meth_set_puts(method, copenssl_socket_puts) != 1
         || BIO_meth_set_ctrl(method, BIO_meth_get_ctrl(socket_method)) != 1
         || BIO_meth_set_create(method, BIO_meth_get_create(socket_method)) != 1
         || BIO_meth_set_destroy(method, BIO_meth_get_destroy(socket_method)) != 1) {

@@ -1,4 +1,4 @@
-// The shell completions as a shell runs them. (Tests/RedlockCoreTests/AgreementTests.swift
+// The shell completions as a shell runs them. (Tests/RedlockCLITests/AgreementTests.swift
 // checks them against the option table; here: that they load and answer what a user
 // types.)
 

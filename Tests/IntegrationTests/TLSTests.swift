@@ -145,6 +145,31 @@ import Testing
         #expect(result.stderr.contains("lost"), "\(result)")
     }
 
+    /// A large pipeline to a server that stops reading for a while fills the socket: the TLS
+    /// write must wait for the socket to drain (WANT_WRITE), not take EAGAIN for a closed
+    /// connection. In the static release binary OpenSSL runs on a libc (and errno) of its own,
+    /// so this is where a retry decision made from the wrong errno shows.
+    @Test func writeBackPressureOverTLSWaitsForTheSocketToDrain() throws {
+        try RedisServer.requireAvailable()
+        let certificates = try TestCertificates()
+        let redis = try TLSRedisServer.started(certificates)
+        // 10,000 keys with long names: inspect pipelines a GET and a PTTL for each, about
+        // 8 MB of requests, more than the loopback socket buffers hold (4 MB at most here).
+        let keyCount = 10_000
+        let padding = String(repeating: "x", count: 400)
+        let created = try redis.server.client().command(
+            "EVAL", "for i = 1, tonumber(ARGV[1]) do redis.call('SET', 'p' .. ARGV[2] .. i, 'v') end return tonumber(ARGV[1])",
+            "0", String(keyCount), padding)
+        #expect(created.int == Int64(keyCount))
+        // Past the handshake and the SCANs (a few kB), the proxy stops reading for 3 s.
+        let proxy = try FaultProxy(targetPort: redis.tlsPort, mode: .stopReadingAfter(bytes: 256 * 1024, milliseconds: 3000))
+        let result = try redlock(["--tls-ca-cert", certificates.caCertificate, "-r", "rediss://127.0.0.1:\(proxy.port)",
+                                  "--op-timeout", "20s", "inspect", "p*"], timeout: 60)
+        #expect(result.status == 0, "every key is held, by a plain value, on the one instance: \(result.stderr.prefix(500))")
+        #expect(!result.stderr.contains("closed"), "\(result.stderr.prefix(500))")
+        #expect(result.stdout.split(separator: "\n").count >= keyCount, "\(result.stdout.suffix(500))")
+    }
+
     @Test func unusableTLSFilesAreConfigurationErrors() throws {
         let scratch = try TestScratch()
         let missing = try redlock(["--tls-ca-cert", scratch.file("nope.crt"), "-r", "rediss://127.0.0.1:1", "run", "k", "--", "true"])

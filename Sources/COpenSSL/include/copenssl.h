@@ -61,9 +61,12 @@ void copenssl_set_write_modes(SSL *ssl);
 /// An encrypted key file fails to load instead of making OpenSSL prompt on the terminal that
 /// COMMAND may own.
 void copenssl_ctx_refuse_key_passwords(SSL_CTX *ctx);
-/// A BIO_METHOD like BIO_s_socket() whose writes use send(MSG_NOSIGNAL), so a reset peer
-/// cannot raise SIGPIPE (whose default action would kill redlock and leave COMMAND
-/// unsupervised). The caller frees it with copenssl_BIO_meth_free. NULL when out of memory.
+/// A BIO_METHOD like BIO_s_socket() whose reads and writes are redlock's own: writes use
+/// send(MSG_NOSIGNAL), so a reset peer cannot raise SIGPIPE (whose default action would kill
+/// redlock and leave COMMAND unsupervised); and each call decides "retry" from the errno of
+/// this libc, which in the static binary is not the one OpenSSL's functions read. After an
+/// SSL call fails with SSL_ERROR_SYSCALL, this side's errno is that of the failed send or
+/// recv. The caller frees it with copenssl_BIO_meth_free. NULL when out of memory.
 BIO_METHOD *copenssl_socket_method_new(void);
 /// Puts `fd` under `ssl` through a BIO of `method`; the descriptor stays the caller's.
 int copenssl_set_socket(SSL *ssl, BIO_METHOD *method, int fd);

@@ -66,7 +66,7 @@ final class TLSSession {
 
     /// Takes the handshake as far as it goes without waiting.
     func handshake() -> Outcome {
-        copenssl_ERR_clear_error()
+        startCall()
         let result = copenssl_SSL_do_handshake(handle)
         if result == 1 {
             handshakeDone = true
@@ -76,7 +76,7 @@ final class TLSSession {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
-        copenssl_ERR_clear_error()
+        startCall()
         var count = 0
         let result = copenssl_SSL_read_ex(handle, buffer.baseAddress, buffer.count, &count)
         guard result == 1 else { return outcome(of: result, during: "read") }
@@ -85,7 +85,7 @@ final class TLSSession {
     }
 
     func write(_ buffer: UnsafeRawBufferPointer) -> Outcome {
-        copenssl_ERR_clear_error()
+        startCall()
         var count = 0
         let result = copenssl_SSL_write_ex(handle, buffer.baseAddress, buffer.count, &count)
         return result == 1 ? .done(count) : outcome(of: result, during: "write")
@@ -103,6 +103,13 @@ final class TLSSession {
         copenssl_ERR_clear_error()
         _ = copenssl_SSL_shutdown(handle)
         copenssl_ERR_clear_error()
+    }
+
+    /// Clears what the last call left: OpenSSL's error queue, and errno, which afterwards
+    /// holds only what the socket BIO's own send or recv set (copenssl_socket_method_new).
+    private func startCall() {
+        copenssl_ERR_clear_error()
+        errno = 0
     }
 
     private func outcome(of result: Int32, during step: String) -> Outcome {

@@ -1,6 +1,6 @@
 import Glibc
 
-/// A raw file descriptor with the few operations redlock needs, each retried on EINTR.
+/// A raw file descriptor with the few operations redlock needs, retried on EINTR (but close).
 /// It does not own the descriptor: owners (Connection, SignalInbox) close it in their deinit.
 public struct FileDescriptor: Hashable, Sendable {
     public let rawValue: Int32
@@ -36,7 +36,10 @@ public struct FileDescriptor: Hashable, Sendable {
 
     public func writeAll(_ text: String) { writeAll(Array(text.utf8)) }
 
-    public func close() { ignoringInterrupt { Glibc.close(rawValue) } }
+    /// Called once, never again on EINTR: Linux frees the descriptor before close can be
+    /// interrupted, so a retry would close whatever descriptor another thread (a host name
+    /// lookup) opened under the same number in between.
+    public func close() { _ = Glibc.close(rawValue) }
 
     public var isTerminal: Bool { isatty(rawValue) == 1 }
 

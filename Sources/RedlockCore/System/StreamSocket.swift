@@ -15,17 +15,33 @@ public enum StreamSocket {
     }
 
     /// The address of `host` when it is an IPv4 or IPv6 literal (with a zone, as in
-    /// fe80::1%eth0); nil for a name, which `HostLookup` resolves without blocking the caller.
+    /// fe80::1%eth0 or fe80::1%2); nil for a name, which `HostLookup` resolves without
+    /// blocking the caller. inet_pton, not getaddrinfo: a literal needs no resolver, and the
+    /// static binary then calls getaddrinfo (which needs glibc's NSS files) only for names.
     public static func numericAddress(host: String, port: UInt16) -> Address? {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return nil }
-        defer { freeaddrinfo(list) }
-        let bytes = Array(UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
-        return Address(family: first.pointee.ai_family, bytes: bytes)
+        var ipv4 = in_addr()
+        if inet_pton(AF_INET, host, &ipv4) == 1 {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr = ipv4
+            return Address(family: AF_INET, bytes: withUnsafeBytes(of: &address) { Array($0) })
+        }
+        let parts = host.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+        var ipv6 = in6_addr()
+        guard inet_pton(AF_INET6, String(parts[0]), &ipv6) == 1 else { return nil }
+        var scope: UInt32 = 0
+        if parts.count == 2 {
+            let zone = String(parts[1])
+            scope = UInt32(zone) ?? if_nametoindex(zone)
+            guard scope != 0 else { return nil }
+        }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = port.bigEndian
+        address.sin6_addr = ipv6
+        address.sin6_scope_id = scope
+        return Address(family: AF_INET6, bytes: withUnsafeBytes(of: &address) { Array($0) })
     }
 
     /// getaddrinfo's failure `status` for `host`, as a sentence.

@@ -13,9 +13,3 @@ func retryingOnInterrupt<Result: FixedWidthInteger>(_ body: () -> Result) throws
         if error != .interrupted { throw error }
     }
 }
-
-/// Like `retryingOnInterrupt`, for calls whose -1 is not an error worth a throw (close).
-@inline(__always)
-func ignoringInterrupt(_ body: () -> Int32) {
-    while body() == -1 && errno == EINTR {}
-}

@@ -37,6 +37,10 @@ final class FaultProxy: @unchecked Sendable {
         /// Forward the request, then send only the first half of the server's next reply
         /// chunk and close the connection (a peer that dies mid-reply).
         case cutMidReply
+        /// Forward both ways, but once a connection's client has sent `bytes` in all, stop
+        /// reading from it for `milliseconds` (once per connection): its socket buffers fill
+        /// and its writes meet EAGAIN (write back-pressure), then everything flows again.
+        case stopReadingAfter(bytes: Int, milliseconds: Int)
     }
 
     /// What `.garbage` answers: not a RESP type byte, then some text.
@@ -98,6 +102,10 @@ extension FaultProxy {
         var headOffset = 0
         /// Close once `toClient` is flushed (server hung up, or a cut reply).
         var closeWhenFlushed = false
+        /// Bytes read from the client so far.
+        var receivedFromClient = 0
+        /// Until when (monotonic ns) the client is not read from (`.stopReadingAfter`).
+        var deafUntil: UInt64?
 
         init(client: Int32, server: Int32) {
             self.client = client
@@ -213,6 +221,10 @@ extension FaultProxy {
                         }
                     }
                     if c.closeWhenFlushed { clientEvents &= ~Int16(POLLIN) }
+                    if let until = c.deafUntil, until > now {
+                        clientEvents &= ~Int16(POLLIN)
+                        timeoutMs = min(timeoutMs, Int32((until - now + 999_999) / 1_000_000))
+                    }
                     pollFDs.append(pollfd(fd: c.client, events: clientEvents, revents: 0))
                     var serverEvents: Int16 = 0
                     if c.server >= 0 {
@@ -270,17 +282,25 @@ extension FaultProxy {
             if c.closeWhenFlushed && clientRevents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return false }
 
             // Client -> proxy.
-            if clientRevents & Int16(POLLIN | POLLHUP | POLLERR) != 0 && !c.closeWhenFlushed {
+            let deaf = c.deafUntil.map { $0 > now } ?? false
+            if clientRevents & Int16(POLLIN | POLLHUP | POLLERR) != 0 && !c.closeWhenFlushed && !deaf {
                 let n = buffer.withUnsafeMutableBytes { recv(c.client, $0.baseAddress, $0.count, 0) }
                 if n == 0 { return false }
                 if n < 0 {
                     if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return false }
                 } else {
                     let data = Array(buffer[0..<n])
+                    c.receivedFromClient += n
                     switch mode {
                     case .pass, .delay, .cutMidReply:
                         if c.server < 0 { return false }
                         c.toServer += data
+                    case let .stopReadingAfter(bytes, milliseconds):
+                        if c.server < 0 { return false }
+                        c.toServer += data
+                        if c.deafUntil == nil && c.receivedFromClient >= bytes {
+                            c.deafUntil = now + UInt64(max(milliseconds, 0)) * 1_000_000
+                        }
                     case .stall:
                         break
                     case .garbage:
@@ -301,7 +321,7 @@ extension FaultProxy {
                 } else if n > 0 {
                     let data = Array(buffer[0..<n])
                     switch mode {
-                    case .pass:
+                    case .pass, .stopReadingAfter:
                         c.toClient.append((due: now, bytes: data))
                     case .delay(let ms):
                         c.toClient.append((due: now + UInt64(max(ms, 0)) * 1_000_000, bytes: data))
@@ -368,7 +388,7 @@ extension FaultProxy {
                 let server = (try? Sockets.connect(host: "127.0.0.1", port: targetPort)) ?? -1
                 if server < 0 {
                     switch mode {
-                    case .pass, .delay, .cutMidReply:
+                    case .pass, .delay, .cutMidReply, .stopReadingAfter:
                         // Nothing to forward to: hang up, as a dead server's link would.
                         close(fd)
                         continue

@@ -18,18 +18,18 @@ import Musl
 #endif
 
 /// How a child process ended.
-struct ChildTermination: Sendable, Equatable {
+public struct ChildTermination: Sendable, Equatable {
     /// The exit code, or nil if killed by a signal.
-    var exitCode: Int32?
+    public var exitCode: Int32?
     /// The signal that killed it, or nil if it exited.
-    var signal: Int32?
+    public var signal: Int32?
     /// The shell convention: the exit code, or 128+N when killed by signal N.
-    var status: Int32 { exitCode ?? (128 + (signal ?? 0)) }
+    public var status: Int32 { exitCode ?? (128 + (signal ?? 0)) }
 }
 
 /// A spawned child process, reaped by a dedicated thread.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
 
     private let lock = NSLock()
     private var termination: ChildTermination?
@@ -45,7 +45,7 @@ final class ChildProcess: @unchecked Sendable {
     ///   - currentDirectory: the child's working directory; nil keeps ours.
     ///   - newProcessGroup: make the child the leader of a new process group, so the
     ///     whole tree can be signalled with `signalGroup`.
-    init(executable: String, arguments: [String], environment: [String: String],
+    public init(executable: String, arguments: [String], environment: [String: String],
          stdin: Int32, stdout: Int32, stderr: Int32,
          currentDirectory: String? = nil, newProcessGroup: Bool = true) throws {
         var actions = posix_spawn_file_actions_t()
@@ -75,7 +75,7 @@ final class ChildProcess: @unchecked Sendable {
         }
         if let currentDirectory {
             guard let addChdir = SpawnExtensions.addChdir else {
-                throw SocketError("posix_spawn_file_actions_addchdir_np unavailable", code: ENOSYS)
+                throw SpawnError("posix_spawn_file_actions_addchdir_np unavailable", code: ENOSYS)
             }
             try Self.check(currentDirectory.withCString { addChdir(&actions, $0) }, "addchdir")
         }
@@ -104,7 +104,7 @@ final class ChildProcess: @unchecked Sendable {
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw SocketError("posix_spawn(\(executable))", code: rc) }
+        guard rc == 0 else { throw SpawnError("posix_spawn(\(executable))", code: rc) }
         self.pid = pid
         ChildProcessRegistry.shared.add(pid)
 
@@ -129,20 +129,20 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Whether the child has not been reaped yet.
-    var isRunning: Bool { lock.withLock { termination == nil } }
+    public var isRunning: Bool { lock.withLock { termination == nil } }
 
     /// How it ended, once it has.
-    var terminationStatus: ChildTermination? { lock.withLock { termination } }
+    public var terminationStatus: ChildTermination? { lock.withLock { termination } }
 
     /// Sends `sig` to the child (no-op once it has been reaped, so a reused pid is never hit).
-    func signal(_ sig: Int32) {
+    public func signal(_ sig: Int32) {
         lock.withLock {
             if termination == nil { _ = kill(pid, sig) }
         }
     }
 
     /// Sends `sig` to the child's process group (needs `newProcessGroup`).
-    func signalGroup(_ sig: Int32) {
+    public func signalGroup(_ sig: Int32) {
         lock.withLock {
             if termination == nil { _ = kill(-pid, sig) }
         }
@@ -150,7 +150,7 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Waits for the child to exit; nil if it did not within `timeout`.
     @discardableResult
-    func waitForExit(timeout: TimeInterval) -> ChildTermination? {
+    public func waitForExit(timeout: TimeInterval) -> ChildTermination? {
         if let done = terminationStatus { return done }
         guard exited.wait(timeout: .now() + max(timeout, 0)) == .success else { return nil }
         exited.signal()  // keep it signalled for other waiters
@@ -159,7 +159,7 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Waits for the child to exit, however long it takes.
     @discardableResult
-    func waitForExit() -> ChildTermination {
+    public func waitForExit() -> ChildTermination {
         if let done = terminationStatus { return done }
         exited.wait()
         exited.signal()
@@ -167,7 +167,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     private static func check(_ rc: Int32, _ what: String) throws {
-        guard rc == 0 else { throw SocketError("posix_spawn_file_actions_\(what)", code: rc) }
+        guard rc == 0 else { throw SpawnError("posix_spawn_file_actions_\(what)", code: rc) }
     }
 }
 
@@ -209,9 +209,24 @@ private enum SpawnExtensions {
     }
 }
 
+/// A failed posix_spawn step, with its error number.
+public struct SpawnError: Error, CustomStringConvertible {
+    public var operation: String
+    public var code: Int32
+
+    public init(_ operation: String, code: Int32 = errno) {
+        self.operation = operation
+        self.code = code
+    }
+
+    public var description: String {
+        "\(operation) failed: \(String(cString: strerror(code))) (errno \(code))"
+    }
+}
+
 /// `kill(2)`, named so it is not shadowed by methods called `kill` or `signal`.
 @discardableResult
-func sendSignal(_ pid: Int32, _ signal: Int32) -> Int32 {
+public func sendSignal(_ pid: Int32, _ signal: Int32) -> Int32 {
     kill(pid, signal)
 }
 
@@ -219,8 +234,8 @@ func sendSignal(_ pid: Int32, _ signal: Int32) -> Int32 {
 /// exits normally, so a server kept alive by a leaked reference does not outlive the run.
 /// (A crashed or SIGKILLed test runner can still leave orphans, since every child runs in
 /// its own process group.)
-final class ChildProcessRegistry: @unchecked Sendable {
-    static let shared = ChildProcessRegistry()
+public final class ChildProcessRegistry: @unchecked Sendable {
+    public static let shared = ChildProcessRegistry()
 
     private let lock = NSLock()
     private var pids: Set<Int32> = []
@@ -234,14 +249,14 @@ final class ChildProcessRegistry: @unchecked Sendable {
         }
     }
 
-    func add(_ pid: Int32) { lock.withLock { _ = pids.insert(pid) } }
-    func remove(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
-    func snapshot() -> [Int32] { lock.withLock { Array(pids) } }
+    public func add(_ pid: Int32) { lock.withLock { _ = pids.insert(pid) } }
+    public func remove(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
+    public func snapshot() -> [Int32] { lock.withLock { Array(pids) } }
 }
 
 /// The executable `name` in the first directory of PATH that has it (with the sbin
 /// directories after PATH, for tools like unshare); nil when there is none.
-func executableInPath(_ name: String) -> URL? {
+public func executableInPath(_ name: String) -> URL? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     return (path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"])
         .map { URL(fileURLWithPath: "\($0)/\(name)") }

@@ -11,10 +11,11 @@ import Testing
 import Glibc
 #endif
 @testable import redlock
+import TestSupport
 
 /// The package's files, found from this source file's path (no working directory assumed).
 enum PackageFiles {
-    /// <root>/Tests/RedlockCoreTests/AgreementTests.swift -> <root>
+    /// <root>/Tests/RedlockCLITests/AgreementTests.swift -> <root>
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -407,11 +408,9 @@ enum Shell {
 
     /// Runs `executable` to completion; its stdout as lines (empty ones dropped).
     ///
-    /// Not Foundation's Process: it passes on the spawning thread's signal mask, and Swift
-    /// Testing's worker threads block almost every signal, which breaks zsh's zpty (and
-    /// makes a child deaf to SIGTERM). posix_spawn with an empty mask, default signal
-    /// dispositions, a process group of its own and no inherited descriptors gives the
-    /// shell the start a terminal would; output goes to files, so nothing waits for EOF.
+    /// TestSupport's ChildProcess, not Foundation's Process: Swift Testing's worker threads
+    /// block almost every signal, which Process passes on and which breaks zsh's zpty.
+    /// Output goes to files, so nothing waits for EOF.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String],
                     timeout: TimeInterval = 30) throws -> [String] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redlock-agreement-\(UUID().uuidString)")
@@ -419,72 +418,30 @@ enum Shell {
         defer { try? FileManager.default.removeItem(at: directory) }
         let outPath = directory.appendingPathComponent("stdout").path
         let errPath = directory.appendingPathComponent("stderr").path
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var allSignals = sigset_t()
-        sigemptyset(&allSignals)
-        for signal in 1..<Int32(65) where signal != SIGKILL && signal != SIGSTOP { _ = sigaddset(&allSignals, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        let input = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let output = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let errors = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer { [input, output, errors].filter { $0 >= 0 }.forEach { close($0) } }
+        guard input >= 0, output >= 0, errors >= 0 else { throw Failed(description: "cannot open the output files in \(directory.path)") }
 
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "TERM": "dumb", "LANG": "C.UTF-8"]
         env["HOME"] = directory.path  // no user rc files, no history
         env.merge(environment) { _, new in new }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+        let child = try ChildProcess(executable: executable, arguments: arguments, environment: env,
+                                     stdin: input, stdout: output, stderr: errors)
+        var termination = child.waitForExit(timeout: timeout)
+        let timedOut = termination == nil
+        if timedOut {
+            child.signalGroup(SIGKILL)
+            child.signal(SIGKILL)
+            termination = child.waitForExit()
         }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw Failed(description: "posix_spawn(\(executable)): error \(rc)") }
-
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
-        var timedOut = false
-        while true {
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { break }
-            if reaped < 0 && errno != EINTR { throw Failed(description: "waitpid(\(executable)): errno \(errno)") }
-            if Date() > deadline {
-                kill(-pid, SIGKILL)
-                kill(pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                timedOut = true
-                break
-            }
-            usleep(5_000)
-        }
-        let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        let errors = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        // WIFEXITED and WEXITSTATUS are macros: decode by hand.
-        let exited = status & 0x7f == 0
-        guard !timedOut, exited, (status >> 8) & 0xff == 0 else {
+        let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let errorText = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        guard !timedOut, let termination, termination.exitCode == 0 else {
             throw Failed(description: "\(executable) \(arguments.last ?? "") "
-                + (timedOut ? "did not finish within \(timeout) s" : "failed (wait status \(status))") + ": \(errors)")
+                + (timedOut ? "did not finish within \(timeout) s" : "failed (status \(termination?.status ?? -1))") + ": \(errorText)")
         }
-        return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
-
-    /// glibc >= 2.34; not in the Glibc module (it needs _GNU_SOURCE), so looked up at run time.
-    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    static let addCloseFrom: AddCloseFrom? = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddCloseFrom.self)
-    }()
 }

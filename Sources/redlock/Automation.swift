@@ -120,6 +120,22 @@ struct Automation {
         return " (done on \(TerminalText.escaped(record.host)), pid \(record.pid), at \(TimeFormat.rfc3339(millisecondsSinceEpoch: record.atMilliseconds)))"
     }
 
+    /// For `inspect KEY`: "  once:    2026-12-01 done on web-3, pid 4242, at ..., kept 167h more
+    /// (3 of 3 instances)", one line a mark.
+    static func onceMarkLines(key: [UInt8], redlock: Redlock) -> [String] {
+        redlock.onceMarks(key: key).map { mark in
+            var line = "  once:    " + InstanceStateText.printable(mark.id)
+            if let record = OnceMark.Record.decode(mark.value) {
+                line += " done on \(TerminalText.escaped(record.host)), pid \(record.pid), at \(TimeFormat.rfc3339(millisecondsSinceEpoch: record.atMilliseconds))"
+            } else {
+                line += " " + InstanceStateText.printable(mark.value)
+            }
+            if let remaining = mark.remaining { line += ", kept \(DurationSyntax.formatRough(remaining)) more" }
+            line += " (\(mark.instances) of \(redlock.instances.count) instances)"
+            return InstanceStateText.clipped(line, to: 120)
+        }
+    }
+
     // MARK: - Event fields
 
     static func acquiredFields(_ lease: Lease, redlock: Redlock, waited: Duration) -> [(String, JSONValue)] {

@@ -77,7 +77,12 @@ enum InspectCommand {
         } else if states.isEmpty {
             config.console.print(options.names.isEmpty ? "no locks held" : "no matching keys")
         } else {
-            config.console.print(states.map { text($0, config: config, redlock: redlock) }.joined(separator: "\n"))
+            var blocks = states.map { text($0, config: config, redlock: redlock) }
+            // One KEY's details show its --once done marks too (Automation.swift).
+            if options.names.count == 1, !isPattern(options.names[0]), let key = states.first?.key {
+                blocks[0] += Automation.onceMarkLines(key: key, redlock: redlock).map { "\n" + $0 }.joined()
+            }
+            config.console.print(blocks.joined(separator: "\n"))
         }
     }
 

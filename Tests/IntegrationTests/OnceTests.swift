@@ -52,6 +52,10 @@ import Testing
         #expect(!value.contains("redlock1"), "\(value)")
         let listed = try redlock(["inspect", "*nightly*"], environment: redis.environment)
         #expect(listed.status == 1 && !listed.stdout.contains("once"), "\(listed)")
+        // The key's detail view shows its marks: who, when, how long they stay, where.
+        let detail = try redlock(["inspect", "nightly"], environment: redis.environment)
+        #expect(detail.stdout.contains("\n  once:    a done on "), "\(detail)")
+        #expect(detail.stdout.contains("\n  once:    b done on ") && detail.stdout.contains("(3 of 3 instances)"), "\(detail)")
     }
 
     @Test func aFailedCommandLeavesNoMark() throws {
@@ -64,6 +68,17 @@ import Testing
         let retried = try redlock(["run", "--once", "d", "nightly", "--"] + Self.counting, environment: Self.env(redis, scratch))
         #expect(retried.status == 0, "\(retried)")
         #expect(Self.runs(scratch) == 2)
+    }
+
+    @Test func aCommandStoppedByRedlockLeavesNoMarkEvenWhenItExitsZero() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        // It exits 0 on the lost signal: still not done, since it was stopped.
+        let stopped = try redlock(["run", "--once", "d", "--max-time", "300ms", "nightly", "--",
+                                   "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"], environment: Self.env(redis, scratch))
+        #expect(stopped.status == 124, "\(stopped)")
+        #expect(redis.valuesOf(key: "{nightly}:once:d").allSatisfy { $0?.isNull == true })
     }
 
     @Test func conflictExitCodeZeroSkipsQuietly() throws {

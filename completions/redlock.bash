@@ -17,7 +17,8 @@ _redlock_command_opts() {
     case $1 in
         run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
                    --kill-after --lost-signal --max-time --min-hold --once --once-keep --events --events-fd" ;;
-        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout --env" ;;
+        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout --env
+                       --events --events-fd" ;;
         extend) echo "-t --ttl --token" ;;
         release) echo "--token" ;;
         inspect) echo "--json" ;;

@@ -160,8 +160,8 @@ complete -c redlock -n '__redlock_using run' -l min-hold -x -d 'Keep KEY held at
 # Automation.
 complete -c redlock -n '__redlock_using run' -l once -x -d 'Run at most once for KEY and ID (default: none)'
 complete -c redlock -n '__redlock_using run' -l once-keep -x -d 'Keep the --once mark for D (default: 168h)'
-complete -c redlock -n '__redlock_using run' -l events -r -F -d 'Append JSON event lines to FILE (default: none)'
-complete -c redlock -n '__redlock_using run' -l events-fd -x -d 'Write JSON event lines to descriptor N (default: none)'
+complete -c redlock -n '__redlock_using run acquire' -l events -r -F -d 'Append JSON event lines to FILE (default: none)'
+complete -c redlock -n '__redlock_using run acquire' -l events-fd -x -d 'Write JSON event lines to descriptor N (default: none)'
 complete -c redlock -n __redlock_in_command -x -a '(__redlock_complete_command)'
 
 # Multi-step scripts.

@@ -14,6 +14,8 @@ struct LockWaiting {
     let conflictStatus: Int32
     /// `--label`: recorded as the holder's command instead of the command line.
     let label: String?
+    /// `acquire --events`/`--events-fd` (run keeps its own in `Automation`).
+    var events: EventStream.Target? = nil
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue

@@ -129,9 +129,9 @@ enum OptionTable {
                    "run COMMAND at most once for KEY and ID"),
         OptionSpec("once-keep", nil, "D", .duration, commands: [.run], default: "168h",
                    "keep the --once done mark D"),
-        OptionSpec("events", nil, "FILE", .file, commands: [.run],
+        OptionSpec("events", nil, "FILE", .file, commands: locking,
                    "append JSON event lines to FILE"),
-        OptionSpec("events-fd", nil, "N", .integer(1...1_048_575), commands: [.run],
+        OptionSpec("events-fd", nil, "N", .integer(1...1_048_575), commands: locking,
                    "write the event lines to descriptor N"),
 
         // Multi-step scripts.

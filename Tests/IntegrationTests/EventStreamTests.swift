@@ -125,6 +125,22 @@ import Testing
         #expect(events[1]["exit_code"]?.intValue == 5)
     }
 
+    @Test func acquireWritesWhetherItGotTheLock() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let first = try redlock(["acquire", "--events", scratch.file("events.jsonl"), "--ttl", "30s", "k"], environment: redis.environment)
+        #expect(first.status == 0, "\(first)")
+        let token = first.stdout.trimmingCharacters(in: .newlines)
+        #expect(token.count >= 22, "stdout is still the token alone: \(first)")
+        let second = try redlock(["acquire", "-n", "--events", scratch.file("events.jsonl"), "k"], environment: redis.environment)
+        #expect(second.status == 75, "\(second)")
+        let events = try Self.events(scratch)
+        #expect(Self.names(events) == ["acquired", "skipped"], "\(events)")
+        #expect(events.first?["fence"]?.intValue == 1 && events.last?["reason"]?.stringValue == "busy")
+        #expect(!(scratch.read("events.jsonl") ?? "").contains(token))
+    }
+
     @Test func anEventsTargetThatCannotBeWrittenIsAConfigurationError() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

@@ -141,6 +141,21 @@ import Testing
         #expect(!(scratch.read("events.jsonl") ?? "").contains(token))
     }
 
+    @Test func aKeyThatIsNotUTF8IsGivenExactlyInBase64() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        let result = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"),
+                                        ["-c", "\"$R\" run --events \"$D/events.jsonl\" \"$(printf 'lk-\\377')\" -- true"],
+                                        environment: redis.environment.merging(["D": scratch.path, "R": try RedlockBinary.executableURL().path]) { $1 }).wait(timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let events = try Self.events(scratch)
+        #expect(Self.names(events) == ["acquired", "child_exit", "released"], "\(events)")
+        for event in events {
+            #expect(event["key"]?.stringValue == "lk-\u{FFFD}" && event["key_base64"]?.stringValue == "bGst/w==", "\(event)")
+        }
+    }
+
     @Test func anEventsTargetThatCannotBeWrittenIsAConfigurationError() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

@@ -22,6 +22,21 @@ import Testing
         #expect(redis.valuesOf(key: "deploy").allSatisfy { $0?.isNull == true })
     }
 
+    @Test func aKeyThatIsNotUTF8IsComparedAsBytes() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        // The outer run holds lk-\xff; the inner one on the same bytes runs at once, the one on
+        // lk-\xfe (the same text once decoded with U+FFFD) is another lock: free, so taken.
+        let script = "\"$B\" run \"$(printf 'lk-\\377')\" -- sh -c '\"$B\" run -n \"$(printf \"lk-\\\\377\")\" -- sh -c \"exit 7\"; echo $? > \"$D/same\"; \"$B\" -v run -n \"$(printf \"lk-\\\\376\")\" -- true 2> \"$D/other\"'"
+        let result = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", script],
+                                        environment: try Self.env(redis, scratch)).wait(timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        #expect(scratch.read("same") == "7\n", "\(result)")
+        let other = scratch.read("other") ?? ""
+        #expect(other.contains("acquired") && !other.contains("held by the run that started this one"), "\(other)")
+    }
+
     @Test func aNestedRunDoesNotReleaseItsParentsLock() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

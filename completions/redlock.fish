@@ -37,7 +37,8 @@ function __redlock_scan
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --unreachable-timeout --kill-after \
-                    --lost-signal --max-time --min-hold --token --label
+                    --lost-signal --max-time --min-hold --token --label \
+                    --once --once-keep --events --events-fd
                 set pending 1
             case '--*'
             case '-?*'
@@ -155,6 +156,12 @@ complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before S
 complete -c redlock -n '__redlock_using run' -l lost-signal -x -a 'HUP INT QUIT KILL USR1 USR2 ALRM TERM' -d 'Signal when the lock is lost (default: TERM)'
 complete -c redlock -n '__redlock_using run' -l max-time -x -d 'Stop COMMAND after D, exit 124 (default: none)'
 complete -c redlock -n '__redlock_using run' -l min-hold -x -d 'Keep KEY held at least D (default: 0)'
+
+# Automation.
+complete -c redlock -n '__redlock_using run' -l once -x -d 'Run at most once for KEY and ID (default: none)'
+complete -c redlock -n '__redlock_using run' -l once-keep -x -d 'Keep the --once mark for D (default: 168h)'
+complete -c redlock -n '__redlock_using run acquire' -l events -r -F -d 'Append JSON event lines to FILE (default: none)'
+complete -c redlock -n '__redlock_using run acquire' -l events-fd -x -d 'Write JSON event lines to descriptor N (default: none)'
 complete -c redlock -n __redlock_in_command -x -a '(__redlock_complete_command)'
 
 # Multi-step scripts.

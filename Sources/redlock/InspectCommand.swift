@@ -88,6 +88,10 @@ enum InspectCommand {
             return
         }
         var blocks = states.map { text($0, config: config, redlock: redlock) }
+        // One KEY's details show its --once done marks too (Automation.swift).
+        if options.names.count == 1, !isPattern(options.names[0]), let key = states.first?.key, !blocks.isEmpty {
+            blocks[0] += Automation.onceMarkLines(key: key, redlock: redlock).map { "\n" + $0 }.joined()
+        }
         if unreadable > 0 {
             blocks.append("unknown: \(unreadable) keys could not be read on a quorum of instances; any of them may be a lock")
         } else if states.isEmpty {

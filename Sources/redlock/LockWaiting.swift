@@ -14,6 +14,8 @@ struct LockWaiting {
     let conflictStatus: Int32
     /// `--label`: recorded as the holder's command instead of the command line.
     let label: String?
+    /// `acquire --events`/`--events-fd` (run keeps its own in `Automation`).
+    var events: EventStream.Target? = nil
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
@@ -33,7 +35,7 @@ struct LockWaiting {
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
-    func acquire(_ redlock: Redlock, key: [UInt8], value: LockValue, inbox: SignalInbox, console: Console) throws(Failure) -> Lease {
+    func acquire(_ redlock: Redlock, key: [UInt8], value: LockValue, inbox: SignalInbox, console: Console, events: EventStream? = nil) throws(Failure) -> Lease {
         let console = conflictStatus == 0 ? console.withoutProgress() : console
         let started = Instant.now()
         let policy = WaitPolicy(deadline: waitLimit.map { started + $0 }, unreachableTimeout: unreachableTimeout)
@@ -94,6 +96,7 @@ struct LockWaiting {
         case let .finished(.busy(contention)):
             let silent = conflictStatus == 0 || console.quiet
             let how = waitLimit == .zero ? "(--no-wait)" : "after waiting \(DurationSyntax.formatRough(Instant.now() - started))"
+            events?.emit("skipped", [("reason", .string("busy")), ("waited_ms", .integer((Instant.now() - started).milliseconds))])
             throw Failure(status: conflictStatus, silent ? nil : "'\(keyName)' not acquired \(how): \(Self.describe(.busy(contention)))")
         case let .finished(.unreachable(contention)):
             // An outage, never silenced by -E 0: the lock could not be asked for.

@@ -10,6 +10,8 @@ enum RunCommand {
         var teardown: Teardown
         var maxTime: Duration?
         var minHold: Duration?
+        /// `--once ID`, `--once-keep`, `--events`/`--events-fd` (Automation.swift).
+        var automation: Automation
 
         static func from(_ invocation: Invocation) throws(Failure) -> Options {
             let waiting = try LockWaiting.from(invocation)
@@ -38,7 +40,8 @@ enum RunCommand {
             return Options(
                 waiting: waiting, commandLine: invocation.commandLine,
                 teardown: Teardown(signal: lostSignal, grace: grace),
-                maxTime: maxTime, minHold: try Config.duration(invocation, "min-hold"))
+                maxTime: maxTime, minHold: try Config.duration(invocation, "min-hold"),
+                automation: try Automation.from(invocation))
         }
     }
 
@@ -48,6 +51,10 @@ enum RunCommand {
         let ttl = waiting.ttl
         let lostSignal = options.teardown.signal
         let maxTime = options.maxTime
+
+        // A nested run whose parent holds KEY runs COMMAND in redlock's place, now (before
+        // any signal is blocked: COMMAND inherits the mask).
+        try options.automation.runNestedIfParentHolds(config: config, key: waiting.key, commandLine: options.commandLine)
 
         // From here on, the forwarded signals and SIGCHLD arrive through the inbox, and SIGTTOU
         // is blocked so redlock can take the terminal back.
@@ -60,11 +67,16 @@ enum RunCommand {
 
         let redlock = config.makeRedlock()
         let key = config.redisKey(waiting.key)
+        let automation = options.automation
+        let events = try automation.events.map { target throws(Failure) in try EventStream.open(target, key: waiting.key, console: console) }
+        let askedAt = Instant.now()
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
             command: waiting.label ?? options.commandLine.map { TerminalText.escaped(bytes: $0) }.joined(separator: " "),
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
-        let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
+        let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console, events: events)
+        events?.emit("acquired", Automation.acquiredFields(lease, redlock: redlock, waited: Instant.now() - askedAt))
+        try automation.skipIfDone(redlock: redlock, lease: lease, waiting: waiting, minHold: options.minHold, events: events, console: console)
 
         // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
         let added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
@@ -77,20 +89,40 @@ enum RunCommand {
             arguments: options.commandLine, environment: environment, teardown: options.teardown,
             renewEvery: ttl / 3, maxTime: maxTime, minHold: options.minHold)
         var lossReport = ""
+        var childPID: Int32 = 0
+        var stoppedBy: String?
+        var onceMarked: Tally?
         let runner = Runner(redlock: redlock, lease: lease, plan: plan, inbox: inbox, terminal: Terminal.foreground()) { event in
             switch event {
-            case let .started(pid): console.log("started COMMAND as pid \(pid)")
-            case let .renewed(tally): console.log("renewed the lease on \(tally.confirmed) of \(redlock.instances.count) instances")
+            case let .started(pid):
+                childPID = pid
+                console.log("started COMMAND as pid \(pid)")
+            case let .renewed(tally):
+                events?.emit("renewed", EventStream.counts(tally, instances: redlock.instances.count, done: "renewed") + [("ttl_ms", .integer(ttl.milliseconds))])
+                console.log("renewed the lease on \(tally.confirmed) of \(redlock.instances.count) instances")
             case let .renewalFailed(tally):
+                events?.emit("renew_failed", EventStream.counts(tally, instances: redlock.instances.count, done: "renewed"))
                 console.warn("could not renew the lease on a quorum (\(describe(tally, total: redlock.instances.count))); retrying")
             case let .lockLost(tally):
+                stoppedBy = "lost"
+                var fields: [(String, JSONValue)] = [("reason", .string(tally == nil ? "not_renewed_in_time" : "held_elsewhere")), ("signal", .string(lostSignal.description))]
+                if let tally { fields += EventStream.counts(tally, instances: redlock.instances.count, done: "renewed") }
+                events?.emit("lost", fields)
                 lossReport = tally.map { describe($0, total: redlock.instances.count) } ?? "no quorum renewed it in time"
                 console.error("lock on '\(waiting.keyName)' lost (\(lossReport)); sending \(lostSignal) to COMMAND")
             case .maxTimeReached:
+                stoppedBy = "max_time"
                 console.error("COMMAND ran longer than --max-time \(DurationSyntax.format(maxTime ?? .zero)); sending \(lostSignal)")
             case let .forwarded(signal): console.log("forwarded \(signal) to COMMAND")
             case .killed: console.log("sent SIGKILL to COMMAND's process group")
+            case let .exited(status):
+                events?.emit("child_exit", [("child_pid", .integer(Int64(childPID)))] + EventStream.status(status) + [("stopped_by", .optional(stoppedBy))])
+                // Still under the lock: the done mark is written only while our token holds.
+                if stoppedBy == nil && status == .exited(0) {
+                    onceMarked = automation.markDone(redlock: redlock, lease: lease, waiting: waiting, console: console)
+                }
             case let .released(tally, keep):
+                events?.emit("released", Automation.releasedFields(tally, redlock: redlock, keptFor: keep, onceMarked: onceMarked))
                 if let keep {
                     console.log("left '\(waiting.keyName)' held for \(DurationSyntax.formatRough(keep)) more (--min-hold) on \(tally.confirmed) instances")
                 } else {

@@ -14,8 +14,9 @@ enum StepCommands {
     }
 
     static func acquireOptions(_ invocation: Invocation) throws(Failure) -> LockWaiting {
-        let waiting = try LockWaiting.from(invocation)
+        var waiting = try LockWaiting.from(invocation)
         try expectOnlyKey(invocation)
+        waiting.events = try EventStream.Target.from(invocation)
         return waiting
     }
 
@@ -38,7 +39,10 @@ enum StepCommands {
             command: waiting.label ?? ProcessIdentity.commandLine(of: parent) ?? "",
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let redlock = config.makeRedlock()
-        let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.key), value: value, inbox: inbox, console: config.console)
+        let events = try waiting.events.map { target throws(Failure) in try EventStream.open(target, key: waiting.key, console: config.console) }
+        let askedAt = Instant.now()
+        let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.key), value: value, inbox: inbox, console: config.console, events: events)
+        events?.emit("acquired", Automation.acquiredFields(lease, redlock: redlock, waited: Instant.now() - askedAt))
         if printEnvironment {
             // Both values are URL-safe characters or digits: valid for eval and $GITHUB_ENV alike.
             config.console.print("REDLOCK_TOKEN=\(lease.token)\nREDLOCK_FENCING_TOKEN=\(lease.fence)")

@@ -37,6 +37,8 @@ public final class Runner {
         case maxTimeReached
         case forwarded(Signal)
         case killed
+        /// COMMAND ended (before the lease is released: what runs on this event still holds it).
+        case exited(TerminationStatus)
         case released(Tally, keptFor: Duration?)
     }
 
@@ -144,6 +146,7 @@ public final class Runner {
 
         let status = child.poll()!
         terminal?.reclaim()
+        report(.exited(status))
         switch stop?.reason {
         case .lockLost?:
             // Whatever COMMAND started in its group must not outlive the lease either.

@@ -69,7 +69,7 @@ public struct Exclusive: LockKind {
 
     public func isStillHeld(_ reply: Reply) -> Bool { reply != .integer(-2) && reply.integer != nil }
 
-    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) }
+    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || OnceMark.isMarkKey(key) }
 
     public func releaseChannel(for key: [UInt8]) -> [UInt8] { LockKeys.releaseChannel(for: key) }
 }

@@ -1,0 +1,68 @@
+import Glibc
+
+/// A file or an inherited descriptor that redlock appends whole lines to (`--events`).
+///
+/// Each line goes out in one write(2): with O_APPEND (a file) several writers sharing the
+/// file never interleave inside a line, and on a pipe a line up to PIPE_BUF (4096 bytes)
+/// arrives whole. SIGPIPE is blocked around the write, so a reader that went away costs
+/// redlock an error (EPIPE), never its life: a dead log reader must not kill the job that
+/// holds the lock, and the disposition COMMAND inherits is left alone.
+public final class AppendOnlyOutput {
+    public let descriptor: FileDescriptor
+    /// Whether redlock opened it (and closes it); an inherited descriptor is the caller's.
+    private let owned: Bool
+
+    /// Opens (creating, mode 0666 less the umask) `path` for appending; not inherited by
+    /// COMMAND.
+    public init(path: String) throws(Errno) {
+        let fd = try retryingOnInterrupt { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o666) }
+        descriptor = FileDescriptor(rawValue: fd)
+        owned = true
+    }
+
+    /// Uses descriptor `number` as the caller left it open; it must be open for writing.
+    public init(inheriting number: Int32) throws(Errno) {
+        let flags = try retryingOnInterrupt { fcntl(number, F_GETFL) }
+        guard flags & O_ACCMODE == O_WRONLY || flags & O_ACCMODE == O_RDWR else { throw Errno(rawValue: EBADF) }
+        descriptor = FileDescriptor(rawValue: number)
+        owned = false
+    }
+
+    deinit { if owned { descriptor.close() } }
+
+    /// Writes `bytes` in one write(2) (a rare short write is completed with more).
+    public func write(_ bytes: [UInt8]) throws(Errno) {
+        var blocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGPIPE)
+        var pending = sigset_t()
+        sigpending(&pending)
+        let wasPending = sigismember(&pending, SIGPIPE) == 1
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        defer {
+            // An EPIPE left a SIGPIPE pending for this thread: take it before unblocking.
+            var now = sigset_t()
+            sigpending(&now)
+            if !wasPending && sigismember(&now, SIGPIPE) == 1 {
+                var zero = timespec(tv_sec: 0, tv_nsec: 0)
+                _ = sigtimedwait(&blocked, nil, &zero)
+            }
+            pthread_sigmask(SIG_SETMASK, &previous, nil)
+        }
+        let fd = descriptor.rawValue
+        let result: Result<Void, Errno> = bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                do throws(Errno) {
+                    let count = try retryingOnInterrupt { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                    guard count > 0 else { return .failure(Errno(rawValue: EIO)) }
+                    offset += count
+                } catch {
+                    return .failure(error)
+                }
+            }
+            return .success(())
+        }
+        try result.get()
+    }
+}

@@ -37,7 +37,7 @@ function __redlock_scan
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --kill-after --lost-signal --max-time \
-                    --min-hold --token
+                    --min-hold --leftovers --token
                 set pending 1
             case '--*'
             case '-?*'
@@ -153,6 +153,7 @@ complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before S
 complete -c redlock -n '__redlock_using run' -l lost-signal -x -a 'HUP INT QUIT KILL USR1 USR2 ALRM TERM' -d 'Signal when the lock is lost (default: TERM)'
 complete -c redlock -n '__redlock_using run' -l max-time -x -d 'Stop COMMAND after D, exit 124 (default: none)'
 complete -c redlock -n '__redlock_using run' -l min-hold -x -d 'Keep KEY held at least D (default: 0)'
+complete -c redlock -n '__redlock_using run' -l leftovers -x -a 'kill wait ignore' -d 'Processes left when COMMAND exits (default: kill)'
 complete -c redlock -n __redlock_in_command -x -a '(__redlock_complete_command)'
 
 # Multi-step scripts.

@@ -7,9 +7,8 @@ enum RunCommand {
     struct Options {
         var waiting: LockWaiting
         var commandLine: [String]
-        var teardown: Teardown
-        var maxTime: Duration?
-        var minHold: Duration?
+        /// What to run and how (without the environment, which needs the lease's token).
+        var plan: Runner.Plan
 
         static func from(_ invocation: Invocation) throws(Failure) -> Options {
             let waiting = try LockWaiting.from(invocation)
@@ -18,11 +17,6 @@ enum RunCommand {
             }
             if invocation.positionals.count > 1 {
                 throw Failure.usage("unexpected '\(invocation.positionals[1])' (one KEY per run; COMMAND goes after KEY or '--')", command: "run")
-            }
-            let ttl = waiting.ttl
-            let grace = try Config.duration(invocation, "kill-after") ?? min(.seconds(5), ttl / 3)
-            guard grace < ttl else {
-                throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) must be shorter than --ttl (\(DurationSyntax.format(ttl)))", command: "run")
             }
             var lostSignal = Signal.terminate
             if let text = invocation.last("lost-signal") {
@@ -35,19 +29,38 @@ enum RunCommand {
             if let maxTime, maxTime == .zero {
                 throw Failure.usage("--max-time must be more than 0", command: "run")
             }
-            return Options(
-                waiting: waiting, commandLine: invocation.commandLine,
-                teardown: Teardown(signal: lostSignal, grace: grace),
-                maxTime: maxTime, minHold: try Config.duration(invocation, "min-hold"))
+            var leftovers = Leftovers.kill
+            if let text = invocation.last("leftovers") {
+                guard let choice = Leftovers(rawValue: text) else {
+                    throw Failure.usage("unknown --leftovers '\(text)' (kill, wait or ignore)", command: "run")
+                }
+                leftovers = choice
+            }
+            let killAfter = try Config.duration(invocation, "kill-after")
+            let minHold = try Config.duration(invocation, "min-hold")
+            var plan: Runner.Plan
+            do {
+                plan = try Runner.Plan(
+                    arguments: invocation.commandLine, environment: [], ttl: waiting.ttl, lostSignal: lostSignal,
+                    killAfter: killAfter, maxTime: maxTime, minHold: minHold)
+            } catch {
+                switch error {
+                case let .graceNotShorterThanTTL(grace, ttl):
+                    throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) must be shorter than --ttl (\(DurationSyntax.format(ttl)))", command: "run")
+                case let .noRoomForRenewal(grace, ttl, _):
+                    throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) leaves no time to renew a --ttl of \(DurationSyntax.format(ttl)); choose a shorter --kill-after or a longer --ttl", command: "run")
+                }
+            }
+            plan.leftovers = leftovers
+            return Options(waiting: waiting, commandLine: invocation.commandLine, plan: plan)
         }
     }
 
     static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
         let console = config.console
         let waiting = options.waiting
-        let ttl = waiting.ttl
-        let lostSignal = options.teardown.signal
-        let maxTime = options.maxTime
+        let lostSignal = options.plan.teardown.signal
+        let maxTime = options.plan.maxTime
 
         // From here on, the forwarded signals and SIGCHLD arrive through the inbox, and SIGTTOU
         // is blocked so redlock can take the terminal back.
@@ -74,9 +87,8 @@ enum RunCommand {
             !replaced.contains { entry.utf8.starts(with: $0) }
         }
         environment += added.map { "\($0.0)=\($0.1)" }
-        let plan = Runner.Plan(
-            arguments: options.commandLine, environment: environment, teardown: options.teardown,
-            renewEvery: ttl / 3, maxTime: maxTime, minHold: options.minHold)
+        var plan = options.plan
+        plan.environment = environment
         var lossReport = ""
         let runner = Runner(redlock: redlock, lease: lease, plan: plan, inbox: inbox, terminal: Terminal.foreground()) { event in
             switch event {
@@ -90,7 +102,16 @@ enum RunCommand {
             case .maxTimeReached:
                 console.error("COMMAND ran longer than --max-time \(DurationSyntax.format(maxTime ?? .zero)); sending \(lostSignal)")
             case let .forwarded(signal): console.log("forwarded \(signal) to COMMAND")
-            case .killed: console.log("sent SIGKILL to COMMAND's process group")
+            case .killed: console.log("sent SIGKILL to every process of the job")
+            case let .stalled(overslept):
+                console.warn("redlock was stalled for \(DurationSyntax.formatRough(overslept)) past a renewal; trying one now")
+            case let .leftovers(processes, policy):
+                let names = processes.map { "\($0.pid) (\($0.name))" }.joined(separator: ", ")
+                switch policy {
+                case .kill: console.error("COMMAND exited; ending the processes it left running: \(names)")
+                case .wait: console.log("COMMAND exited; holding the lock until these end: \(names)")
+                case .ignore: console.log("COMMAND exited; leaving these running without the lock: \(names)")
+                }
             case let .released(tally, keep):
                 if let keep {
                     console.log("left '\(waiting.keyName)' held for \(DurationSyntax.formatRough(keep)) more (--min-hold) on \(tally.confirmed) instances")
@@ -103,6 +124,9 @@ enum RunCommand {
         switch runner.run() {
         case let .completed(status):
             return status.shellStatus
+        case let .endedBySignal(signal, toOwnGroup):
+            // Released already: die of the same signal, so a calling shell stops too.
+            signal.endThisProcess(alsoTheGroup: toOwnGroup)
         case let .lockLost(status):
             throw Failure(.lockLost, "COMMAND was stopped because the lock on '\(waiting.keyName)' was lost (it ended with status \(status.shellStatus))")
         case .timedOut:

@@ -41,4 +41,21 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
         if let match = Signal.named.first(where: { $0.signal == self }) { return "SIG" + match.name }
         return "signal \(rawValue)"
     }
+
+    /// Ends this process by this signal, as if redlock had not been handling it, so that a
+    /// parent sees "killed by SIGINT" (a shell then stops its script, as with flock). With
+    /// `alsoTheGroup`, the signal goes to redlock's whole process group: the terminal's
+    /// Ctrl-C reached only COMMAND's group, and the group redlock was started in (a script's
+    /// shell, a pipeline) would have had it too if COMMAND had not held the terminal.
+    public func endThisProcess(alsoTheGroup: Bool) -> Never {
+        Glibc.signal(rawValue, SIG_DFL)
+        if alsoTheGroup { Glibc.kill(0, rawValue) } else { Glibc.raise(rawValue) }
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, rawValue)
+        // Blocked until now (it came through the signal inbox): unblocking delivers it.
+        sigprocmask(SIG_UNBLOCK, &set, nil)
+        // Only a signal whose default action is not to end the process gets here.
+        exit(128 + rawValue)
+    }
 }

@@ -115,6 +115,66 @@ import Testing
     }
 }
 
+/// `--leftovers`: processes of the job still running when COMMAND exits.
+@Suite struct LeftoversTests {
+    @Test func byDefaultTheyAreEndedAndNamedOnOneLine() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        // A name with an escape sequence in it must not reach the terminal raw.
+        let evil = scratch.file("evil\u{1B}[2J")
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: evil)
+        let script = "\"$EVIL\" 30 & echo $! > \"$D/first\"; sh -c 'trap \"\" TERM; echo $$ > \"$D/stubborn\"; exec sleep 30' & while [ ! -s \"$D/stubborn\" ]; do sleep 0.02; done; exit 3"
+        let result = try redlock(["run", "--kill-after", "500ms", "k", "--", "sh", "-c", script],
+                                 environment: redis.environment.merging(["D": scratch.path, "EVIL": evil]) { $1 }, timeout: 30)
+        let first = try #require(Int32(scratch.read("first")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        let stubborn = try #require(Int32(scratch.read("stubborn")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        defer { kill(first, SIGKILL); kill(stubborn, SIGKILL) }
+        #expect(result.status == 3, "COMMAND's status passes through: \(result)")
+        #expect(processIsGone(first) && processIsGone(stubborn), "leftovers still run")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("redlock: "), "\(result.stderr)")
+        #expect(result.stderr.contains("\(first) (evil\\x1b[2J)") && result.stderr.contains("\(stubborn) (sleep)"), "\(result.stderr)")
+        #expect(!result.stderr.contains("\u{1B}"))
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null })
+    }
+
+    @Test func waitHoldsTheLockUntilTheyEnd() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let process = try RedlockProcess(["run", "--leftovers", "wait", "--ttl", "1s", "k", "--", "sh", "-c", "(sleep 2.5; touch \"$D/finished\") & touch \"$D/exited\""],
+                                         environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(eventually { scratch.exists("exited") })
+        sleep(milliseconds: 1500)
+        #expect(process.isRunning)
+        #expect(redis.valuesOf(key: "k").filter(isRedlockValue).count >= 2, "held and renewed past the TTL")
+        let result = try process.wait(timeout: 20)
+        #expect(result.status == 0, "\(result)")
+        #expect(scratch.exists("finished"))
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null })
+    }
+
+    @Test func ignoreReleasesAtOnceAndLeavesThemRunning() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let result = try redlock(["run", "--leftovers", "ignore", "k", "--", "sh", "-c", "(sleep 1; touch \"$D/finished\") >/dev/null 2>&1 &"],
+                                 environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.isEmpty)
+        #expect(!scratch.exists("finished"))
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null })
+        #expect(eventually(timeout: 5) { scratch.exists("finished") })
+    }
+
+    @Test func anUnknownChoiceIsAUsageError() throws {
+        let result = try redlock(["run", "--leftovers", "keep", "k", "--", "true"])
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("redlock: ") && result.stderr.contains("kill, wait or ignore"))
+    }
+}
+
 /// Every process below `pid`, found through /proc/PID/task/TID/children.
 func descendants(of pid: Int32) -> [Int32] {
     var found: [Int32] = []

@@ -65,8 +65,11 @@ typedef struct {
 /// Redlock to guard: exit now and leave whatever still runs alone. Without this message,
 /// a closed channel means redlock died, and the guard kills the whole job.
 #define CGUARD_LET_GO 11
+/// Redlock to its early guard: the spawn request is in the shared memory; start COMMAND.
+#define CGUARD_SPAWN 12
 
-/// Starts the guard, which starts `request` as its child. Returns 0 with `job` filled in, or
+/// Has the guard start `request` as its child: the guard forked before main when `run` was
+/// among the arguments, else one forked now. Returns 0 with `job` filled in, or
 /// -1 with errno set when the guard could not be started. When COMMAND could not be
 /// exec'd, *exec_errno says why, the guard has been reaped and job->channel is -1.
 int cguard_start(const cspawn_request *request, cguard_job *job, int *exec_errno);

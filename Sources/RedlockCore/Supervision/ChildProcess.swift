@@ -20,7 +20,6 @@ public final class ChildProcess {
     /// Whether every process of the job has ended (the guard has no child left).
     public private(set) var isEmpty = false
     private let channel: FileDescriptor
-    private var guardReaped = false
 
     /// Why COMMAND could not start: not found (127) or not executable (126).
     public struct LaunchError: Error, Sendable {
@@ -60,9 +59,12 @@ public final class ChildProcess {
 
     deinit {
         // Normally the runner has let the guard go; if not, closing the channel makes the
-        // guard end the job (as if redlock had died), which is the safe side.
+        // guard end the job (as if redlock had died), which is the safe side. The guard is
+        // reaped if it has exited already, not waited for: redlock is about to exit, and
+        // then init reaps it.
         channel.close()
-        reapGuard()
+        var raw: Int32 = 0
+        _ = waitpid(guardPID, &raw, WNOHANG)
     }
 
     /// Readable when the guard has news (COMMAND ended, the job is empty).
@@ -116,21 +118,14 @@ public final class ChildProcess {
         ProcessIdentity.descendants(of: guardPID).map { ($0, ProcessIdentity.commandName(of: $0) ?? "?") }
     }
 
-    /// Lets the guard exit, leaving whatever of the job still runs alone, and reaps it.
+    /// Lets the guard exit, leaving whatever of the job still runs alone (its exit overlaps
+    /// with redlock's release round).
     public func letGo() {
         tell(CGUARD_LET_GO, 0)
-        reapGuard()
     }
 
     private func tell(_ kind: Int32, _ value: Int32) {
         _ = cguard_tell(channel.rawValue, kind, value)
-    }
-
-    private func reapGuard() {
-        guard !guardReaped else { return }
-        guardReaped = true
-        var raw: Int32 = 0
-        _ = try? retryingOnInterrupt { waitpid(guardPID, &raw, 0) }
     }
 }
 

@@ -182,7 +182,7 @@ public final class Runner {
         }
 
         let status = job.status!
-        if !job.isEmpty { job.letGo() }
+        job.letGo()
         switch stop?.reason {
         case .lockLost?:
             releaseLease(lost: true)

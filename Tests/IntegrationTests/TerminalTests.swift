@@ -33,6 +33,18 @@ import Testing
         #expect(scratch.read("ints") == "int\n")
     }
 
+    /// Ctrl-C reaches only COMMAND (it has the terminal); redlock then passes it on to its
+    /// own group, so the shell running the loop stops, as it would with flock.
+    @Test func controlCStopsTheCallingShellLoop() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let result = try onTerminal("for i in 1 2 3; do \"$R\" run k -- sh -c 'echo up$0; sleep 3' $i; done; echo loop-went-on",
+                                    keys: [(0.8, "\\003")], environment: redis.environment)
+        #expect(result.stdout.contains("up1"), "\(result)")
+        #expect(!result.stdout.contains("up2") && !result.stdout.contains("loop-went-on"), "\(result)")
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null })
+    }
+
     @Test func waitingShowsALiveStatusLineOnATerminal() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

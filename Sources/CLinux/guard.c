@@ -171,6 +171,9 @@ static void watch(int channel, int children, pid_t command) {
 /// so), SIGCHLD through a signalfd.
 static int become_guard(void) {
     prctl(PR_SET_NAME, "redlock-guard");
+    // A group of its own: `kill -9 -PGID` of redlock's group (a shell's `kill -9 %1`) must
+    // not take the guard along, or nothing would be left to end the rest of the job.
+    setpgid(0, 0);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigset_t child_signal;
     sigemptyset(&child_signal);

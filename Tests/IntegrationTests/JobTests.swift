@@ -74,6 +74,22 @@ import Testing
         #expect(eventually(timeout: 2) { processIsGone(detached) }, "setsid'd grandchild survived")
     }
 
+    /// `kill -9 %1` in a shell kills redlock's whole process group at once.
+    @Test func sigkillOfRedlocksProcessGroupEndsTheWholeJob() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        let script = "setsid sh -c 'echo $$ > \"$D/detached\"; exec sleep 60' & while :; do sleep 0.05; done"
+        let process = try RedlockProcess(["run", "--ttl", "10s", "k", "--", "sh", "-c", script],
+                                         environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(eventually { pid(scratch, "detached") != nil })
+        let detached = try #require(pid(scratch, "detached"))
+        defer { kill(detached, SIGKILL) }
+        process.signalGroup(SIGKILL)
+        _ = try process.wait(timeout: 10)
+        #expect(eventually(timeout: 2) { processIsGone(detached) }, "setsid'd grandchild survived")
+    }
+
     @Test func sigkillOfRedlockEndsASetUserIDCommand() throws {
         try RedisServer.requireAvailable()
         guard getuid() == 0 else { return }  // only root can make a copy owned by another user

@@ -132,7 +132,12 @@ static void watch(int channel, int children, pid_t command) {
             int command_status = 0;
             pid_t ended;
             int status;
-            while ((ended = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
+            while ((ended = waitpid(-1, &status, WNOHANG | WUNTRACED | __WALL)) > 0) {
+                if (WIFSTOPPED(status)) {
+                    // Ctrl-Z, or a background read of the terminal: redlock stops too.
+                    if (ended == command) tell(channel, CGUARD_STOPPED, WSTOPSIG(status));
+                    continue;
+                }
                 if (ended == command) {
                     command_ended = command_just_ended = true;
                     command_status = status;

@@ -58,6 +58,8 @@ typedef struct {
 #define CGUARD_EXITED 3
 /// Guard to redlock: COMMAND ended, value = its wait status, and no process of the job is left.
 #define CGUARD_EXITED_LAST 5
+/// Guard to redlock: COMMAND was stopped (job control), value = the stop signal.
+#define CGUARD_STOPPED 6
 /// Guard to redlock: COMMAND has ended and no process of the job is left.
 #define CGUARD_EMPTY 4
 /// Redlock to guard: send signal `value` to every process of the job.

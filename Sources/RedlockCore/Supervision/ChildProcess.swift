@@ -19,6 +19,8 @@ public final class ChildProcess {
     public private(set) var status: TerminationStatus?
     /// Whether every process of the job has ended (the guard has no child left).
     public private(set) var isEmpty = false
+    /// The signal that stopped COMMAND (Ctrl-Z, a background read), until taken.
+    private var stoppedBy: Signal?
     private let channel: FileDescriptor
 
     /// Why COMMAND could not start: not found (127) or not executable (126).
@@ -83,6 +85,7 @@ public final class ChildProcess {
                     status = TerminationStatus(waitStatus: message.value)
                     isEmpty = true
                 case CGUARD_EMPTY: isEmpty = true
+                case CGUARD_STOPPED: stoppedBy = Signal(rawValue: message.value)
                 default: break
                 }
             case 0:
@@ -97,6 +100,12 @@ public final class ChildProcess {
                 return status
             }
         }
+    }
+
+    /// The signal that stopped COMMAND since the last call, if it was stopped.
+    public func takeStop() -> Signal? {
+        defer { stoppedBy = nil }
+        return stoppedBy
     }
 
     /// Sends `signal` to COMMAND's whole process group (it and whatever it started there).

@@ -51,7 +51,7 @@ public final class Runner {
     private var lease: Lease
     private let plan: Plan
     private let inbox: SignalInbox
-    private let terminal: Terminal?
+    private var terminal: Terminal?
     private let report: (Event) -> Void
 
     public init(redlock: Redlock, lease: Lease, plan: Plan, inbox: SignalInbox, terminal: Terminal?, report: @escaping (Event) -> Void = { _ in }) {
@@ -95,6 +95,13 @@ public final class Runner {
 
         while true {
             job.poll()
+            if let stopSignal = job.takeStop(), job.status == nil, stop == nil {
+                if !suspend(job, stoppedBy: stopSignal, nextRenewal: &nextRenewal) {
+                    report(.lockLost(nil))
+                    stop = (.lockLost, lease.validUntil)
+                }
+                continue
+            }
             let now = Instant.now()
             if job.status != nil {
                 if !terminalReclaimed {
@@ -198,6 +205,62 @@ public final class Runner {
             }
             return .completed(status)
         }
+    }
+
+    /// Job control: COMMAND was stopped (Ctrl-Z, or it read the terminal from the
+    /// background). The shell waits for redlock, so redlock must stop too for the shell to
+    /// get its prompt back; but the lease must be renewed meanwhile. So the rest of the job
+    /// is stopped, a keeper (a fork of redlock) renews the lease, and redlock stops itself
+    /// with the same signal. When the shell continues redlock (`fg`, `bg`), the keeper
+    /// finishes its round and hands the lease back, COMMAND gets the terminal again if
+    /// redlock is now in the foreground, and the whole job continues. Returns false when the
+    /// lock was lost meanwhile (the keeper has then sent the lost signal to the job).
+    private func suspend(_ job: ChildProcess, stoppedBy stopSignal: Signal, nextRenewal: inout Instant) -> Bool {
+        job.signalEveryProcess(.stop)
+        terminal?.reclaim()
+        let due = nextRenewal
+        let keeper = Keeper.start { resumed in
+            let holds = keepRenewing(job, until: resumed, nextRenewal: due)
+            return (lease.validUntil, holds)
+        }
+        var holds = true
+        if let keeper {
+            stopSignal.stopThisProcess()
+            // Continued: take the lease back from the keeper once its round is over.
+            if let answer = keeper.takeBack() {
+                lease.validUntil = answer.validUntil
+                holds = answer.holds
+            }
+        }
+        nextRenewal = renewal(after: .now(), every: plan.renewEvery)
+        terminal = Terminal.foreground()
+        terminal?.give(to: job.pid)
+        job.signalEveryProcess(.continue)
+        return holds
+    }
+
+    /// The keeper's loop (in the forked keeper): renew as the runner would until redlock
+    /// writes to or closes `resumed`; true while the lease holds. When it cannot be renewed,
+    /// the job gets the lost signal and is continued so it can act on it, and redlock is
+    /// continued to see it through.
+    private func keepRenewing(_ job: ChildProcess, until resumed: FileDescriptor, nextRenewal start: Instant) -> Bool {
+        var nextRenewal = start
+        while true {
+            let wake = min(nextRenewal, stopPoint)
+            if Poll.wait([(resumed, .readable)], timeout: wake.remaining())[0] != [] { return true }
+            let now = Instant.now()
+            if now >= stopPoint || (now >= nextRenewal && !renew(notAfter: stopPoint, nextRenewal: &nextRenewal) && lastFailureIsLost) {
+                job.signalEveryProcess(plan.teardown.signal)
+                job.signalEveryProcess(.continue)
+                Keeper.wakeRedlock()
+                return false
+            }
+        }
+    }
+
+    private var lastFailureIsLost: Bool {
+        if case .lost? = lastFailure { return true }
+        return false
     }
 
     /// The moment COMMAND must be told to stop unless the lease is renewed before it.

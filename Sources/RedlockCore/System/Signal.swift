@@ -17,6 +17,10 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let terminate = Signal(rawValue: SIGTERM)
     public static let child = Signal(rawValue: SIGCHLD)
     public static let terminalOutput = Signal(rawValue: SIGTTOU)
+    public static let terminalInput = Signal(rawValue: SIGTTIN)
+    public static let terminalStop = Signal(rawValue: SIGTSTP)
+    public static let stop = Signal(rawValue: SIGSTOP)
+    public static let `continue` = Signal(rawValue: SIGCONT)
 
     /// The names `--lost-signal` accepts and completions offer, in number order.
     public static let named: [(name: String, signal: Signal)] = [
@@ -40,6 +44,18 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public var description: String {
         if let match = Signal.named.first(where: { $0.signal == self }) { return "SIG" + match.name }
         return "signal \(rawValue)"
+    }
+
+    /// Stops this process with this stop signal (as the terminal would have stopped it),
+    /// returning when it is continued. A stop signal redlock blocks (SIGTTOU) or that its
+    /// parent had it ignore would do nothing, so SIGTSTP or SIGSTOP stand in.
+    public func stopThisProcess() {
+        var signal = self == .terminalOutput ? Signal.terminalStop : self
+        var action = sigaction()
+        if sigaction(signal.rawValue, nil, &action) == 0, unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) {
+            signal = .stop
+        }
+        Glibc.raise(signal.rawValue)
     }
 
     /// Ends this process by this signal, as if redlock had not been handling it, so that a

@@ -16,7 +16,7 @@ _redlock_global_opts="-r --redis --password-file --connect-timeout --op-timeout 
 _redlock_command_opts() {
     case $1 in
         run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
-                   --kill-after --lost-signal --max-time --min-hold --once --once-keep --events --events-fd" ;;
+                   --kill-after --lost-signal --max-time --min-hold --leftovers --once --once-keep --events --events-fd" ;;
         acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout --env
                        --events --events-fd" ;;
         extend) echo "-t --ttl --token" ;;
@@ -33,7 +33,7 @@ _redlock_takes_value() {
         -r | --redis | --password-file | --connect-timeout | --op-timeout | --prefix | \
             --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
             -t | --ttl | -w | --wait | -E | --conflict-exit-code | --unreachable-timeout | \
-            --label | --kill-after | --lost-signal | --max-time | --min-hold | --token | \
+            --label | --kill-after | --lost-signal | --max-time | --min-hold | --leftovers | --token | \
             --once | --once-keep | --events | --events-fd)
             return 0 ;;
     esac
@@ -45,6 +45,8 @@ _redlock_value() {
     case $1 in
         --lost-signal)
             COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 ALRM TERM" -- "$2")) ;;
+        --leftovers)
+            COMPREPLY=($(compgen -W "kill wait ignore" -- "$2")) ;;
         --password-file | --tls-ca-cert | --tls-cert | --tls-key | --events)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$2")) ;;

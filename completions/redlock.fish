@@ -37,7 +37,7 @@ function __redlock_scan
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --unreachable-timeout --kill-after \
-                    --lost-signal --max-time --min-hold --token --label \
+                    --lost-signal --max-time --min-hold --leftovers --token --label \
                     --once --once-keep --events --events-fd
                 set pending 1
             case '--*'
@@ -156,6 +156,7 @@ complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before S
 complete -c redlock -n '__redlock_using run' -l lost-signal -x -a 'HUP INT QUIT KILL USR1 USR2 ALRM TERM' -d 'Signal when the lock is lost (default: TERM)'
 complete -c redlock -n '__redlock_using run' -l max-time -x -d 'Stop COMMAND after D, exit 124 (default: none)'
 complete -c redlock -n '__redlock_using run' -l min-hold -x -d 'Keep KEY held at least D (default: 0)'
+complete -c redlock -n '__redlock_using run' -l leftovers -x -a 'kill wait ignore' -d 'Processes left when COMMAND exits (default: kill)'
 
 # Automation.
 complete -c redlock -n '__redlock_using run' -l once -x -d 'Run at most once for KEY and ID (default: none)'

@@ -23,17 +23,20 @@ enum PeakMemoryProbe {
         dup2(null, 1)
         close(null)
         _ = fcntl(report, F_SETFD, FD_CLOEXEC)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        let child: ChildProcess
-        do {
-            // ChildProcess is fork + exec (not vfork), which is the point here.
-            child = try ChildProcess(arguments: arguments, environment: Subprocess.environment, foregroundTerminal: nil, childMask: empty)
-        } catch {
-            FileDescriptor.standardError.writeAll("redlock-bench: probe cannot start \(arguments[0]): \(error.errno)\n")
+        // fork + exec (not vfork: vfork would charge the probe's peak to TOOL). Not
+        // RedlockCore's ChildProcess: that starts COMMAND under a guard, as a grandchild.
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = Subprocess.environment.map { strdup($0) } + [nil]
+        let pid = fork()
+        if pid == 0 {
+            execve(argv[0]!, argv, envp)  // the bench passes full paths
+            _exit(127)
+        }
+        guard pid > 0 else {
+            FileDescriptor.standardError.writeAll("redlock-bench: probe cannot start \(arguments[0]): \(Errno.current)\n")
             exit(1)
         }
-        let status = Subprocess.reap(child.pid)
+        let status = Subprocess.reap(pid)
         var usage = rusage()
         getrusage(Int32(RUSAGE_CHILDREN.rawValue), &usage)
         FileDescriptor(rawValue: report).writeAll("\(usage.ru_maxrss) \(status)\n")

@@ -123,6 +123,8 @@ enum OptionTable {
                    "stop COMMAND after running D, then exit 124"),
         OptionSpec("min-hold", nil, "D", .duration, commands: [.run], default: "0",
                    "keep KEY held at least D after acquiring, even if COMMAND ends sooner"),
+        OptionSpec("leftovers", nil, "kill|wait|ignore", .text, commands: [.run], default: "kill",
+                   "processes of the job still running when COMMAND exits: end them (TERM, KILL after --kill-after), hold the lock until they end, or release and leave them"),
 
         // Automation.
         OptionSpec("once", nil, "ID", .text, commands: [.run],

@@ -7,9 +7,8 @@ enum RunCommand {
     struct Options {
         var waiting: LockWaiting
         var commandLine: [[UInt8]]
-        var teardown: Teardown
-        var maxTime: Duration?
-        var minHold: Duration?
+        /// What to run and how (without the environment, which needs the lease's token).
+        var plan: Runner.Plan
         /// `--once ID`, `--once-keep`, `--events`/`--events-fd` (Automation.swift).
         var automation: Automation
 
@@ -20,11 +19,6 @@ enum RunCommand {
             }
             if invocation.positionals.count > 1 {
                 throw Failure.usage("unexpected '\(invocation.positionals[1])' (one KEY per run; COMMAND goes after KEY or '--')", command: "run")
-            }
-            let ttl = waiting.ttl
-            let grace = try Config.duration(invocation, "kill-after") ?? min(.seconds(5), ttl / 3)
-            guard grace < ttl else {
-                throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) must be shorter than --ttl (\(DurationSyntax.format(ttl)))", command: "run")
             }
             var lostSignal = Signal.terminate
             if let text = invocation.last("lost-signal") {
@@ -37,20 +31,38 @@ enum RunCommand {
             if let maxTime, maxTime == .zero {
                 throw Failure.usage("--max-time must be more than 0", command: "run")
             }
-            return Options(
-                waiting: waiting, commandLine: invocation.commandLine,
-                teardown: Teardown(signal: lostSignal, grace: grace),
-                maxTime: maxTime, minHold: try Config.duration(invocation, "min-hold"),
-                automation: try Automation.from(invocation))
+            var leftovers = Leftovers.kill
+            if let text = invocation.last("leftovers") {
+                guard let choice = Leftovers(rawValue: text) else {
+                    throw Failure.usage("unknown --leftovers '\(text)' (kill, wait or ignore)", command: "run")
+                }
+                leftovers = choice
+            }
+            let killAfter = try Config.duration(invocation, "kill-after")
+            let minHold = try Config.duration(invocation, "min-hold")
+            var plan: Runner.Plan
+            do {
+                plan = try Runner.Plan(
+                    arguments: invocation.commandLine, environment: [], ttl: waiting.ttl, lostSignal: lostSignal,
+                    killAfter: killAfter, maxTime: maxTime, minHold: minHold)
+            } catch {
+                switch error {
+                case let .graceNotShorterThanTTL(grace, ttl):
+                    throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) must be shorter than --ttl (\(DurationSyntax.format(ttl)))", command: "run")
+                case let .noRoomForRenewal(grace, ttl, _):
+                    throw Failure.usage("--kill-after (\(DurationSyntax.format(grace))) leaves no time to renew a --ttl of \(DurationSyntax.format(ttl)); choose a shorter --kill-after or a longer --ttl", command: "run")
+                }
+            }
+            plan.leftovers = leftovers
+            return Options(waiting: waiting, commandLine: invocation.commandLine, plan: plan, automation: try Automation.from(invocation))
         }
     }
 
     static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
         let console = config.console
         let waiting = options.waiting
-        let ttl = waiting.ttl
-        let lostSignal = options.teardown.signal
-        let maxTime = options.maxTime
+        let lostSignal = options.plan.teardown.signal
+        let maxTime = options.plan.maxTime
 
         // A nested run whose parent holds KEY runs COMMAND in redlock's place, now (before
         // any signal is blocked: COMMAND inherits the mask).
@@ -76,7 +88,7 @@ enum RunCommand {
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console, events: events)
         events?.emit("acquired", Automation.acquiredFields(lease, redlock: redlock, waited: Instant.now() - askedAt))
-        try automation.skipIfDone(redlock: redlock, lease: lease, waiting: waiting, minHold: options.minHold, events: events, console: console)
+        try automation.skipIfDone(redlock: redlock, lease: lease, waiting: waiting, minHold: options.plan.minHold, events: events, console: console)
 
         // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
         let added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
@@ -85,9 +97,8 @@ enum RunCommand {
             !replaced.contains { entry.starts(with: $0) }
         }
         environment += added.map { Array(($0.0 + "=").utf8) + $0.1 }
-        let plan = Runner.Plan(
-            arguments: options.commandLine, environment: environment, teardown: options.teardown,
-            renewEvery: ttl / 3, maxTime: maxTime, minHold: options.minHold)
+        var plan = options.plan
+        plan.environment = environment
         var lossReport = ""
         var childPID: Int32 = 0
         var stoppedBy: String?
@@ -98,7 +109,7 @@ enum RunCommand {
                 childPID = pid
                 console.log("started COMMAND as pid \(pid)")
             case let .renewed(tally):
-                events?.emit("renewed", EventStream.counts(tally, instances: redlock.instances.count, done: "renewed") + [("ttl_ms", .integer(ttl.milliseconds))])
+                events?.emit("renewed", EventStream.counts(tally, instances: redlock.instances.count, done: "renewed") + [("ttl_ms", .integer(waiting.ttl.milliseconds))])
                 console.log("renewed the lease on \(tally.confirmed) of \(redlock.instances.count) instances")
             case let .renewalFailed(tally):
                 events?.emit("renew_failed", EventStream.counts(tally, instances: redlock.instances.count, done: "renewed"))
@@ -114,7 +125,16 @@ enum RunCommand {
                 stoppedBy = "max_time"
                 console.error("COMMAND ran longer than --max-time \(DurationSyntax.format(maxTime ?? .zero)); sending \(lostSignal)")
             case let .forwarded(signal): console.log("forwarded \(signal) to COMMAND")
-            case .killed: console.log("sent SIGKILL to COMMAND's process group")
+            case .killed: console.log("sent SIGKILL to every process of the job")
+            case let .stalled(overslept):
+                console.warn("redlock was stalled for \(DurationSyntax.formatRough(overslept)) past a renewal; trying one now")
+            case let .leftovers(processes, policy):
+                let names = processes.map { "\($0.pid) (\($0.name))" }.joined(separator: ", ")
+                switch policy {
+                case .kill: console.error("COMMAND exited; ending the processes it left running: \(names)")
+                case .wait: console.log("COMMAND exited; holding the lock until these end: \(names)")
+                case .ignore: console.log("COMMAND exited; leaving these running without the lock: \(names)")
+                }
             case let .exited(status):
                 events?.emit("child_exit", [("child_pid", .integer(Int64(childPID)))] + EventStream.status(status) + [("stopped_by", .optional(stoppedBy))])
                 // Still under the lock: the done mark is written only while our token holds.
@@ -138,6 +158,9 @@ enum RunCommand {
         switch runner.run() {
         case let .completed(status):
             return status.shellStatus
+        case let .endedBySignal(signal, toOwnGroup):
+            // Released already: die of the same signal, so a calling shell stops too.
+            signal.endThisProcess(alsoTheGroup: toOwnGroup)
         case let .lockLost(status):
             throw Failure(.lockLost, "COMMAND was stopped because the lock on '\(waiting.keyName)' was lost (it ended with status \(status.shellStatus))")
         case .timedOut:

@@ -33,6 +33,54 @@ import Testing
         #expect(scratch.read("ints") == "int\n")
     }
 
+    /// Ctrl-C reaches only COMMAND (it has the terminal); redlock then passes it on to its
+    /// own group, so the shell running the loop stops, as it would with flock.
+    @Test func controlCStopsTheCallingShellLoop() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let result = try onTerminal("for i in 1 2 3; do \"$R\" run k -- sh -c 'echo up$0; sleep 3' $i; done; echo loop-went-on",
+                                    keys: [(0.8, "\\003")], environment: redis.environment)
+        #expect(result.stdout.contains("up1"), "\(result)")
+        #expect(!result.stdout.contains("up2") && !result.stdout.contains("loop-went-on"), "\(result)")
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null })
+    }
+
+    /// Ctrl-Z stops the whole job and the interactive shell gets its prompt back; the lease
+    /// is renewed meanwhile (the stop lasts longer than the TTL); `fg` resumes it.
+    @Test func controlZStopsTheJobAndFgResumesIt() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let keys: [(delay: Double, text: String)] = [
+            (0.5, "\"$R\" run --ttl 1s k -- sh -c \"sleep 2; echo slept-\\$((1+1))\"\\n"),
+            (1.0, "\\032"),
+            (0.5, "echo prompt-$((1+1))\\n"),
+            (0.3, "sleep 2; \"$R\" run -n k -- true; echo held-$?\\n"),
+            (3.0, "fg\\n"),
+            (3.0, "echo done-$?\\n"),
+            (0.5, "exit\\n"),
+        ]
+        let result = try onTerminal("bash --norc --noprofile -i", keys: keys, environment: redis.environment)
+        #expect(result.stdout.contains("prompt-2"), "the prompt did not come back: \(result)")
+        #expect(result.stdout.contains("held-75"), "the lease lapsed while stopped: \(result)")
+        #expect(result.stdout.contains("slept-2") && result.stdout.contains("done-0"), "\(result)")
+    }
+
+    /// A background `redlock run` whose COMMAND reads the terminal stops (SIGTTIN), and `fg`
+    /// gives COMMAND the terminal.
+    @Test func backgroundRunThenFgReadsTheTerminal() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let keys: [(delay: Double, text: String)] = [
+            (0.5, "\"$R\" run k -- rev &\\n"),
+            (1.5, "fg\\n"),
+            (1.0, "hello\\n"),
+            (0.5, "\\004"),
+            (1.0, "exit\\n"),
+        ]
+        let result = try onTerminal("bash --norc --noprofile -i", keys: keys, environment: redis.environment)
+        #expect(result.stdout.contains("olleh"), "\(result)")
+    }
+
     @Test func waitingShowsALiveStatusLineOnATerminal() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

@@ -36,6 +36,53 @@ typedef struct {
 /// it); otherwise *exec_errno is 0.
 pid_t cspawn(const cspawn_request *request, int *exec_errno);
 
+/// A job under a guard: the guard process (redlock's child, a child subreaper) and COMMAND
+/// (the guard's child, started as cspawn starts it), with redlock's end of their channel.
+typedef struct {
+    pid_t guard;
+    pid_t command;
+    int channel;
+} cguard_job;
+
+/// One message on the channel (a SOCK_SEQPACKET socket: one message, one datagram).
+typedef struct {
+    int kind;
+    int value;
+} cguard_message;
+
+/// Guard to redlock: COMMAND runs, value = its pid (the answer to cguard_start).
+#define CGUARD_STARTED 1
+/// Guard to redlock: COMMAND could not be started, value = errno; the guard exits.
+#define CGUARD_EXEC_FAILED 2
+/// Guard to redlock: COMMAND ended, value = its wait status.
+#define CGUARD_EXITED 3
+/// Guard to redlock: COMMAND ended, value = its wait status, and no process of the job is left.
+#define CGUARD_EXITED_LAST 5
+/// Guard to redlock: COMMAND was stopped (job control), value = the stop signal.
+#define CGUARD_STOPPED 6
+/// Guard to redlock: COMMAND has ended and no process of the job is left.
+#define CGUARD_EMPTY 4
+/// Redlock to guard: send signal `value` to every process of the job.
+#define CGUARD_SIGNAL_ALL 10
+/// Redlock to guard: exit now and leave whatever still runs alone. Without this message,
+/// a closed channel means redlock died, and the guard kills the whole job.
+#define CGUARD_LET_GO 11
+/// Redlock to its early guard: the spawn request is in the shared memory; start COMMAND.
+#define CGUARD_SPAWN 12
+
+/// Has the guard start `request` as its child: the guard forked before main when `run` was
+/// among the arguments, else one forked now. Returns 0 with `job` filled in, or
+/// -1 with errno set when the guard could not be started. When COMMAND could not be
+/// exec'd, *exec_errno says why, the guard has been reaped and job->channel is -1.
+int cguard_start(const cspawn_request *request, cguard_job *job, int *exec_errno);
+
+/// Sends one message to the guard (never raising SIGPIPE); -1 with errno when it failed.
+int cguard_tell(int channel, int kind, int value);
+
+/// Reads one message without waiting: 1 with *message filled in, 0 when the guard has
+/// closed the channel (it is gone), -1 with errno (EAGAIN: nothing yet).
+int cguard_hear(int channel, cguard_message *message);
+
 /// A host name being looked up with getaddrinfo on a thread of its own, so that a resolver
 /// that does not answer costs the caller no more than its own deadline: it polls the
 /// lookup's descriptor with its other sockets, and may give up at any time.

@@ -1,14 +1,27 @@
 import CLinux
 import Glibc
 
-/// COMMAND, started (clone + exec) in its own process group, with a parent-death signal
-/// so that it cannot outlive a redlock killed with SIGKILL.
+/// COMMAND and every process it starts (the job), under a guard process.
 ///
-/// It must be spawned from the main thread: PR_SET_PDEATHSIG fires when the *thread* that
-/// started it exits, and redlock's main thread lives until redlock exits.
+/// The guard (CLinux/guard.c) is redlock's child and COMMAND's parent. It is a child
+/// subreaper, so every process of the job that loses its parent (a daemon, a setsid'd
+/// helper, a grandchild) is re-parented to it and stays findable below it; and it watches
+/// redlock through a socket: when redlock dies, even of SIGKILL or the OOM killer, the
+/// socket closes and the guard kills the whole job before the lease can lapse. The
+/// parent-death signal alone could not do that: it reaches COMMAND only, and the kernel
+/// clears it when COMMAND execs a set-user-ID program. A cgroup would, but is writable
+/// only under systemd delegation; one fork of a small static process costs far less.
 public final class ChildProcess {
+    /// COMMAND's pid (also its process group).
     public let pid: Int32
+    /// The guard's pid; it is redlock's child, COMMAND is its child.
+    public let guardPID: Int32
     public private(set) var status: TerminationStatus?
+    /// Whether every process of the job has ended (the guard has no child left).
+    public private(set) var isEmpty = false
+    /// The signal that stopped COMMAND (Ctrl-Z, a background read), until taken.
+    private var stoppedBy: Signal?
+    private let channel: FileDescriptor
 
     /// Why COMMAND could not start: not found (127) or not executable (126).
     public struct LaunchError: Error, Sendable {
@@ -25,7 +38,8 @@ public final class ChildProcess {
         precondition(!arguments.isEmpty)
         var execErrno: Int32 = 0
         var mask = childMask
-        let pid: Int32 = withCStrings(arguments) { argv in
+        var job = cguard_job()
+        let started: Int32 = withCStrings(arguments) { argv in
             withCStrings(environment) { envp in
                 var request = cspawn_request(
                     file: argv[0], argv: argv, envp: envp,
@@ -34,18 +48,16 @@ public final class ChildProcess {
                     child_mask: nil)
                 return withUnsafePointer(to: &mask) { maskPointer in
                     request.child_mask = maskPointer
-                    return cspawn(&request, &execErrno)
+                    return cguard_start(&request, &job, &execErrno)
                 }
             }
         }
-        if pid < 0 { throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: .current) }
-        self.pid = pid
-        if execErrno != 0 {
-            // The child has exited 127 already; reap it so no zombie is left.
-            var status: Int32 = 0
-            _ = try? retryingOnInterrupt { waitpid(pid, &status, 0) }
-            throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: Errno(rawValue: execErrno))
-        }
+        if started < 0 { throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: .current) }
+        if execErrno != 0 { throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: Errno(rawValue: execErrno)) }
+        self.pid = job.command
+        self.guardPID = job.guard
+        self.channel = FileDescriptor(rawValue: job.channel)
+        try? channel.setNonBlocking()
     }
 
     /// Text arguments and environment, for callers that have no bytes (the benchmarks).
@@ -54,22 +66,82 @@ public final class ChildProcess {
                       foregroundTerminal: foregroundTerminal, childMask: childMask)
     }
 
-    /// Reaps COMMAND if it has ended; returns its status once known.
-    @discardableResult
-    public func poll() -> TerminationStatus? {
-        if let status { return status }
+    deinit {
+        // Normally the runner has let the guard go; if not, closing the channel makes the
+        // guard end the job (as if redlock had died), which is the safe side. The guard is
+        // reaped if it has exited already, not waited for: redlock is about to exit, and
+        // then init reaps it.
+        channel.close()
         var raw: Int32 = 0
-        let result = (try? retryingOnInterrupt { waitpid(pid, &raw, WNOHANG) }) ?? -1
-        if result == pid { status = TerminationStatus(waitStatus: raw) }
-        return status
+        _ = waitpid(guardPID, &raw, WNOHANG)
     }
 
-    /// Sends `signal` to COMMAND's whole process group (it and whatever it started).
+    /// Readable when the guard has news (COMMAND ended, the job is empty).
+    public var descriptor: FileDescriptor { channel }
+
+    /// Reads the guard's news; returns COMMAND's status once known.
+    @discardableResult
+    public func poll() -> TerminationStatus? {
+        var message = cguard_message()
+        while true {
+            switch cguard_hear(channel.rawValue, &message) {
+            case 1:
+                switch message.kind {
+                case CGUARD_EXITED: status = TerminationStatus(waitStatus: message.value)
+                case CGUARD_EXITED_LAST:
+                    status = TerminationStatus(waitStatus: message.value)
+                    isEmpty = true
+                case CGUARD_EMPTY: isEmpty = true
+                case CGUARD_STOPPED: stoppedBy = Signal(rawValue: message.value)
+                default: break
+                }
+            case 0:
+                if status == nil {
+                    // The guard is gone (killed): its death took COMMAND with it (the
+                    // parent-death signal), so COMMAND counts as killed.
+                    status = .signaled(.kill)
+                }
+                isEmpty = true
+                return status
+            default:
+                return status
+            }
+        }
+    }
+
+    /// The signal that stopped COMMAND since the last call, if it was stopped.
+    public func takeStop() -> Signal? {
+        defer { stoppedBy = nil }
+        return stoppedBy
+    }
+
+    /// Sends `signal` to COMMAND's whole process group (it and whatever it started there).
     public func signalGroup(_ signal: Signal) {
         if kill(-pid, signal.rawValue) != 0 && errno == ESRCH && status == nil {
             // The group is gone but the leader is not reaped yet: signal the leader itself.
             kill(pid, signal.rawValue)
         }
+    }
+
+    /// Sends `signal` to every process of the job, wherever it went (other groups, sessions).
+    public func signalEveryProcess(_ signal: Signal) {
+        tell(CGUARD_SIGNAL_ALL, signal.rawValue)
+        if status == nil { signalGroup(signal) }
+    }
+
+    /// The processes of the job still running, with their names, for a message.
+    public func remainingProcesses() -> [(pid: Int32, name: String)] {
+        ProcessIdentity.descendants(of: guardPID).map { ($0, ProcessIdentity.commandName(of: $0) ?? "?") }
+    }
+
+    /// Lets the guard exit, leaving whatever of the job still runs alone (its exit overlaps
+    /// with redlock's release round).
+    public func letGo() {
+        tell(CGUARD_LET_GO, 0)
+    }
+
+    private func tell(_ kind: Int32, _ value: Int32) {
+        _ = cguard_tell(channel.rawValue, kind, value)
     }
 }
 

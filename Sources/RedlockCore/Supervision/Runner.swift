@@ -1,50 +1,40 @@
 /// COMMAND under a lease: the one place where locks and processes meet.
 ///
-/// The runner starts COMMAND, renews the lease about every TTL/3, forwards signals, and when
-/// the lease can no longer be renewed on a quorum it stops COMMAND before the lease could
-/// lapse: the lost signal by (validity end - grace), SIGKILL at validity end, both measured
-/// on CLOCK_BOOTTIME. Everything happens on one thread in one poll loop over the signal
-/// inbox (which also reports the child's exit), so no timer can be starved by another.
+/// The runner starts the job (COMMAND under its guard), renews the lease about every TTL/3,
+/// forwards signals, and when the lease can no longer be renewed on a quorum it stops every
+/// process of the job before the lease could lapse: the lost signal by (validity end -
+/// grace), SIGKILL at validity end, both measured on CLOCK_BOOTTIME. Everything happens on
+/// one thread in one poll loop over the signal inbox and the guard's channel, so no timer
+/// can be starved by another.
 public final class Runner {
-    public struct Plan: Sendable {
-        /// COMMAND and the environment as bytes: what the kernel gave redlock, unchanged.
-        public var arguments: [[UInt8]]
-        public var environment: [[UInt8]]
-        /// How COMMAND is stopped when the lock is lost or `--max-time` passes.
-        public var teardown: Teardown
-        /// How often the lease is renewed while all is well (TTL/3).
-        public var renewEvery: Duration
-        public var maxTime: Duration?
-        /// `--min-hold`: the key stays held at least this long after acquiring.
-        public var minHold: Duration?
-
-        public init(arguments: [[UInt8]], environment: [[UInt8]], teardown: Teardown, renewEvery: Duration, maxTime: Duration? = nil, minHold: Duration? = nil) {
-            self.arguments = arguments
-            self.environment = environment
-            self.teardown = teardown
-            self.renewEvery = renewEvery
-            self.maxTime = maxTime
-            self.minHold = minHold
-        }
-    }
-
     /// What happened, for `-v` logs and the final message.
     public enum Event: Sendable {
         case started(pid: Int32)
         case renewed(Tally)
         case renewalFailed(Tally)
+        /// redlock woke up past the moment to stop COMMAND (it was stopped or the machine
+        /// paused) while the lease was still valid; it tries one renewal before giving up.
+        case stalled(overslept: Duration)
         case lockLost(Tally?)
         case maxTimeReached
         case forwarded(Signal)
         case killed
         /// COMMAND ended (before the lease is released: what runs on this event still holds it).
         case exited(TerminationStatus)
+        /// COMMAND exited and these processes of the job still run; `Leftovers` says what
+        /// the runner does about them.
+        case leftovers([(pid: Int32, name: String)], Leftovers)
         case released(Tally, keptFor: Duration?)
     }
 
     public enum Outcome: Sendable {
         /// COMMAND ended by itself (or of a signal someone sent it).
         case completed(TerminationStatus)
+        /// COMMAND died of a signal meant for redlock's caller as well: one redlock forwarded
+        /// (`toOwnGroup` false), or the terminal's Ctrl-C or Ctrl-\ that reached only
+        /// COMMAND because it had the terminal (`toOwnGroup` true: the group redlock was
+        /// started in would have got it too). The caller should die of it, as flock does.
+        case endedBySignal(Signal, toOwnGroup: Bool)
         /// The lease could not be renewed; COMMAND was stopped.
         case lockLost(TerminationStatus)
         /// `--max-time` passed; COMMAND was stopped.
@@ -56,11 +46,14 @@ public final class Runner {
     /// Signals redlock passes on to COMMAND's process group.
     public static let forwardedSignals: [Signal] = [.interrupt, .terminate, .hangup, .quit, .user1, .user2]
 
+    /// Signals a terminal sends its foreground group from the keyboard.
+    static let keyboardSignals: [Signal] = [.interrupt, .quit]
+
     private let redlock: Redlock
     private var lease: Lease
     private let plan: Plan
     private let inbox: SignalInbox
-    private let terminal: Terminal?
+    private var terminal: Terminal?
     private let report: (Event) -> Void
 
     public init(redlock: Redlock, lease: Lease, plan: Plan, inbox: SignalInbox, terminal: Terminal?, report: @escaping (Event) -> Void = { _ in }) {
@@ -77,98 +70,244 @@ public final class Runner {
         case maxTime
     }
 
+    /// After SIGKILL to every process of the job, how long to wait for the guard to see
+    /// them gone before releasing anyway (a process in uninterruptible sleep can take a
+    /// while; the lock is not ours to keep waiting for it).
+    private static let reapAfterKill: Duration = .seconds(2)
+
     public func run() -> Outcome {
-        let child: ChildProcess
+        let job: ChildProcess
         do {
-            child = try ChildProcess(arguments: plan.arguments, environment: plan.environment, foregroundTerminal: terminal?.descriptor, childMask: inbox.originalMask)
+            job = try ChildProcess(arguments: plan.arguments, environment: plan.environment, foregroundTerminal: terminal?.descriptor, childMask: inbox.originalMask)
         } catch {
             terminal?.reclaim()
             releaseLease(lost: false)
             return .couldNotStart(error)
         }
-        report(.started(pid: child.pid))
+        report(.started(pid: job.pid))
         let startedAt = Instant.now()
         let maxTimeAt = plan.maxTime.map { startedAt + $0 }
         var nextRenewal = renewal(after: lease.acquiredAt, every: plan.renewEvery)
         var stop: (reason: Stop, killAt: Instant)?
-        var killed = false
+        var killedAt: Instant?
+        var forwarded: Set<Signal> = []
+        var terminalReclaimed = false
+        var leftoversKillAt: Instant?
+        var leftoversNoticed = false
 
-        while child.poll() == nil {
-            let now = Instant.now()
-            if let current = stop {
-                if !killed && now >= current.killAt {
-                    child.signalGroup(.kill)
-                    killed = true
-                    report(.killed)
+        while true {
+            job.poll()
+            if let stopSignal = job.takeStop(), job.status == nil, stop == nil {
+                if !suspend(job, stoppedBy: stopSignal, nextRenewal: &nextRenewal) {
+                    report(.lockLost(nil))
+                    stop = (.lockLost, lease.validUntil)
                 }
-            } else if let maxTimeAt, now >= maxTimeAt {
+                continue
+            }
+            let now = Instant.now()
+            if job.status != nil {
+                if !terminalReclaimed {
+                    terminal?.reclaim()
+                    terminalReclaimed = true
+                }
+                if job.isEmpty { break }
+                if let killedAt, now >= killedAt + Self.reapAfterKill { break }
+                if stop == nil && !leftoversNoticed {
+                    leftoversNoticed = true
+                    report(.leftovers(job.remainingProcesses(), plan.leftovers))
+                    switch plan.leftovers {
+                    case .ignore: break
+                    case .wait: leftoversKillAt = nil
+                    case .kill:
+                        job.signalEveryProcess(.terminate)
+                        leftoversKillAt = now + plan.teardown.grace
+                    }
+                    if plan.leftovers == .ignore { break }
+                    continue
+                }
+            }
+            if let current = stop {
+                if killedAt == nil && now >= current.killAt {
+                    job.signalEveryProcess(.kill)
+                    killedAt = now
+                    report(.killed)
+                    continue
+                }
+            } else if let at = leftoversKillAt, killedAt == nil, now >= at {
+                job.signalEveryProcess(.kill)
+                killedAt = now
+                continue
+            } else if let maxTimeAt, now >= maxTimeAt, job.status == nil {
                 report(.maxTimeReached)
-                child.signalGroup(plan.teardown.signal)
+                job.signalEveryProcess(plan.teardown.signal)
                 stop = (.maxTime, now + plan.teardown.grace)
                 continue
-            } else if now >= lease.validUntil - plan.teardown.grace {
+            } else if now >= stopPoint {
+                if nextRenewal < stopPoint && now < lease.validUntil {
+                    // A renewal was due before this point and never happened: redlock was
+                    // not running (SIGSTOP, a paused VM). The instances may well still hold
+                    // the key; ask them once, in at most half the time left, before
+                    // stopping COMMAND. The SIGKILL deadline stays where it was.
+                    report(.stalled(overslept: now - nextRenewal))
+                    let deadline = lease.validUntil
+                    if renew(notAfter: now + (deadline - now) / 2, nextRenewal: &nextRenewal) { continue }
+                    loseLock(job, tally: nil, killAt: deadline, stop: &stop)
+                    continue
+                }
                 // Renewals kept failing until the last moment that leaves COMMAND its grace.
-                report(.lockLost(nil))
-                child.signalGroup(plan.teardown.signal)
-                stop = (.lockLost, lease.validUntil)
+                loseLock(job, tally: nil, killAt: lease.validUntil, stop: &stop)
                 continue
             } else if now >= nextRenewal {
-                let roundStart = now
-                switch redlock.extend(&lease, notAfter: lease.validUntil - plan.teardown.grace) {
-                case let .extended(tally):
-                    report(.renewed(tally))
-                    nextRenewal = renewal(after: roundStart, every: plan.renewEvery)
-                case let .failed(tally):
-                    report(.renewalFailed(tally))
-                    nextRenewal = renewal(after: Instant.now(), every: retryInterval)
-                case let .lost(tally):
+                if !renew(notAfter: stopPoint, nextRenewal: &nextRenewal), case let .lost(tally)? = lastFailure {
                     // Another value stands on too many instances: stop COMMAND now, and
                     // kill it no later than the end of what validity we had.
-                    report(.lockLost(tally))
-                    child.signalGroup(plan.teardown.signal)
-                    stop = (.lockLost, min(Instant.now() + plan.teardown.grace, lease.validUntil))
+                    loseLock(job, tally: tally, killAt: min(Instant.now() + plan.teardown.grace, lease.validUntil), stop: &stop)
                 }
                 continue
             }
 
             var wake = Instant.distantFuture
             if let current = stop {
-                if !killed { wake = current.killAt }
+                if let killedAt {
+                    wake = job.status == nil ? .distantFuture : killedAt + Self.reapAfterKill
+                } else {
+                    wake = current.killAt
+                }
             } else {
-                wake = min(nextRenewal, lease.validUntil - plan.teardown.grace)
-                if let maxTimeAt { wake = min(wake, maxTimeAt) }
+                wake = min(nextRenewal, stopPoint)
+                if let maxTimeAt, job.status == nil { wake = min(wake, maxTimeAt) }
+                if let at = leftoversKillAt { wake = min(wake, killedAt.map { $0 + Self.reapAfterKill } ?? at) }
             }
-            for signal in inbox.wait(upTo: wake.remaining()) where Self.forwardedSignals.contains(signal) {
-                child.signalGroup(signal)
+            _ = Poll.wait([(inbox.descriptor, .readable), (job.descriptor, .readable)], timeout: wake.remaining())
+            for signal in inbox.drain() where Self.forwardedSignals.contains(signal) {
+                if job.status == nil {
+                    job.signalGroup(signal)
+                    forwarded.insert(signal)
+                } else {
+                    job.signalEveryProcess(signal)
+                }
                 report(.forwarded(signal))
             }
         }
 
-        let status = child.poll()!
-        terminal?.reclaim()
+        let status = job.status!
+        job.letGo()
         report(.exited(status))
         switch stop?.reason {
         case .lockLost?:
-            // Whatever COMMAND started in its group must not outlive the lease either.
-            child.signalGroup(.kill)
             releaseLease(lost: true)
             return .lockLost(status)
         case .maxTime?:
-            child.signalGroup(.kill)
             releaseLease(lost: false)
             return .timedOut(status)
         case nil:
             releaseLease(lost: false)
+            if case let .signaled(signal) = status {
+                if forwarded.contains(signal) { return .endedBySignal(signal, toOwnGroup: false) }
+                if terminal != nil && Self.keyboardSignals.contains(signal) { return .endedBySignal(signal, toOwnGroup: true) }
+            }
             return .completed(status)
         }
+    }
+
+    /// Job control: COMMAND was stopped (Ctrl-Z, or it read the terminal from the
+    /// background). The shell waits for redlock, so redlock must stop too for the shell to
+    /// get its prompt back; but the lease must be renewed meanwhile. So the rest of the job
+    /// is stopped, a keeper (a fork of redlock) renews the lease, and redlock stops itself
+    /// with the same signal. When the shell continues redlock (`fg`, `bg`), the keeper
+    /// finishes its round and hands the lease back, COMMAND gets the terminal again if
+    /// redlock is now in the foreground, and the whole job continues. Returns false when the
+    /// lock was lost meanwhile (the keeper has then sent the lost signal to the job).
+    private func suspend(_ job: ChildProcess, stoppedBy stopSignal: Signal, nextRenewal: inout Instant) -> Bool {
+        job.signalEveryProcess(.stop)
+        terminal?.reclaim()
+        let due = nextRenewal
+        let keeper = Keeper.start { resumed in
+            let holds = keepRenewing(job, until: resumed, nextRenewal: due)
+            return (lease.validUntil, holds)
+        }
+        var holds = true
+        if let keeper {
+            stopSignal.stopThisProcess()
+            // Continued: take the lease back from the keeper once its round is over.
+            if let answer = keeper.takeBack() {
+                lease.validUntil = answer.validUntil
+                holds = answer.holds
+            }
+        }
+        nextRenewal = renewal(after: .now(), every: plan.renewEvery)
+        terminal = Terminal.foreground()
+        terminal?.give(to: job.pid)
+        job.signalEveryProcess(.continue)
+        return holds
+    }
+
+    /// The keeper's loop (in the forked keeper): renew as the runner would until redlock
+    /// writes to or closes `resumed`; true while the lease holds. When it cannot be renewed,
+    /// the job gets the lost signal and is continued so it can act on it, and redlock is
+    /// continued to see it through.
+    private func keepRenewing(_ job: ChildProcess, until resumed: FileDescriptor, nextRenewal start: Instant) -> Bool {
+        var nextRenewal = start
+        while true {
+            let wake = min(nextRenewal, stopPoint)
+            if Poll.wait([(resumed, .readable)], timeout: wake.remaining())[0] != [] { return true }
+            let now = Instant.now()
+            if now >= stopPoint || (now >= nextRenewal && !renew(notAfter: stopPoint, nextRenewal: &nextRenewal) && lastFailureIsLost) {
+                job.signalEveryProcess(plan.teardown.signal)
+                job.signalEveryProcess(.continue)
+                Keeper.wakeRedlock()
+                return false
+            }
+        }
+    }
+
+    private var lastFailureIsLost: Bool {
+        if case .lost? = lastFailure { return true }
+        return false
+    }
+
+    /// The moment COMMAND must be told to stop unless the lease is renewed before it.
+    private var stopPoint: Instant { lease.validUntil - plan.teardown.grace }
+
+    /// The last renewal's failure, for the caller to tell "failed" from "lost".
+    private var lastFailure: ExtendOutcome?
+
+    /// One renewal round that must end by `notAfter`; true when the lease was renewed.
+    private func renew(notAfter: Instant, nextRenewal: inout Instant) -> Bool {
+        let roundStart = Instant.now()
+        let outcome = redlock.extend(&lease, notAfter: notAfter)
+        switch outcome {
+        case let .extended(tally):
+            report(.renewed(tally))
+            nextRenewal = renewal(after: roundStart, every: plan.renewEvery)
+            lastFailure = nil
+            return true
+        case let .failed(tally):
+            report(.renewalFailed(tally))
+            nextRenewal = renewal(after: Instant.now(), every: retryInterval)
+        case .lost:
+            nextRenewal = .distantFuture
+        }
+        lastFailure = outcome
+        return false
+    }
+
+    /// Tells every process of the job to stop (the lost signal), SIGKILL to follow at `killAt`.
+    private func loseLock(_ job: ChildProcess, tally: Tally?, killAt: Instant, stop: inout (reason: Stop, killAt: Instant)?) {
+        if case let .lost(lostTally)? = lastFailure, tally == nil {
+            report(.lockLost(lostTally))
+        } else {
+            report(.lockLost(tally))
+        }
+        job.signalEveryProcess(plan.teardown.signal)
+        stop = (.lockLost, killAt)
     }
 
     /// When to renew next: `every` after `start`, but never later than halfway to the
     /// moment COMMAND would be stopped, so that a long `--kill-after` still leaves room for
     /// renewals (and for a retry after a failed one).
     private func renewal(after start: Instant, every period: Duration) -> Instant {
-        let stopAt = lease.validUntil - plan.teardown.grace
-        return min(start + period, start + (stopAt - start) / 2)
+        min(start + period, start + (stopPoint - start) / 2)
     }
 
     /// After a failed renewal, try again soon, but not so often that a struggling instance

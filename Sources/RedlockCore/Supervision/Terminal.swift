@@ -18,4 +18,9 @@ public struct Terminal {
     public func reclaim() {
         tcsetpgrp(descriptor.rawValue, getpgrp())
     }
+
+    /// Makes `group` the foreground group (COMMAND's, when it is resumed with `fg`).
+    public func give(to group: Int32) {
+        tcsetpgrp(descriptor.rawValue, group)
+    }
 }

@@ -63,4 +63,53 @@ extension ProcessIdentity {
         return String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 
+    /// Another process's name (`comm`, at most 15 bytes), with anything unprintable escaped
+    /// as \xHH so that a name cannot play tricks on a terminal; nil if unreadable.
+    public static func commandName(of pid: Int32) -> String? {
+        guard var bytes = try? SmallFile(path: "/proc/\(pid)/comm", limit: 64).bytes else { return nil }
+        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+        var name = ""
+        for byte in bytes {
+            if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\") {
+                name.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let digits = Array("0123456789abcdef")
+                name += "\\x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0xF)])
+            }
+        }
+        return name
+    }
+
+    /// Every process below `pid` (children of each of its threads, and theirs), parents
+    /// first, from /proc/PID/task/TID/children.
+    public static func descendants(of pid: Int32) -> [Int32] {
+        var found: [Int32] = []
+        var index = -1
+        var current = pid
+        while true {
+            for task in threads(of: current) {
+                guard let text = try? SmallFile(path: "/proc/\(current)/task/\(task)/children", limit: 1 << 20).bytes else { continue }
+                for field in text.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) {
+                    if let child = Int32(String(decoding: field, as: UTF8.self)) { found.append(child) }
+                }
+            }
+            index += 1
+            guard index < found.count else { return found }
+            current = found[index]
+        }
+    }
+
+    /// The thread ids of `pid`, from /proc/PID/task.
+    private static func threads(of pid: Int32) -> [Int32] {
+        guard let directory = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(directory) }
+        var tasks: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let task = Int32(name) { tasks.append(task) }
+        }
+        return tasks
+    }
 }

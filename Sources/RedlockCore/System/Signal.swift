@@ -17,6 +17,10 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let terminate = Signal(rawValue: SIGTERM)
     public static let child = Signal(rawValue: SIGCHLD)
     public static let terminalOutput = Signal(rawValue: SIGTTOU)
+    public static let terminalInput = Signal(rawValue: SIGTTIN)
+    public static let terminalStop = Signal(rawValue: SIGTSTP)
+    public static let stop = Signal(rawValue: SIGSTOP)
+    public static let `continue` = Signal(rawValue: SIGCONT)
 
     /// The names `--lost-signal` accepts and completions offer, in number order.
     public static let named: [(name: String, signal: Signal)] = [
@@ -40,5 +44,34 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public var description: String {
         if let match = Signal.named.first(where: { $0.signal == self }) { return "SIG" + match.name }
         return "signal \(rawValue)"
+    }
+
+    /// Stops this process with this stop signal (as the terminal would have stopped it),
+    /// returning when it is continued. A stop signal redlock blocks (SIGTTOU) or that its
+    /// parent had it ignore would do nothing, so SIGTSTP or SIGSTOP stand in.
+    public func stopThisProcess() {
+        var signal = self == .terminalOutput ? Signal.terminalStop : self
+        var action = sigaction()
+        if sigaction(signal.rawValue, nil, &action) == 0, unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) {
+            signal = .stop
+        }
+        Glibc.raise(signal.rawValue)
+    }
+
+    /// Ends this process by this signal, as if redlock had not been handling it, so that a
+    /// parent sees "killed by SIGINT" (a shell then stops its script, as with flock). With
+    /// `alsoTheGroup`, the signal goes to redlock's whole process group: the terminal's
+    /// Ctrl-C reached only COMMAND's group, and the group redlock was started in (a script's
+    /// shell, a pipeline) would have had it too if COMMAND had not held the terminal.
+    public func endThisProcess(alsoTheGroup: Bool) -> Never {
+        Glibc.signal(rawValue, SIG_DFL)
+        if alsoTheGroup { Glibc.kill(0, rawValue) } else { Glibc.raise(rawValue) }
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, rawValue)
+        // Blocked until now (it came through the signal inbox): unblocking delivers it.
+        sigprocmask(SIG_UNBLOCK, &set, nil)
+        // Only a signal whose default action is not to end the process gets here.
+        exit(128 + rawValue)
     }
 }

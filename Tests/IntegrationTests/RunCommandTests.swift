@@ -172,7 +172,8 @@ import Testing
     func awkwardKeys(_ key: String) throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
-        let held = try RedlockProcess(["run", key, "--", "sleep", "1"], environment: redis.environment)
+        // Held for 3 s: long enough that a loaded machine still finds it held below.
+        let held = try RedlockProcess(["run", key, "--", "sleep", "3"], environment: redis.environment)
         #expect(eventually { redis.valuesOf(key: key).filter(isRedlockValue).count == 3 })
         #expect(try redlock(["run", "-n", key, "--", "true"], environment: redis.environment).status == 75)
         #expect(try held.wait(timeout: 20).status == 0)

@@ -13,9 +13,10 @@ import RedlockCore
 enum StartupBench {
     static let warmUpRounds = 5
     static let pairs = 150
-    /// The issue's targets: a ratio of medians on N=3, and peak RSS for any N.
-    static let ratioTarget = 2.0
-    static let targetN = 3
+    /// The targets: a ratio of medians of at most 1.5 on one instance (the product's
+    /// promise for a cron tick: `run KEY -- true` within 1.5x of `flock FILE true`) and of
+    /// 2.0 on three (issue 5), and peak RSS for any N.
+    static let ratioTargets: [Int: Double] = [1: 1.5, 3: 2.0]
     static let rssTargetKiB = 16 * 1024
     /// Peak-RSS runs per tool and N, through the probe (after the timed pairs, so the
     /// probe's extra process never weighs on the wall times).
@@ -59,8 +60,8 @@ enum StartupBench {
             report.rows.append(Row(
                 measure: "start-up wall, median of \(s.redlock.count) pairs", n: n, redlock: Format.milliseconds(redlock),
                 baseline: "flock " + Format.milliseconds(flock), ratio: Format.ratio(ratio),
-                target: n == targetN ? "<= " + Format.ratio(ratioTarget) : "-",
-                verdict: n == targetN ? .check(ratio <= ratioTarget) : .informational))
+                target: ratioTargets[n].map { "<= " + Format.ratio($0) } ?? "-",
+                verdict: ratioTargets[n].map { .check(ratio <= $0) } ?? .informational))
         }
         for (n, s) in zip(counts, samples) where s.redlock.count >= pairs / 2 {
             report.rows.append(Row(

@@ -4,7 +4,9 @@
 // Linux interfaces that Swift's Glibc module does not export (signalfd, getrandom), and
 // spawning with a parent-death signal: posix_spawn cannot set PR_SET_PDEATHSIG, and
 // nothing between clone and exec may run Swift code.
+#include <poll.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
@@ -107,5 +109,9 @@ int clinux_lookup_result(clinux_lookup *lookup, struct sockaddr_storage *address
 /// Lets go of the lookup, finished or not (an unfinished one frees itself when its thread
 /// is done). Its descriptor must not be used afterwards.
 void clinux_lookup_release(clinux_lookup *lookup);
+
+/// ppoll without a signal mask: poll with a timeout in nanoseconds, not whole milliseconds.
+/// (A _GNU_SOURCE interface, which Swift's Glibc module does not export.)
+int clinux_ppoll(struct pollfd *fds, nfds_t count, const struct timespec *timeout);
 
 #endif

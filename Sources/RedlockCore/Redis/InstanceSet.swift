@@ -55,7 +55,7 @@ public final class InstanceSet {
     /// waits past `notAfter`, whatever the timeouts (the lease keeper's next duty).
     ///
     /// With `decided`, the round ends once it returns true for the results so far (nil where
-    /// an instance has not answered yet), after as long again for the others. An instance
+    /// an instance has not answered yet), after a quarter as long again for the others. An instance
     /// still in flight then is abandoned: its connection is closed, so that a late reply
     /// cannot be read as the answer to a later request (the next round reconnects), and it
     /// counts as not answered.
@@ -82,11 +82,12 @@ public final class InstanceSet {
         var finishedAt: [Instant] = Array(repeating: start, count: connections.count)
         // Each instance's result, taken once as it finishes.
         var results: [Result<[Reply], RedisError>?] = Array(repeating: nil, count: connections.count)
-        // Once decided, the others get as long again as the deciding answers took (at least
-        // a quarter millisecond): an instance a little slower than the rest still answers,
-        // and holds what the rest hold. One that did not answer its last round gets nothing:
-        // a hung instance costs one round this much, and then no more. What is still in
-        // flight then is abandoned.
+        // Once decided, the others get a quarter of the time the deciding answers took (at
+        // least 0.1 ms): an instance a little slower than the rest still answers, and holds
+        // what the rest hold. One that did not answer its last round gets nothing: a hung
+        // instance costs one round this much, and then no more (as long again, the grace
+        // first chosen, made a hung instance cost a `run -- true` 15-20% in make bench;
+        // the target is 10%). What is still in flight then is abandoned.
         var abandonAt: Instant?
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
@@ -140,7 +141,7 @@ public final class InstanceSet {
             }
             if active.isEmpty { break }
             if abandonAt == nil, someFinished, let decided, decided(results) {
-                abandonAt = now + max(now - start, .microseconds(250))
+                abandonAt = now + max((now - start) / 4, .microseconds(100))
                 // The unresponsive are let go at once.
                 if active.contains(where: { unresponsive.contains($0) }) { continue }
             }

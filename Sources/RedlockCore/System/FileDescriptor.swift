@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// A raw file descriptor with the few operations redlock needs, retried on EINTR (but close).
@@ -63,11 +64,16 @@ public enum Poll {
 
     /// Waits until one of `descriptors` is ready or `timeout` passes; returns what each got.
     /// A signal interrupting the wait is not an error: the caller recomputes its deadlines.
+    ///
+    /// ppoll, not poll: poll's timeout is in whole milliseconds, so a round's 0.1 ms of grace
+    /// for a slower instance became 1 ms (a hung instance cost `run -- true` 30% in make
+    /// bench for that alone).
     public static func wait(_ descriptors: [(FileDescriptor, Events)], timeout: Duration) -> [Events] {
         var fds = descriptors.map { pollfd(fd: $0.0.rawValue, events: $0.1.rawValue, revents: 0) }
-        let milliseconds = Int32(clamping: max(0, timeout.millisecondsRoundedUp))
+        let (seconds, attoseconds) = max(.zero, timeout).components
+        var limit = timespec(tv_sec: Int(clamping: seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         let ready = fds.withUnsafeMutableBufferPointer { buffer in
-            Glibc.poll(buffer.baseAddress, nfds_t(buffer.count), milliseconds)
+            clinux_ppoll(buffer.baseAddress, nfds_t(buffer.count), &limit)
         }
         if ready <= 0 { return Array(repeating: [], count: fds.count) }
         return fds.map { Events(rawValue: $0.revents) }

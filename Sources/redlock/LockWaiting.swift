@@ -14,6 +14,8 @@ struct LockWaiting {
     let conflictStatus: Int32
     /// `--label`: recorded as the holder's command instead of the command line.
     let label: String?
+    /// `-x`, `-s`, `-l N`, `--slots` (LockModeOptions.swift).
+    let mode: LockMode
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
@@ -29,7 +31,7 @@ struct LockWaiting {
         if invocation.has("no-wait") { waitLimit = .zero }
         let unreachableTimeout = try Config.duration(invocation, "unreachable-timeout") ?? WaitPolicy.defaultUnreachableTimeout
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"))
+        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"), mode: try mode(invocation))
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
@@ -71,9 +73,11 @@ struct LockWaiting {
                     console.status(line)
                     lastStatus = now
                 }
-            })
+            },
+            attempt: (redlock.kind as? Slots).map { slots in { redlock.tryAcquireSlot(slots, value: value, ttl: ttl) } })
 
         if waiting { console.clearStatus() }
+        if case let .finished(attempt) = outcome, let inUse = attempt.contention?.modeConflict { throw modeConflict(inUse) }
         switch outcome {
         case let .finished(.acquired(lease, failures)):
             for failure in failures { console.log("\(failure) (the quorum held without it)") }

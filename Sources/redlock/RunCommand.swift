@@ -58,8 +58,8 @@ enum RunCommand {
             throw Failure(.internalError, "cannot set up signal handling: \(error)")
         }
 
-        let redlock = config.makeRedlock()
         let key = config.redisKey(waiting.key)
+        let redlock = config.makeRedlock(kind: waiting.kind(for: key))
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
             command: waiting.label ?? options.commandLine.map { TerminalText.escaped(bytes: $0) }.joined(separator: " "),
@@ -67,7 +67,8 @@ enum RunCommand {
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
 
         // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
-        let added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
+        var added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
+        if let slot = LockWaiting.slot(of: lease, in: redlock) { added.append(("REDLOCK_SLOT", slot)) }
         let replaced = added.map { Array(($0.0 + "=").utf8) }
         var environment = ProcessIdentity.environmentBytes.filter { entry in
             !replaced.contains { entry.starts(with: $0) }

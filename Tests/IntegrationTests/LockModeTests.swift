@@ -194,3 +194,27 @@ import Testing
         #expect(holders[1].first?["slot"] as? String == slot["REDLOCK_SLOT"])
     }
 }
+
+/// Every key of a mode shares KEY's hash tag, so a Redis Cluster runs its scripts on one
+/// master (the scripts name the helper keys from the tag: same slot, as Redis requires).
+@Suite struct LockModeClusterTests {
+    @Test func everyModeWorksOnACluster() throws {
+        let cluster = try ClusterFixture()
+        let url = cluster.url()
+        let key = ClusterFixture.key("modes-", onServer: 1)
+        let shared = try redlock(["-r", url, "acquire", "-s", key])
+        #expect(shared.status == 0, "\(shared)")
+        #expect(try redlock(["-r", url, "run", "-n", "-s", key, "--", "true"]).status == 0)
+        #expect(try redlock(["-r", url, "run", "-n", key, "--", "true"]).status == 75)
+        #expect(try redlock(["-r", url, "release", "--token", shared.stdout.trimmingCharacters(in: .whitespacesAndNewlines), key]).status == 0)
+        let slot = try redlock(["-r", url, "run", "-l", "3", key, "--", "sh", "-c", "echo $REDLOCK_SLOT"])
+        #expect(slot.status == 0 && ["1\n", "2\n", "3\n"].contains(slot.stdout), "\(slot)")
+        let held = try redlock(["-r", url, "acquire", "--slots", "a,b", key])
+        #expect(held.status == 0, "\(held)")
+        let inspected = try redlock(["-r", url, "inspect", key])
+        #expect(inspected.status == 0 && inspected.stdout.contains("slot "), "\(inspected)")
+        #expect(try redlock(["-r", url, "run", "-n", key, "--", "true"]).status == 78)
+        #expect(try redlock(["-r", url, "force-release", "--yes", key]).status == 0)
+        #expect(try redlock(["-r", url, "run", "-n", key, "--", "true"]).status == 0)
+    }
+}

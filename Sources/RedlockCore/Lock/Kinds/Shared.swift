@@ -202,38 +202,57 @@ public struct Shared: LockKind {
             """)
 
         /// Exclusive's acquire, as the writer side of the reader/writer lock. KEYS: key,
-        /// fence; ARGV: value, TTL ms, marker TTL ms ("0": do not mark, the caller will not
-        /// wait), tag base. As the plain acquire, and besides: {-1, mode} when KEY is used
-        /// with slots; {0, ms left, holder, 1} while a shared holder stands, marking "a writer
-        /// waits" so that no new one joins.
-        static let acquireExclusive = LuaScript("acquire", ModeLua.prelude + """
-            local prefix = ownerPrefix(ARGV[1])
+        /// fence; ARGV: value, TTL ms, ownership prefix, marker TTL ms ("0": do not mark, the
+        /// caller will not wait), tag base. As the plain acquire, and besides: {-1, mode}
+        /// when KEY is used with slots; {0, ms left, holder, 1} while a shared holder stands,
+        /// marking "a writer waits" so that no new one joins. Every `run KEY` pays for it:
+        /// no closures, and the mode's helpers only when a mode key stands (then the slots
+        /// are looked at through `ModeLua`).
+        static let acquireExclusive = LuaScript("acquire", """
             local holder = redis.call('GET', KEYS[1])
             if holder then
-              if owns(holder, prefix) then
+              if string.sub(holder, 1, #ARGV[3]) == ARGV[3] then
                 redis.call('PEXPIRE', KEYS[1], ARGV[2])
                 return {1, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}
               end
               return {0, redis.call('PTTL', KEYS[1]), holder}
             end
-            local shared, writer, mode = ARGV[4] .. ':shared', ARGV[4] .. ':writer', ARGV[4] .. ':mode'
-            local stored = redis.call('GET', mode)
+            local base = ARGV[5]
+            local shared, writer = base .. ':shared', base .. ':writer'
+            -- The common case, no mode, no shared holder, no waiting writer: one look.
+            if redis.call('EXISTS', base .. ':mode', shared, writer) == 0 then
+              local fence = redis.call('INCR', KEYS[2])
+              redis.call('SET', KEYS[1], ARGV[1] .. ' fence=' .. fence, 'PX', ARGV[2])
+              return {1, fence}
+            end
+            local stored = redis.call('GET', base .. ':mode')
             if stored then
-              if slotsLive(stored, ARGV[4] .. ':slot:') then return {-1, stored} end
-              redis.call('DEL', mode)
+              local names = {}
+              local n = string.match(stored, '^limit (%d+)$')
+              if n then
+                for i = 1, tonumber(n) do names[#names + 1] = tostring(i) end
+              else
+                for name in string.gmatch(string.sub(stored, 7), '[^,]+') do names[#names + 1] = name end
+              end
+              for _, name in ipairs(names) do
+                if redis.call('EXISTS', base .. ':slot:' .. name) == 1 then return {-1, stored} end
+              end
+              redis.call('DEL', base .. ':mode')
             end
             if redis.call('EXISTS', shared) == 1 then
-              local now = nowMs()
+              local t = redis.call('TIME')
+              local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
               redis.call('ZREMRANGEBYSCORE', shared, '-inf', now)
               local first = redis.call('ZRANGE', shared, 0, 0, 'WITHSCORES')
               if #first > 0 then
-                if tonumber(ARGV[3]) > 0 then redis.call('SET', writer, ARGV[1], 'PX', ARGV[3]) end
+                if tonumber(ARGV[4]) > 0 then redis.call('SET', writer, ARGV[1], 'PX', ARGV[4]) end
                 return {0, tonumber(first[2]) - now, first[1], 1}
               end
             end
             local fence = redis.call('INCR', KEYS[2])
             redis.call('SET', KEYS[1], ARGV[1] .. ' fence=' .. fence, 'PX', ARGV[2])
-            if owns(redis.call('GET', writer), prefix) then redis.call('DEL', writer) end
+            local marked = redis.call('GET', writer)
+            if marked and string.sub(marked, 1, #ARGV[3]) == ARGV[3] then redis.call('DEL', writer) end
             return {1, fence}
             """)
     }
@@ -243,7 +262,7 @@ extension Exclusive {
     /// The writer side's acquire call (see `Shared.Scripts.acquireExclusive`).
     static func readerWriterAcquire(key: [UInt8], value: LockValue, ttl: Duration, marksWaiting: Duration) -> ScriptCall {
         ScriptCall(Shared.Scripts.acquireExclusive, keys: [key, LockKeys.fenceKey(for: key)],
-                   arguments: [value.encoded, milliseconds(ttl), marksWaiting > .zero ? milliseconds(marksWaiting) : Array("0".utf8), LockKeys.tagBase(for: key)])
+                   arguments: [value.encoded, milliseconds(ttl), value.lockToken.ownershipPrefix, marksWaiting > .zero ? milliseconds(marksWaiting) : Array("0".utf8), LockKeys.tagBase(for: key)])
     }
 
     /// How long a waiting writer's mark stands without being refreshed: a writer refused by

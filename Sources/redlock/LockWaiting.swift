@@ -74,7 +74,7 @@ struct LockWaiting {
                     lastStatus = now
                 }
             },
-            attempt: (redlock.kind as? Slots).map { slots in { redlock.tryAcquireSlot(slots, value: value, ttl: ttl) } })
+            attempt: (redlock.kind as? Slots).map { redlock.slotAttempts($0, value: value, ttl: ttl) })
 
         if waiting { console.clearStatus() }
         if case let .finished(attempt) = outcome, let inUse = attempt.contention?.modeConflict { throw modeConflict(inUse) }

@@ -3,9 +3,10 @@
 /// slot would need two majorities, and those share an instance. Nothing counts holders per
 /// instance (unsafe over independent masters: see LockMode).
 ///
-/// An attempt first reads every slot on every instance in one round (read-only), picks a
-/// slot free on the most instances, starting from a random slot so that contenders spread,
-/// and then takes that slot as the plain lock is taken. The mode key `{KEY}:mode` ("limit
+/// The first attempt takes a random slot as the plain lock is taken (one round when the
+/// pool has room there). Otherwise an attempt reads every slot on every instance in one
+/// round (read-only), picks a slot free on the most instances, starting from a random slot
+/// so that contenders spread, and then takes that slot. The mode key `{KEY}:mode` ("limit
 /// 3", "slots a,b") is written with the first holder and expires with the last, so KEY
 /// cannot be used meanwhile in another mode (an exclusive or shared holder, another limit).
 ///
@@ -140,6 +141,22 @@ public struct Slots: LockKind {
 }
 
 extension Redlock {
+    /// The attempts of a waiting acquire of a slot: the first takes a random slot at once
+    /// (one round, as the plain lock: a pool with room is entered as fast as a mutex), and
+    /// falls back to the probe when that slot is taken; later ones probe first.
+    public func slotAttempts(_ slots: Slots, value: LockValue, ttl: Duration) -> () -> AcquireAttempt {
+        var first = true
+        return {
+            if first {
+                first = false
+                let slot = Int(SecureRandom.uniform(in: 0...Int64(slots.names.count - 1)))
+                let guess = self.tryAcquire(key: slots.slotKeys[slot], value: value, ttl: ttl)
+                guard case .busy = guess, guess.contention?.modeConflict == nil else { return guess }
+            }
+            return self.tryAcquireSlot(slots, value: value, ttl: ttl)
+        }
+    }
+
     /// One attempt at a slot: the probe round, then the plain acquire of the slot free on
     /// the most instances (from a random start, so contenders spread). No second round when
     /// no slot is free on a quorum: the probe's answer is the refusal.

@@ -39,17 +39,18 @@ enum ModeHolders {
         }
     }
 
-    /// "  shared:  web-3 pid 42 (deploy) for 3s, fencing token 7, token T, on 3 of 3, ttl 27s".
+    /// "  shared: token T, fencing token 7, on 3 of 3, ttl 27s, by web-3 pid 42 (deploy) for
+    /// 3s": the holder last, where a long line is cut.
     static func lines(_ state: KeyState) -> [String] {
         rows(state).map { row in
-            var text = "  \(label(row.role)): \(InstanceStateText.holder(row.value))"
+            var text = "  \(label(row.role)):"
             if let value = LockValue.decode(row.value) {
-                if let fence = value.fence { text += ", fencing token \(fence)" }
-                text += ", token \(value.token)"
+                text += " token \(value.token),"
+                if let fence = value.fence { text += " fencing token \(fence)," }
             }
-            text += ", on \(row.instances) of \(state.quorum.instances)"
+            text += " on \(row.instances) of \(state.quorum.instances)"
             if let left = row.remaining { text += ", ttl " + DurationSyntax.formatRough(left) }
-            return text
+            return text + ", by " + InstanceStateText.holder(row.value)
         }
     }
 

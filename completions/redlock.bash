@@ -16,9 +16,10 @@ _redlock_global_opts="-r --redis --password-file --connect-timeout --op-timeout 
 _redlock_command_opts() {
     case $1 in
         run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
+                   -x --exclusive -s --shared -l --limit --slots
                    --kill-after --lost-signal --max-time --min-hold --leftovers --once --once-keep --events --events-fd" ;;
-        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout --env
-                       --events --events-fd" ;;
+        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
+                   -x --exclusive -s --shared -l --limit --slots --env --events --events-fd" ;;
         extend) echo "-t --ttl --token" ;;
         release) echo "--token" ;;
         inspect) echo "--json" ;;
@@ -33,7 +34,7 @@ _redlock_takes_value() {
         -r | --redis | --password-file | --connect-timeout | --op-timeout | --prefix | \
             --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
             -t | --ttl | -w | --wait | -E | --conflict-exit-code | --unreachable-timeout | \
-            --label | --kill-after | --lost-signal | --max-time | --min-hold | --leftovers | --token | \
+            -l | --limit | --slots | --label | --kill-after | --lost-signal | --max-time | --min-hold | --leftovers | --token | \
             --once | --once-keep | --events | --events-fd)
             return 0 ;;
     esac

@@ -37,7 +37,7 @@ function __redlock_scan
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --unreachable-timeout --kill-after \
-                    --lost-signal --max-time --min-hold --leftovers --token --label \
+                    --lost-signal --max-time --min-hold --leftovers --token --label --limit --slots \
                     --once --once-keep --events --events-fd
                 set pending 1
             case '--*'
@@ -47,7 +47,7 @@ function __redlock_scan
                 set -l letters (string split '' -- (string sub -s 2 -- $token))
                 set -l n (count $letters)
                 for j in (seq $n)
-                    if contains -- $letters[$j] r t w E
+                    if contains -- $letters[$j] r t w E l
                         test $j -eq $n; and set pending 1
                         break
                     end
@@ -150,6 +150,10 @@ complete -c redlock -n '__redlock_using run acquire' -s n -l no-wait -d 'Give up
 complete -c redlock -n '__redlock_using run acquire' -s E -l conflict-exit-code -x -d 'Exit status when not acquired (default: 75)'
 complete -c redlock -n '__redlock_using run acquire' -l label -x -d 'Record TEXT, not the command line (default: the command line)'
 complete -c redlock -n '__redlock_using run acquire' -l unreachable-timeout -x -d 'Give up with 69 after D unreachable (default: 1m)'
+complete -c redlock -n '__redlock_using run acquire' -s x -l exclusive -d 'One holder at a time (the default)'
+complete -c redlock -n '__redlock_using run acquire' -s s -l shared -d 'With other shared holders, no exclusive one'
+complete -c redlock -n '__redlock_using run acquire' -s l -l limit -x -d 'At most N holders, as N slots'
+complete -c redlock -n '__redlock_using run acquire' -l slots -x -d 'One holder per named slot'
 
 # Running COMMAND.
 complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before SIGKILL (default: min(5s, TTL/3))'

@@ -74,7 +74,7 @@ struct Config {
     /// The same for KEY as given on the command line: its bytes, unchanged.
     func redisKey(_ name: [UInt8]) -> [UInt8] { Array(prefix.utf8) + name }
 
-    func makeRedlock() -> Redlock {
+    func makeRedlock(kind: any LockKind = Exclusive()) -> Redlock {
         let instances = InstanceSet(endpoints: endpoints, connectTimeout: connectTimeout, operationTimeout: operationTimeout, tracksUptime: restartGrace > .zero, tls: tls)
         if console.verbose {
             let console = console
@@ -85,7 +85,7 @@ struct Config {
                 console.log("\(report.label): " + parts.joined(separator: "; "))
             }
         }
-        return Redlock(instances: instances, restartGrace: restartGrace)
+        return Redlock(instances: instances, kind: kind, restartGrace: restartGrace)
     }
 
     /// `--tls-*` over `REDLOCK_TLS_*`, loaded once (a file that cannot be used is a

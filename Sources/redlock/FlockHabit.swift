@@ -1,6 +1,6 @@
 /// The options of flock(1) that people type out of habit: each gets a hint saying what
-/// redlock spells instead, or that it has no such mode yet, never a silent alias (issue 15
-/// plans `-s/--shared` and `-x/--exclusive` as real lock modes).
+/// redlock spells instead, never a silent alias (`-s/--shared` and `-x/--exclusive` are
+/// redlock's own lock modes, as in flock).
 enum FlockHabit {
     static func hint(for option: String) -> String? {
         switch option {
@@ -10,10 +10,8 @@ enum FlockHabit {
             return " (flock's --timeout is redlock's -w/--wait D)"
         case "--nonblock", "--nb":
             return " (flock's --nonblock is redlock's -n/--no-wait)"
-        case "-s", "--shared":
-            return " (shared locks are not supported yet: every redlock lock is exclusive)"
-        case "-x", "--exclusive", "-e":
-            return " (lock modes are not supported yet: every redlock lock is exclusive, so leave it out)"
+        case "-e":
+            return " (flock's -e is redlock's -x/--exclusive, the default)"
         case "-u", "--unlock":
             return " (redlock releases KEY when COMMAND ends; for a script's lock use 'redlock release')"
         case "-o", "--close":

@@ -21,7 +21,8 @@ enum ForceReleaseCommand {
     }
 
     static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
-        let redlock = config.makeRedlock()
+        // Every mode: the plain key, shared holders, slots (AnyHolder).
+        let redlock = config.makeRedlock(kind: AnyHolder())
         let console = config.console
         if !options.confirmed {
             // Only a person at a terminal can confirm; a script must say --yes.

@@ -14,7 +14,8 @@ enum InspectCommand {
     static func isPattern(_ name: String) -> Bool { name.contains { "*?[".contains($0) } }
 
     static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
-        let redlock = config.makeRedlock()
+        // Every mode: shared holders and slots are listed too (AnyHolder).
+        let redlock = config.makeRedlock(kind: AnyHolder())
         let prefix = Array(config.prefix.utf8)
         var keys: [[UInt8]] = []
         var named: Set<[UInt8]> = []
@@ -131,6 +132,7 @@ enum InspectCommand {
                 lines.append("  value:   " + InstanceStateText.clipped(InstanceStateText.printable(raw), to: 89))
             }
         }
+        lines += ModeHolders.lines(state).map { InstanceStateText.clipped($0, to: 100) }
         let width = max(12, redlock.instances.endpoints.map { $0.description.count }.max() ?? 0)
         for (index, instance) in state.instances.enumerated() {
             let endpoint = redlock.instances.endpoints[index].description
@@ -185,6 +187,7 @@ enum InspectCommand {
                     ("key", .string(displayName(state.key, config: config))),
                     ("verdict", .string(state.verdict.rawValue)),
                     ("holder", holder),
+                    ("holders", ModeHolders.json(state)),
                     ("instances", .array(state.instances.enumerated().map { index, instance in
                         var ttl: JSONValue = .null
                         var error: JSONValue = .null

@@ -16,6 +16,8 @@ struct LockWaiting {
     let label: String?
     /// `acquire --events`/`--events-fd` (run keeps its own in `Automation`).
     var events: EventStream.Target? = nil
+    /// `-x`, `-s`, `-l N`, `--slots` (LockModeOptions.swift).
+    let mode: LockMode
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
@@ -31,7 +33,7 @@ struct LockWaiting {
         if invocation.has("no-wait") { waitLimit = .zero }
         let unreachableTimeout = try Config.duration(invocation, "unreachable-timeout") ?? WaitPolicy.defaultUnreachableTimeout
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"))
+        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"), mode: try mode(invocation))
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
@@ -73,7 +75,8 @@ struct LockWaiting {
                     console.status(line)
                     lastStatus = now
                 }
-            })
+            },
+            attempt: (redlock.kind as? Slots).map { redlock.slotAttempts($0, value: value, ttl: ttl) })
 
         if waiting { console.clearStatus() }
         if let (first, second) = redlock.instances.duplicateIdentities().first {
@@ -81,6 +84,7 @@ struct LockWaiting {
             let endpoints = redlock.instances.endpoints
             throw Failure(.configuration, "\(endpoints[first].identity) and \(endpoints[second].identity) are the same Redis server (run_id \(redlock.instances.serverIdentity(of: first) ?? "?")): it would vote twice; list each server once")
         }
+        if case let .finished(attempt) = outcome, let inUse = attempt.contention?.modeConflict { throw modeConflict(inUse) }
         switch outcome {
         case let .finished(.acquired(lease, failures)):
             for failure in failures { console.log("\(failure) (the quorum held without it)") }

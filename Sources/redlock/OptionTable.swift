@@ -110,9 +110,19 @@ enum OptionTable {
         OptionSpec("conflict-exit-code", "E", "N", .integer(0...255), commands: locking, default: "75",
                    "exit status if not acquired in time"),
         OptionSpec("label", nil, "TEXT", .text, commands: locking, default: "the command line",
-                   "record TEXT as the holder's command in the lock value (anyone who can read Redis reads it)"),
+                   "record TEXT as the holder's command (readable in Redis)"),
         OptionSpec("unreachable-timeout", nil, "D", .duration, commands: locking, default: "1m",
                    "give up with 69 after D of attempts that reach no quorum (or at --wait's end)"),
+
+        // Lock modes (Lock/Kinds): one holder, shared holders, or N slots.
+        .flag("exclusive", "x", commands: locking,
+                   "one holder at a time (the default)"),
+        .flag("shared", "s", commands: locking,
+                   "with other shared holders, no exclusive one"),
+        OptionSpec("limit", "l", "N", .integer(1...1000), commands: locking,
+                   "at most N holders, as N slots (REDLOCK_SLOT)"),
+        OptionSpec("slots", nil, "A,B,C", .text, commands: locking,
+                   "one holder per named slot (REDLOCK_SLOT)"),
 
         // Running COMMAND.
         OptionSpec("kill-after", nil, "D", .duration, commands: [.run], default: "min(5s, TTL/3)",
@@ -120,7 +130,7 @@ enum OptionTable {
         OptionSpec("lost-signal", nil, "SIG", .signal, commands: [.run], default: "TERM",
                    "signal sent when the lock is lost"),
         OptionSpec("max-time", nil, "D", .duration, commands: [.run], default: "none",
-                   "stop COMMAND after running D, then exit 124"),
+                   "stop COMMAND after D, exit 124"),
         OptionSpec("min-hold", nil, "D", .duration, commands: [.run], default: "0",
                    "keep KEY held at least D after acquiring, even if COMMAND ends sooner"),
         OptionSpec("leftovers", nil, "kill|wait|ignore", .text, commands: [.run], default: "kill",

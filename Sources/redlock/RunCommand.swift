@@ -77,8 +77,8 @@ enum RunCommand {
             throw Failure(.internalError, "cannot set up signal handling: \(error)")
         }
 
-        let redlock = config.makeRedlock()
         let key = config.redisKey(waiting.key)
+        let redlock = config.makeRedlock(kind: waiting.kind(for: key))
         let automation = options.automation
         let events = try automation.events.map { target throws(Failure) in try EventStream.open(target, key: waiting.key, console: console) }
         let askedAt = Instant.now()
@@ -91,7 +91,8 @@ enum RunCommand {
         try automation.skipIfDone(redlock: redlock, lease: lease, waiting: waiting, minHold: options.plan.minHold, events: events, console: console)
 
         // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
-        let added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
+        var added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
+        if let slot = LockWaiting.slot(of: lease, in: redlock) { added.append(("REDLOCK_SLOT", slot)) }
         let replaced = added.map { Array(($0.0 + "=").utf8) }
         var environment = ProcessIdentity.environmentBytes.filter { entry in
             !replaced.contains { entry.starts(with: $0) }

@@ -38,14 +38,17 @@ enum StepCommands {
             host: ProcessIdentity.hostName, pid: parent, user: ProcessIdentity.userName,
             command: waiting.label ?? ProcessIdentity.commandLine(of: parent) ?? "",
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
-        let redlock = config.makeRedlock()
+        let key = config.redisKey(waiting.key)
+        let redlock = config.makeRedlock(kind: waiting.kind(for: key))
         let events = try waiting.events.map { target throws(Failure) in try EventStream.open(target, key: waiting.key, console: config.console) }
         let askedAt = Instant.now()
-        let lease = try waiting.acquire(redlock, key: config.redisKey(waiting.key), value: value, inbox: inbox, console: config.console, events: events)
+        let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: config.console, events: events)
         events?.emit("acquired", Automation.acquiredFields(lease, redlock: redlock, waited: Instant.now() - askedAt))
         if printEnvironment {
-            // Both values are URL-safe characters or digits: valid for eval and $GITHUB_ENV alike.
-            config.console.print("REDLOCK_TOKEN=\(lease.token)\nREDLOCK_FENCING_TOKEN=\(lease.fence)")
+            // Both values are URL-safe characters or digits: valid for eval and $GITHUB_ENV
+            // alike; a slot's name is quoted for the shell.
+            let slot = LockWaiting.slot(of: lease, in: redlock).map { "\nREDLOCK_SLOT=" + ShellWord.quoted(String(decoding: $0, as: UTF8.self)) } ?? ""
+            config.console.print("REDLOCK_TOKEN=\(lease.token)\nREDLOCK_FENCING_TOKEN=\(lease.fence)\(slot)")
         } else {
             config.console.print(lease.token)
         }
@@ -53,7 +56,8 @@ enum StepCommands {
     }
 
     static func extend(_ target: Target, config: Config) throws(Failure) -> Int32 {
-        let redlock = config.makeRedlock()
+        // Any mode: the holder is found by its token (AnyHolder).
+        let redlock = config.makeRedlock(kind: AnyHolder())
         switch redlock.extend(key: config.redisKey(target.key), token: LockToken(target.token), ttl: target.ttl) {
         case let .extended(tally):
             config.console.log("extended '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")
@@ -64,7 +68,8 @@ enum StepCommands {
     }
 
     static func release(_ target: Target, config: Config) throws(Failure) -> Int32 {
-        let redlock = config.makeRedlock()
+        // Any mode: the holder is found by its token (AnyHolder).
+        let redlock = config.makeRedlock(kind: AnyHolder())
         let tally = redlock.release(key: config.redisKey(target.key), token: LockToken(target.token))
         if tally.reachedQuorum {
             config.console.log("released '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")

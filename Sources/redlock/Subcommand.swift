@@ -43,10 +43,10 @@ enum Subcommand: String, CaseIterable, Sendable {
                 Acquires KEY on a quorum of the Redis instances, runs COMMAND (directly, no shell) \
                 in its own process group, renews the lease about every TTL/3, and releases KEY \
                 when COMMAND ends. Exits with COMMAND's status (128+N if it died of signal N). \
-                If the lease cannot be renewed, COMMAND is stopped before the lease could \
-                lapse, and redlock exits 76. COMMAND's \
-                environment has REDLOCK_KEY, REDLOCK_TOKEN and REDLOCK_FENCING_TOKEN (pass it \
-                to what the lock protects).
+                If the lease cannot be renewed, COMMAND gets the lost signal before the lease \
+                could lapse and SIGKILL when it does, and redlock exits 76. COMMAND gets \
+                REDLOCK_KEY, REDLOCK_TOKEN, REDLOCK_FENCING_TOKEN (grows with each holder: \
+                what the lock protects refuses a smaller one) and REDLOCK_SLOT (-l, --slots).
                 """
         case .acquire:
             return """

@@ -238,11 +238,33 @@ import TestSupport
         (["run", "-c", "echo hi", "k"], "sh -c"),
         (["run", "--timeout", "5", "k", "--", "true"], "-w/--wait"),
         (["run", "--nonblock", "k", "--", "true"], "-n/--no-wait"),
-        (["run", "-s", "k", "--", "true"], "not supported yet"),
-        (["run", "-x", "k", "--", "true"], "not supported yet"),
-        (["run", "--shared", "k", "--", "true"], "not supported yet"),
+        (["run", "-e", "k", "--", "true"], "-x/--exclusive"),
     ] as [([String], String)])
     func flocksHabitsGetAHint(_ arguments: [String], _ hint: String) {
         #expect(message(arguments).contains(hint), "\(arguments): \(message(arguments))")
+    }
+
+    /// -s and -x are lock modes now (flock's meaning), as are -l and --slots; one per lock.
+    @Test(arguments: [
+        (["run", "-s", "-x", "k", "--", "true"], "--exclusive and --shared exclude each other"),
+        (["acquire", "-l", "2", "--slots", "a", "k"], "--limit and --slots exclude each other"),
+        (["run", "-l", "0", "k", "--", "true"], "--limit takes a number from 1 to 1000"),
+        (["run", "--slots", "a,,b", "k", "--", "true"], "names separated by commas"),
+        (["run", "--slots", "a,a", "k", "--", "true"], "names a slot twice"),
+        (["extend", "-s", "--token", "t", "k"], "does not apply to 'extend'"),
+    ] as [([String], String)])
+    func lockModesAreCheckedBeforeAnythingElse(_ arguments: [String], _ problem: String) {
+        #expect(message(arguments).contains(problem), "\(arguments): \(message(arguments))")
+    }
+
+    @Test func lockModesParse() throws {
+        for (arguments, mode) in [(["-s"], LockMode.shared), (["-x"], .exclusive), ([], .exclusive),
+                                  (["-l", "2"], .slots([[49], [50]], named: false)), (["--slots", "b,a"], .slots([[98], [97]], named: true))] {
+            guard case let .run(options, _) = try Main.prepare(["run"] + arguments + ["k", "--", "true"], environment: { _ in nil }) else {
+                Issue.record("\(arguments)")
+                continue
+            }
+            #expect(options.waiting.mode == mode, "\(arguments)")
+        }
     }
 }

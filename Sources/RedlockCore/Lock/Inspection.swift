@@ -137,7 +137,10 @@ extension Redlock {
                 switch InstanceSet.single(result) {
                 case let .success(.array(items)) where items.count == 2:
                     let next = items[0].text ?? "0"
-                    for case let .bulk(key) in items[1].elements ?? [] where !kind.isHelperKey(key) { found.insert(key) }
+                    for case let .bulk(key) in items[1].elements ?? [] {
+                        // A lock held only shared or in slots shows as its KEY.
+                        if let lock = LockKeys.lockKey(ofModeKey: key) { found.insert(lock) } else if !kind.isHelperKey(key) { found.insert(key) }
+                    }
                     cursors[index] = next == "0" ? nil : next
                 case let .success(other):
                     failures.append(InstanceError(endpoint: instances.endpoints[index], error: .unexpectedReply("\(other)")))

@@ -23,10 +23,19 @@ public struct Holding: Sendable, Equatable {
     /// The holder's raw value: redlock's holder record, or another client's token.
     public let value: [UInt8]
     public let remaining: Duration?
+    /// Which side of KEY it holds: the plain key, one of the shared holders, or a slot.
+    public let role: Role
 
-    public init(value: [UInt8], remaining: Duration?) {
+    public enum Role: Sendable, Equatable {
+        case exclusive
+        case shared
+        case slot([UInt8])
+    }
+
+    public init(value: [UInt8], remaining: Duration?, role: Role = .exclusive) {
         self.value = value
         self.remaining = remaining
+        self.role = role
     }
 }
 

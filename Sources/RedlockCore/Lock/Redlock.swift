@@ -123,12 +123,15 @@ public final class Redlock {
     /// after which it waits, for status lines (the last one is the outcome's).
     public func acquire(
         key: [UInt8], value: LockValue, ttl: Duration, policy: WaitPolicy,
-        pause: (Duration, [FileDescriptor]) -> Bool, onAttempt: (AcquireAttempt) -> Void = { _ in }
+        pause: (Duration, [FileDescriptor]) -> Bool, onAttempt: (AcquireAttempt) -> Void = { _ in },
+        attempt makeAttempt: (() -> AcquireAttempt)? = nil
     ) -> AcquireOutcome {
         var policy = policy
         let quorum = self.quorum
         let waiter = Waiter(instances: instances, quorum: quorum, key: key, kind: kind)
-        var attempt = tryAcquire(key: key, value: value, ttl: ttl)
+        // A kind may attempt otherwise (Slots: probe, then one slot).
+        let tryAcquire = makeAttempt ?? { self.tryAcquire(key: key, value: value, ttl: ttl) }
+        var attempt = tryAcquire()
         var attemptEnded = Instant.now()
         while true {
             guard let contention = attempt.contention else { return .finished(attempt) }
@@ -145,7 +148,7 @@ public final class Redlock {
             let deadline = policy.latestRetry
             if waiter.listenIfNeeded(after: attempt) && waiter.mayHaveFreed() {
                 // Released between the attempt and the subscription: unheard, so look again.
-                attempt = tryAcquire(key: key, value: value, ttl: ttl)
+                attempt = tryAcquire()
                 attemptEnded = Instant.now()
                 continue
             }
@@ -164,7 +167,7 @@ public final class Redlock {
             case .interrupted:
                 return .interrupted(attempt)
             case .announced, .timerExpired, .deafened:
-                attempt = tryAcquire(key: key, value: value, ttl: ttl)
+                attempt = tryAcquire()
                 attemptEnded = Instant.now()
             }
         }
@@ -309,6 +312,15 @@ public struct Contention: Sendable {
 
     /// The shortest remaining TTL reported: the earliest the lock could free by expiry.
     public var earliestExpiry: Duration? { holders.compactMap(\.remaining).min() }
+
+    /// When to come back at the latest: the earliest expiry, or sooner where an instance
+    /// asked for it (a writer waiting on shared holders refreshes its mark).
+    public var retryAfter: Duration? {
+        let asked = ballot.verdicts.compactMap { verdict -> Duration? in
+            if case let .refused(_, retryAfter)? = verdict { return retryAfter } else { return nil }
+        }
+        return (asked + [earliestExpiry].compactMap { $0 }).min()
+    }
 
     /// The holder shown on the waiting line: Quorum's one rule (most instances, then the
     /// lowest instance), as inspect shows it.

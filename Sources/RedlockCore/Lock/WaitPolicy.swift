@@ -26,7 +26,8 @@ public struct WaitPolicy: Sendable {
 
     /// What to do after an attempt that ended at `now` without the lock.
     public mutating func next(after decision: Quorum.Acquisition, ballot: Ballot, quorum: Quorum, now: Instant) -> Next {
-        if quorum.waitingCannotHelp(ballot) { return .giveUp }
+        // KEY in use in another mode (a configuration error): no wait can change it.
+        if quorum.waitingCannotHelp(ballot) || ballot.modeConflict != nil { return .giveUp }
         if let deadline, now >= deadline { return .giveUp }
         guard decision == .unreachable else {
             unreachableSince = nil

@@ -75,7 +75,7 @@ final class Waiter {
     func knownHeld(after attempt: AcquireAttempt) -> Duration? {
         guard case let .busy(contention) = attempt, contention.granted == 0, hearsReleases else { return nil }
         let horizon = Duration.milliseconds(Self.unannouncedCheck.lowerBound)
-        return min(horizon, contention.earliestExpiry ?? horizon)
+        return min(horizon, contention.retryAfter ?? horizon)
     }
 
     /// The timer for the next attempt.
@@ -94,7 +94,7 @@ final class Waiter {
                 return .milliseconds(SecureRandom.uniform(in: 40...160))
             }
             let check = Duration.milliseconds(SecureRandom.uniform(in: Self.unannouncedCheck))
-            guard let expiry = contention.earliestExpiry else { return check }
+            guard let expiry = contention.retryAfter else { return check }
             // A little past the expiry, spread so that waiters do not all arrive at once.
             return min(check, expiry + .milliseconds(SecureRandom.uniform(in: 1...10)))
         case .unreachable:

@@ -3,25 +3,19 @@
 /// SET NX PX is a holder like any other, so redlock and other Redlock clients exclude
 /// each other.
 public struct Exclusive: LockKind {
-    public init() {}
+    /// How long a refused writer's "writer waiting" mark stands (Shared.swift); zero: no
+    /// mark (an acquire that will not wait must not hold shared holders off).
+    public var marksWaiting: Duration
 
+    public init(marksWaiting: Duration = Exclusive.writerMarkTTL) { self.marksWaiting = marksWaiting }
+
+    /// The writer side of the reader/writer lock on KEY (Shared.swift): also refused while
+    /// shared holders stand, and while KEY is used with slots.
     public func acquire(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall {
-        ScriptCall(Scripts.acquire, keys: [key, LockKeys.fenceKey(for: key)], arguments: [value.encoded, Self.milliseconds(ttl), value.lockToken.ownershipPrefix])
+        Self.readerWriterAcquire(key: key, value: value, ttl: ttl, marksWaiting: marksWaiting)
     }
 
-    /// {1, fence}: granted; {0, PTTL, holder}: refused.
-    public func acquireVerdict(_ reply: Reply) -> Verdict {
-        guard case let .array(items) = reply else { return .failed(.unexpectedReply("\(reply)")) }
-        if items.count == 2 && items[0] == .integer(1) { return .granted(fence: items[1].integer ?? 0) }
-        if items.count == 3 && items[0] == .integer(0) {
-            let pttl = items[1].integer ?? -1
-            let remaining: Duration? = pttl >= 0 ? .milliseconds(pttl) : nil
-            let raw: [UInt8]
-            if case let .bulk(bytes) = items[2] { raw = bytes } else { raw = [] }
-            return .refused(holders: [Holding(value: raw, remaining: remaining)], retryAfter: remaining)
-        }
-        return .failed(.unexpectedReply("\(reply)"))
-    }
+    public func acquireVerdict(_ reply: Reply) -> Verdict { AnyHolder.acquireVerdict(reply) }
 
     public func raiseFence(key: [UInt8], to fence: Int64) -> ScriptCall {
         ScriptCall(Scripts.raiseFence, keys: [LockKeys.fenceKey(for: key)], arguments: [Array(String(fence).utf8)])
@@ -78,27 +72,6 @@ extension Exclusive {
     /// The exclusive lock's Lua scripts. Each runs atomically on one instance, so "check the
     /// token, then act" cannot interleave with another client.
     enum Scripts {
-        /// KEYS[1] = key, KEYS[2] = its fencing counter; ARGV[1] = our value, ARGV[2] = TTL in
-        /// ms, ARGV[3] = our ownership prefix.
-        /// When the key is free: increments the counter, stores our value with " fence=N"
-        /// appended, and returns {1, N}. When it already holds our token (a retry after a lost
-        /// reply): renews it and returns {1, counter}. Otherwise returns {0, PTTL, value} of the
-        /// holder, so waiters can cap their sleep and say who holds it. A key set by any other
-        /// client with SET NX PX is a holder like any other.
-        static let acquire = LuaScript("acquire", """
-            local holder = redis.call('GET', KEYS[1])
-            if holder then
-              if string.sub(holder, 1, #ARGV[3]) == ARGV[3] then
-                redis.call('PEXPIRE', KEYS[1], ARGV[2])
-                return {1, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}
-              end
-              return {0, redis.call('PTTL', KEYS[1]), holder}
-            end
-            local fence = redis.call('INCR', KEYS[2])
-            redis.call('SET', KEYS[1], ARGV[1] .. ' fence=' .. fence, 'PX', ARGV[2])
-            return {1, fence}
-            """)
-
         /// KEYS[1] = a fencing counter, ARGV[1] = a token value. Raises the counter to the value
         /// where it is lower (set-if-greater), so a quorum holds at least every token handed out.
         static let raiseFence = LuaScript("raiseFence", """

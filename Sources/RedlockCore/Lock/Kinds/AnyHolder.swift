@@ -69,7 +69,7 @@ public struct AnyHolder: LockKind {
         return holdings.isEmpty ? .free : .held(holdings)
     }
 
-    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || LockKeys.isModeHelperKey(key) }
+    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || LockKeys.isModeHelperKey(key) || OnceMark.isMarkKey(key) }
     public func stillHeldProbe(key: [UInt8]) -> Command { Command("PTTL", [key]) }
     public func isStillHeld(_ reply: Reply) -> Bool { reply != .integer(-2) && reply.integer != nil }
     public func releaseChannel(for key: [UInt8]) -> [UInt8] { LockKeys.releaseChannel(for: key) }

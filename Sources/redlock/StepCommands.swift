@@ -54,7 +54,9 @@ enum StepCommands {
 
     static func extend(_ target: Target, config: Config) throws(Failure) -> Int32 {
         let redlock = config.makeRedlock()
-        switch redlock.extend(key: config.redisKey(target.key), token: LockToken(target.token), ttl: target.ttl) {
+        let outcome = redlock.extend(key: config.redisKey(target.key), token: LockToken(target.token), ttl: target.ttl)
+        try DuplicateServers.refuse(redlock)
+        switch outcome {
         case let .extended(tally):
             config.console.log("extended '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")
             return ExitCode.success.rawValue
@@ -66,6 +68,7 @@ enum StepCommands {
     static func release(_ target: Target, config: Config) throws(Failure) -> Int32 {
         let redlock = config.makeRedlock()
         let tally = redlock.release(key: config.redisKey(target.key), token: LockToken(target.token))
+        try DuplicateServers.refuse(redlock)
         if tally.reachedQuorum {
             config.console.log("released '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")
             return ExitCode.success.rawValue

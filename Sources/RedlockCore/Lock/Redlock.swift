@@ -21,7 +21,7 @@ public final class Redlock {
     /// One round of `call`, each reply decoded once with `decode`, ended as soon as `decided`
     /// says so. `counting`: whether a grant from an instance too young for `--restart-grace`
     /// is marked as not counting.
-    func vote(_ call: ScriptCall, on targets: [Int]? = nil, notAfter: Instant? = nil, counting: Bool = false, decode: @escaping (Reply) -> Verdict, decided: @escaping (Ballot) -> Bool) -> Ballot {
+    func vote(_ call: ScriptCall, on targets: [Int]? = nil, notAfter: Instant? = nil, counting: Bool = false, patience: Patience = .brief, decode: @escaping (Reply) -> Verdict, decided: @escaping (Ballot) -> Bool) -> Ballot {
         let ballot = { (results: [Result<Reply, RedisError>?]) -> Ballot in
             let verdicts: [Verdict?] = results.map { result in
                 switch result {
@@ -38,7 +38,7 @@ public final class Redlock {
             }
             return Ballot(verdicts, uncounted: uncounted)
         }
-        let results = instances.evaluate(call.script, keys: call.keys, arguments: call.arguments, on: targets, notAfter: notAfter) { decided(ballot($0)) }
+        let results = instances.evaluate(call.script, keys: call.keys, arguments: call.arguments, on: targets, notAfter: notAfter, decided: { decided(ballot($0)) }, patience: patience)
         return ballot(results)
     }
 
@@ -189,7 +189,7 @@ public final class Redlock {
     public func extend(key: [UInt8], token: LockToken, ttl: Duration, notAfter: Instant? = nil) -> ExtendOutcome {
         let quorum = self.quorum
         let start = Instant.now()
-        let ballot = vote(kind.extend(key: key, token: token, ttl: ttl), notAfter: notAfter, decode: kind.stepVerdict) {
+        let ballot = vote(kind.extend(key: key, token: token, ttl: ttl), notAfter: notAfter, patience: .generous, decode: kind.stepVerdict) {
             quorum.renewal($0) != .undecided
         }
         let tally = Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))

@@ -59,8 +59,8 @@ public final class InstanceSet {
     /// still in flight then is abandoned: its connection is closed, so that a late reply
     /// cannot be read as the answer to a later request (the next round reconnects), and it
     /// counts as not answered.
-    public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil, decided: (([Result<[Reply], RedisError>?]) -> Bool)? = nil, followUp: ((Int, Result<[Reply], RedisError>) -> [Command]?)? = nil) -> [Result<[Reply], RedisError>?] {
-        timedRound(requests, deadline: deadline, notAfter: notAfter, label: label, decided: decided, followUp: followUp).map { $0?.result }
+    public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil, decided: (([Result<[Reply], RedisError>?]) -> Bool)? = nil, patience: Patience = .brief, followUp: ((Int, Result<[Reply], RedisError>) -> [Command]?)? = nil) -> [Result<[Reply], RedisError>?] {
+        timedRound(requests, deadline: deadline, notAfter: notAfter, label: label, decided: decided, patience: patience, followUp: followUp).map { $0?.result }
     }
 
     /// What an instance abandoned by a decided round counts as.
@@ -71,7 +71,7 @@ public final class InstanceSet {
     /// `followUp`, asked about each instance's result as it arrives, may return a new
     /// request for that instance, sent at once in the same round (given `--op-timeout` more):
     /// a script the instance has not cached is sent whole without waiting for the others.
-    public func timedRound(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil, decided: (([Result<[Reply], RedisError>?]) -> Bool)? = nil, followUp: ((Int, Result<[Reply], RedisError>) -> [Command]?)? = nil) -> [(result: Result<[Reply], RedisError>, elapsed: Duration)?] {
+    public func timedRound(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil, decided: (([Result<[Reply], RedisError>?]) -> Bool)? = nil, patience: Patience = .brief, followUp: ((Int, Result<[Reply], RedisError>) -> [Command]?)? = nil) -> [(result: Result<[Reply], RedisError>, elapsed: Duration)?] {
         precondition(requests.count == connections.count)
         let start = Instant.now()
         let cap = notAfter ?? .distantFuture
@@ -82,12 +82,10 @@ public final class InstanceSet {
         var finishedAt: [Instant] = Array(repeating: start, count: connections.count)
         // Each instance's result, taken once as it finishes.
         var results: [Result<[Reply], RedisError>?] = Array(repeating: nil, count: connections.count)
-        // Once decided, the others get a quarter of the time the deciding answers took (at
-        // least 0.1 ms): an instance a little slower than the rest still answers, and holds
-        // what the rest hold. One that did not answer its last round gets nothing: a hung
-        // instance costs one round this much, and then no more (as long again, the grace
-        // first chosen, made a hung instance cost a `run -- true` 15-20% in make bench;
-        // the target is 10%). What is still in flight then is abandoned.
+        // Once decided, the others get a little more time (`patience`): an instance a little
+        // slower than the rest still answers, and holds what the rest hold. One that did not
+        // answer its last round gets nothing: a hung instance costs one round this much, and
+        // then no more. What is still in flight then is abandoned.
         var abandonAt: Instant?
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
@@ -141,7 +139,7 @@ public final class InstanceSet {
             }
             if active.isEmpty { break }
             if abandonAt == nil, someFinished, let decided, decided(results) {
-                abandonAt = now + max((now - start) / 4, .microseconds(100))
+                abandonAt = now + patience.grace(afterDecidingIn: now - start)
                 // The unresponsive are let go at once.
                 if active.contains(where: { unresponsive.contains($0) }) { continue }
             }
@@ -217,13 +215,13 @@ public final class InstanceSet {
     /// round, whole where an instance has not cached it yet.
     ///
     /// With `decided` (over the results so far), the round ends as soon as it returns true.
-    public func evaluate(_ script: LuaScript, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil, decided: (([Result<Reply, RedisError>?]) -> Bool)? = nil) -> [Result<Reply, RedisError>?] {
+    public func evaluate(_ script: LuaScript, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil, decided: (([Result<Reply, RedisError>?]) -> Bool)? = nil, patience: Patience = .brief) -> [Result<Reply, RedisError>?] {
         // One command for every instance: it is encoded once.
         let evalSHA = [script.evalSHA(keys: keys, arguments: arguments)]
         var wholeScript: [Command]?
         let results = round(requests(evalSHA, on: instances), notAfter: notAfter, label: script.name, decided: decided.map { decided in
             { partial in decided(partial.map { $0.map(Self.single) }) }
-        }, followUp: { _, result in
+        }, patience: patience, followUp: { _, result in
             guard case .failure(.noScript) = Self.single(result) else { return nil }
             if wholeScript == nil { wholeScript = [script.eval(keys: keys, arguments: arguments)] }
             return wholeScript
@@ -324,5 +322,23 @@ extension InstanceSet {
             }
         }
         return pairs
+    }
+}
+
+/// How long a round that is decided still waits for the instances that have not answered.
+public enum Patience: Sendable {
+    /// A quarter of the time the deciding answers took, at least 0.1 ms: for the rounds a
+    /// user waits on (acquire, release). "As long again", first chosen, made one hung
+    /// instance cost a `run -- true` 15-20% in make bench, where the target is 10%.
+    case brief
+    /// As long again, at least a millisecond: for renewals, which nobody waits on, and
+    /// where an instance left out keeps the old TTL and may drop the key before the others.
+    case generous
+
+    func grace(afterDecidingIn elapsed: Duration) -> Duration {
+        switch self {
+        case .brief: return max(elapsed / 4, .microseconds(100))
+        case .generous: return max(elapsed, .milliseconds(1))
+        }
     }
 }

@@ -64,16 +64,29 @@ public enum Poll {
 
     /// Waits until one of `descriptors` is ready or `timeout` passes; returns what each got.
     /// A signal interrupting the wait is not an error: the caller recomputes its deadlines.
+    /// It may return up to a millisecond early: callers loop on their own deadlines.
     ///
-    /// ppoll, not poll: poll's timeout is in whole milliseconds, so a round's 0.1 ms of grace
-    /// for a slower instance became 1 ms (a hung instance cost `run -- true` 30% in make
-    /// bench for that alone).
+    /// Whole milliseconds go to poll(2), the rest of a millisecond to ppoll. poll alone
+    /// rounded every wait up to a millisecond, so a round's 0.1 ms of grace for a slower
+    /// instance became 1 ms (a hung instance cost `run -- true` 30% in make bench). ppoll
+    /// alone is wrong the other way: when the process is stopped (SIGSTOP, Ctrl-Z) and
+    /// continued, the kernel restarts ppoll with the time that was left when it stopped,
+    /// so a stalled redlock slept that long again past its renewal deadline; poll restarts
+    /// toward its original end.
     public static func wait(_ descriptors: [(FileDescriptor, Events)], timeout: Duration) -> [Events] {
         var fds = descriptors.map { pollfd(fd: $0.0.rawValue, events: $0.1.rawValue, revents: 0) }
-        let (seconds, attoseconds) = max(.zero, timeout).components
-        var limit = timespec(tv_sec: Int(clamping: seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-        let ready = fds.withUnsafeMutableBufferPointer { buffer in
-            clinux_ppoll(buffer.baseAddress, nfds_t(buffer.count), &limit)
+        let timeout = max(.zero, timeout)
+        let ready: Int32
+        if timeout >= .milliseconds(1) {
+            let milliseconds = Int32(clamping: timeout.nanoseconds / 1_000_000)
+            ready = fds.withUnsafeMutableBufferPointer { buffer in
+                Glibc.poll(buffer.baseAddress, nfds_t(buffer.count), milliseconds)
+            }
+        } else {
+            var limit = timespec(tv_sec: 0, tv_nsec: Int(timeout.nanoseconds))
+            ready = fds.withUnsafeMutableBufferPointer { buffer in
+                clinux_ppoll(buffer.baseAddress, nfds_t(buffer.count), &limit)
+            }
         }
         if ready <= 0 { return Array(repeating: [], count: fds.count) }
         return fds.map { Events(rawValue: $0.revents) }

@@ -42,6 +42,7 @@ enum ForceReleaseCommand {
             }
         }
 
+        try DuplicateServers.refuse(redlock, askingFirst: true)
         var unmatched = false
         for name in options.keys {
             var failures: [InstanceError] = []

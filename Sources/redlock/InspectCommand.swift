@@ -45,6 +45,7 @@ enum InspectCommand {
             throw LockWaiting.unreachable(failures, quorum: redlock.quorum, what: "scan for keys")
         }
         var states = redlock.inspect(keys)
+        try DuplicateServers.refuse(redlock)
         // Listing every lock: redlock's locks are shown; a key whose reads failed on too many
         // instances is not dropped as "not a lock", it makes the answer unknown.
         var unreadable: [KeyState] = []

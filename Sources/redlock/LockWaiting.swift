@@ -79,11 +79,11 @@ struct LockWaiting {
             attempt: (redlock.kind as? Slots).map { redlock.slotAttempts($0, value: value, ttl: ttl) })
 
         if waiting { console.clearStatus() }
-        if let (first, second) = redlock.instances.duplicateIdentities().first {
-            if case let .finished(.acquired(lease, _)) = outcome { _ = redlock.release(lease) }
-            let endpoints = redlock.instances.endpoints
-            throw Failure(.configuration, "\(endpoints[first].identity) and \(endpoints[second].identity) are the same Redis server (run_id \(redlock.instances.serverIdentity(of: first) ?? "?")): it would vote twice; list each server once")
+        if !redlock.instances.duplicateIdentities().isEmpty, case let .finished(.acquired(lease, _)) = outcome {
+            // A lock "acquired" by one server's double vote is no lock: give it back first.
+            _ = redlock.release(lease)
         }
+        try DuplicateServers.refuse(redlock)
         if case let .finished(attempt) = outcome, let inUse = attempt.contention?.modeConflict { throw modeConflict(inUse) }
         switch outcome {
         case let .finished(.acquired(lease, failures)):

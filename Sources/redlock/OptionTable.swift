@@ -69,7 +69,7 @@ enum OptionTable {
     static let all: [OptionSpec] = [
         // Global: where the instances are and how to talk to them.
         OptionSpec("redis", "r", "URL", .url, default: "redis://127.0.0.1:6379", repeatable: true,
-                   "a Redis master of the quorum; repeat for each (replaces REDLOCK_URLS). URL forms: redis://, rediss:// (TLS), redis[s]+sentinel://, redis[s]+cluster://, unix://"),
+                   "a Redis master of the quorum; repeat for each, each server once (listed twice: 78; a replica never votes) (replaces REDLOCK_URLS). URL forms: redis://, rediss:// (TLS), redis[s]+sentinel://, redis[s]+cluster://, unix://"),
         OptionSpec("password-file", nil, "FILE", .file,
                    "read the password from FILE's first line (else REDLOCK_PASSWORD)"),
         OptionSpec("connect-timeout", nil, "D", .duration, default: "500ms",

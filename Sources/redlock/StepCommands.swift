@@ -58,7 +58,9 @@ enum StepCommands {
     static func extend(_ target: Target, config: Config) throws(Failure) -> Int32 {
         // Any mode: the holder is found by its token (AnyHolder).
         let redlock = config.makeRedlock(kind: AnyHolder())
-        switch redlock.extend(key: config.redisKey(target.key), token: LockToken(target.token), ttl: target.ttl) {
+        let outcome = redlock.extend(key: config.redisKey(target.key), token: LockToken(target.token), ttl: target.ttl)
+        try DuplicateServers.refuse(redlock)
+        switch outcome {
         case let .extended(tally):
             config.console.log("extended '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")
             return ExitCode.success.rawValue
@@ -71,6 +73,7 @@ enum StepCommands {
         // Any mode: the holder is found by its token (AnyHolder).
         let redlock = config.makeRedlock(kind: AnyHolder())
         let tally = redlock.release(key: config.redisKey(target.key), token: LockToken(target.token))
+        try DuplicateServers.refuse(redlock)
         if tally.reachedQuorum {
             config.console.log("released '\(target.keyName)' on \(tally.confirmed) of \(redlock.quorum.instances) instances")
             return ExitCode.success.rawValue

@@ -57,6 +57,39 @@ import Testing
         #expect(try server.client().command("EXISTS", "k") == .integer(0), "no lock is left behind")
     }
 
+    /// Every command that counts votes refuses one server under two names, not only run and
+    /// acquire: extend and release would confirm on "2 of 3" from one server, inspect and
+    /// force-release would count its answer twice towards a quorum.
+    @Test(arguments: ["extend", "release", "inspect", "force-release"])
+    func everyCommandThatCountsVotesRefusesOneServerListedTwice(_ command: String) throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started(extraArgs: ["--requirepass", "dup-pw-8"])
+        let port = server.port
+        let single = "redis://:dup-pw-8@127.0.0.1:\(port)"
+        // A real lock and its token, taken through the server listed once.
+        let acquired = try redlock(["acquire", "--ttl", "60s", "k"], environment: ["REDLOCK_URLS": single])
+        #expect(acquired.status == 0, "\(acquired)")
+        let token = acquired.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let arguments: [String]
+        switch command {
+        case "extend": arguments = ["extend", "--token", token, "--ttl", "90s", "k"]
+        case "release": arguments = ["release", "--token", token, "k"]
+        case "inspect": arguments = ["inspect", "k"]
+        default: arguments = ["force-release", "--yes", "k"]
+        }
+        let urls = [single, "redis://:dup-pw-8@localhost:\(port)", try freeDeadURL()].joined(separator: ",")
+        let result = try redlock(arguments, environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 78, "\(command): \(result)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("redlock: "), "\(command): \(result)")
+        #expect(result.stderr.contains("127.0.0.1:\(port)/0") && result.stderr.contains("localhost:\(port)/0"), "\(command): \(result)")
+        #expect(!result.stdout.contains("dup-pw-8") && !result.stderr.contains("dup-pw-8"))
+        if command == "force-release" {
+            // Refused before anything is deleted: the duplicate is found by a PING round first.
+            #expect(try server.client().command("EXISTS", "k") == .integer(1), "nothing deleted")
+        }
+    }
+
     @Test func doctorReportsOneServerListedTwice() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 2)

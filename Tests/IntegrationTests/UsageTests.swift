@@ -41,6 +41,19 @@ import Testing
         if status == 64 && !arguments.isEmpty { #expect(result.stderr.contains("--help")) }
     }
 
+    /// One TTL minimum for every command (Config.minimumTTL): `extend --ttl 5ms` and
+    /// `--ttl 0` are refused with run's own message, before any Redis is asked.
+    @Test(arguments: ["5ms", "0"])
+    func extendRefusesATTLUnderTheMinimumLikeRun(_ ttl: String) throws {
+        let run = try redlock(["run", "--ttl", ttl, "k", "--", "true"])
+        let extend = try redlock(["extend", "--token", "t", "--ttl", ttl, "k"])
+        #expect(run.status == 64 && extend.status == 64, "\(run)\n\(extend)")
+        let reason = { (stderr: String) in stderr.split(separator: "\n").first.map { $0.split(separator: ";").first ?? "" } ?? "" }
+        #expect(reason(extend.stderr).contains("--ttl must be at least 1s"), "\(extend)")
+        #expect(reason(extend.stderr) == reason(run.stderr), "\(run)\n\(extend)")
+        #expect(extend.stdout.isEmpty && extend.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func badURLInEnvironmentIsAConfigurationError() throws {
         let result = try redlock(["run", "k", "--", "true"], environment: ["REDLOCK_URLS": "redis://ok:1, bogus"])
         #expect(result.status == 78)

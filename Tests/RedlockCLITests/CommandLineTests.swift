@@ -209,6 +209,7 @@ import TestSupport
         ["run", "--ttl", "999ms", "k", "--", "true"],
         ["acquire", "--ttl", "500ms", "k"],
         ["extend", "--token", "t", "--ttl", "5ms", "k"],
+        ["extend", "--token", "t", "--ttl", "0", "k"],
     ])
     func oneMinimumTTLForEveryCommand(_ arguments: [String]) {
         #expect(message(arguments).contains("--ttl must be at least 1s"), "\(arguments): \(message(arguments))")

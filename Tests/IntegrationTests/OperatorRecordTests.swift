@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// inspect's rows and details, and force-release's care: what an operator reads before
+/// deleting someone's lock (issue 13, "The holder's record").
+@Suite struct OperatorRecordTests {
+    private func shell(_ script: String, environment: [String: String]) throws -> RunResult {
+        try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", script],
+                           environment: environment.merging(["R": try RedlockBinary.executableURL().path]) { $1 }).wait(timeout: 60)
+    }
+
+    @Test func severalKeysOrAPatternShowOneRowPerLockAndLongShowsDetails() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for key in ["job-a", "job-b"] {
+            #expect(try redlock(["acquire", "--ttl", "60s", key], environment: redis.environment).status == 0)
+        }
+        // Another process's value whose host holds a newline and a forged row.
+        let forged = "redlock1 tokentokentokentokentoke host=evil%0Ajob-z%20%20forged%20pid%201 pid=7 user=x at=0 cmd=x"
+        for server in redis.servers { try server.client().command("SET", "job-c", forged, "PX", "60000") }
+
+        let rows = try redlock(["inspect", "job-*"], environment: redis.environment)
+        #expect(rows.status == 0, "\(rows)")
+        let lines = rows.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == 4, "a header and one row per lock: \(rows.stdout)")
+        #expect(lines.first?.hasPrefix("KEY") == true && lines.first?.contains("HOLDER") == true && lines.first?.contains("QUORUM") == true)
+        #expect(lines.dropFirst().map { $0.prefix(5) }.sorted() == ["job-a", "job-b", "job-c"])
+        #expect(lines.contains { $0.hasPrefix("job-c") && $0.contains("evil\\x0ajob-z") })
+        #expect(lines.filter { $0.hasPrefix("job-a") || $0.hasPrefix("job-b") }.allSatisfy { $0.contains("held 3/3") && $0.contains("pid ") })
+        #expect(!rows.stdout.contains("verdict:"))
+
+        let named = try redlock(["inspect", "job-a", "job-b"], environment: redis.environment)
+        #expect(named.stdout.split(separator: "\n").count == 3, "\(named.stdout)")
+
+        let everything = try redlock(["inspect"], environment: redis.environment)
+        #expect(everything.stdout.split(separator: "\n").count == 4, "\(everything.stdout)")
+
+        for flag in ["-l", "--long"] {
+            let long = try redlock(["inspect", flag, "job-*"], environment: redis.environment)
+            #expect(long.status == 0)
+            #expect(long.stdout.components(separatedBy: "verdict: held").count - 1 == 3, "\(long.stdout)")
+        }
+        let single = try redlock(["inspect", "job-a"], environment: redis.environment)
+        #expect(single.stdout.contains("verdict: held"), "one KEY shows its details")
+
+        // JSON is the same document whatever the text layout.
+        let json = try JSON.parse(try redlock(["inspect", "--json", "job-*"], environment: redis.environment).stdout)
+        #expect(json["locks"]?.arrayValue?.count == 3)
+    }
+
+    @Test func keysThatAreNotUTF8AreInspectedAndForceReleasedAsGiven() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        #expect(try shell("\"$R\" acquire \"$(printf 'lk-\\377')\"", environment: redis.environment).status == 0)
+        // lk-\xfe is another, free key; lk-\xff is held and shown escaped, never as U+FFFD.
+        let other = try shell("\"$R\" inspect \"$(printf 'lk-\\376')\"", environment: redis.environment)
+        #expect(other.status == 1, "\(other)")
+        #expect(other.stdout.contains("lk-\\xfe: free"), "\(other)")
+        let held = try shell("\"$R\" inspect \"$(printf 'lk-\\377')\"", environment: redis.environment)
+        #expect(held.status == 0, "\(held)")
+        #expect(held.stdout.contains("lk-\\xff: held"), "\(held)")
+        let listed = try shell("\"$R\" inspect --json", environment: redis.environment)
+        #expect(listed.stdout.contains("lk-\\\\xff"), "\(listed)")
+        #expect(!listed.stdout.contains("\u{FFFD}"))
+
+        let released = try shell("\"$R\" force-release --yes \"$(printf 'lk-\\377')\"", environment: redis.environment)
+        #expect(released.status == 0, "\(released)")
+        #expect(released.stdout.contains("lk-\\xff: "), "\(released)")
+        let stored = try redis.servers[0].client().command(arguments: [Array("EXISTS".utf8), Array("lk-".utf8) + [0xFF]])
+        #expect(stored == .integer(0))
+    }
+
+    @Test func forceReleaseRefusesAPattern() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        #expect(try redlock(["acquire", "--ttl", "60s", "job-a"], environment: redis.environment).status == 0)
+        let result = try redlock(["force-release", "--yes", "job-*"], environment: redis.environment)
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("redlock: ") && result.stderr.contains("pattern") && result.stderr.contains("redlock inspect job-*"))
+        #expect(result.stdout.isEmpty)
+        #expect(redis.valuesOf(key: "job-a").allSatisfy(isRedlockValue), "nothing deleted")
+    }
+
+    @Test func forceReleaseWarnsWhenTheHolderIsAliveAndRenewing() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let holder = try RedlockProcess(["run", "--ttl", "1s", "renewed", "--", "sleep", "30"], environment: redis.environment)
+        #expect(eventually { redis.valuesOf(key: "renewed").filter(isRedlockValue).count == 3 })
+        let result = try redlock(["force-release", "--yes", "renewed"], environment: redis.environment)
+        #expect(result.status == 0, "\(result)")
+        let warnings = result.stderr.split(separator: "\n").filter { $0.contains("renews it") }
+        #expect(warnings.count == 1, "\(result.stderr)")
+        #expect(warnings.first?.hasPrefix("redlock: warning: 'renewed'") == true && warnings.first?.contains("pid \(holder.pid)") == true)
+        #expect(try holder.wait(timeout: 30).status == 76, "the holder lost the lock and stopped COMMAND")
+
+        // A lease nobody renews (acquire) gives no such warning.
+        #expect(try redlock(["acquire", "--ttl", "60s", "still"], environment: redis.environment).status == 0)
+        let quiet = try redlock(["force-release", "--yes", "still"], environment: redis.environment)
+        #expect(quiet.status == 0)
+        #expect(!quiet.stderr.contains("renews"), "\(quiet.stderr)")
+    }
+}

@@ -100,3 +100,17 @@ import Testing
         #expect(!quiet.stderr.contains("renews"), "\(quiet.stderr)")
     }
 }
+
+@Suite struct HolderCommandRecordTests {
+    @Test func inspectShowsTheHoldersCommandShellQuoted() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let held = try RedlockProcess(["run", "quoted", "--", "sh", "-c", "sleep 60 # a \"quoted\" arg", "it's"], environment: redis.environment)
+        defer { held.signal(SIGTERM); _ = try? held.wait(timeout: 20) }
+        #expect(eventually { isRedlockValue(redis.valuesOf(key: "quoted")[0]) })
+        let shown = try redlock(["inspect", "quoted"], environment: redis.environment)
+        #expect(shown.stdout.contains("  command: sh -c 'sleep 60 # a \"quoted\" arg' 'it'\\''s'\n"), "\(shown.stdout)")
+        let json = try JSON.parse(try redlock(["inspect", "--json", "quoted"], environment: redis.environment).stdout)
+        #expect(json["locks"]?[0]?["holder"]?["command"]?.stringValue == "sh -c 'sleep 60 # a \"quoted\" arg' 'it'\\''s'")
+    }
+}

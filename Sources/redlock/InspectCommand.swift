@@ -159,6 +159,10 @@ enum InspectCommand {
                     lines.append("  since:   " + TimeFormat.rfc3339(millisecondsSinceEpoch: value.holder.acquiredAtMilliseconds))
                 }
                 lines.append("  token:   " + value.token)
+                if InstanceStateText.holderEnded(value) == true {
+                    lines.append("  holder:  ended (pid \(value.holder.pid) is gone on this host): the key stays until its TTL")
+                    lines.append("           runs out, kept by --min-hold or left by a holder that could not release it")
+                }
             } else {
                 lines.append("  value:   " + InstanceStateText.clipped(TerminalText.escaped(bytes: raw), to: 89))
             }
@@ -208,6 +212,7 @@ enum InspectCommand {
                             ("age_ms", at > 0 ? .integer(max(0, WallClock.millisecondsSinceEpoch() - at)) : .null),
                             ("token", .string(value.token)),
                             ("fencing_token", .optional(value.fence)),
+                            ("ended", InstanceStateText.holderEnded(value).map(JSONValue.bool) ?? .null),
                         ])
                     } else {
                         holder = .object([("redlock", .bool(false)), ("raw", .string(TerminalText.escaped(bytes: raw)))])

@@ -114,3 +114,30 @@ import Testing
         #expect(json["locks"]?[0]?["holder"]?["command"]?.stringValue == "sh -c 'sleep 60 # a \"quoted\" arg' 'it'\\''s'")
     }
 }
+
+@Suite struct MinHoldRecordTests {
+    @Test func inspectSaysWhenTheKeyOutlivesItsHolderOnThisHost() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let run = try redlock(["run", "--min-hold", "30s", "kept", "--", "true"], environment: redis.environment)
+        #expect(run.status == 0)
+        #expect(redis.valuesOf(key: "kept").allSatisfy(isRedlockValue), "--min-hold keeps the key after COMMAND")
+        let details = try redlock(["inspect", "kept"], environment: redis.environment)
+        #expect(details.status == 0)
+        #expect(details.stdout.contains("  holder:  ended (pid "), "\(details.stdout)")
+        #expect(details.stdout.contains("--min-hold"))
+        let row = try redlock(["inspect", "kept", "other"], environment: redis.environment)
+        #expect(row.stdout.split(separator: "\n").contains { $0.hasPrefix("kept") && $0.contains(", ended") }, "\(row.stdout)")
+        let json = try JSON.parse(try redlock(["inspect", "--json", "kept"], environment: redis.environment).stdout)
+        #expect(json["locks"]?[0]?["holder"]?["ended"]?.boolValue == true)
+
+        // A holder that still runs is not ended.
+        let live = try RedlockProcess(["run", "alive", "--", "sleep", "30"], environment: redis.environment)
+        defer { live.signal(SIGTERM); _ = try? live.wait(timeout: 20) }
+        #expect(eventually { redis.valuesOf(key: "alive").filter(isRedlockValue).count == 3 })
+        let alive = try redlock(["inspect", "alive"], environment: redis.environment)
+        #expect(!alive.stdout.contains("ended"), "\(alive.stdout)")
+        let aliveJSON = try JSON.parse(try redlock(["inspect", "--json", "alive"], environment: redis.environment).stdout)
+        #expect(aliveJSON["locks"]?[0]?["holder"]?["ended"]?.boolValue == false)
+    }
+}

@@ -141,3 +141,29 @@ import Testing
         #expect(aliveJSON["locks"]?[0]?["holder"]?["ended"]?.boolValue == false)
     }
 }
+
+/// force-release at a terminal (script(1) gives a real pseudo-terminal): the holder, the
+/// warning, then the prompt, all escaped.
+@Suite struct ForceReleasePromptTests {
+    @Test func thePromptComesAfterTheHolderAndTheWarningAndNoChangesNothing() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let holder = try RedlockProcess(["run", "--ttl", "1s", "busy", "--", "sleep", "30"], environment: redis.environment)
+        defer { holder.signal(SIGTERM); _ = try? holder.wait(timeout: 20) }
+        #expect(eventually { redis.valuesOf(key: "busy").filter(isRedlockValue).count == 3 })
+        let command = "(sleep 3; printf 'n\\n'; sleep 1) | script -qec '\"$R\" force-release busy; echo status=$?' /dev/null"
+        let result = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", command],
+                                        environment: redis.environment.merging(["R": try RedlockBinary.executableURL().path]) { $1 }).wait(timeout: 30)
+        let text = result.stdout
+        let details = text.range(of: "busy: held by")
+        let warning = text.range(of: "redlock: warning: 'busy' is held by a live holder that renews it")
+        let prompt = text.range(of: "Delete 'busy' on every instance, whoever holds it? [y/N]")
+        #expect(details != nil && warning != nil && prompt != nil, "\(text)")
+        if let details, let warning, let prompt {
+            #expect(details.lowerBound < warning.lowerBound && warning.lowerBound < prompt.lowerBound, "\(text)")
+        }
+        #expect(text.contains("nothing deleted") && text.contains("status=1"), "\(text)")
+        #expect(holder.isRunning, "declining changed nothing")
+        #expect(redis.valuesOf(key: "busy").allSatisfy(isRedlockValue))
+    }
+}

@@ -22,7 +22,7 @@ _redlock_command_opts() {
                    -x --exclusive -s --shared -l --limit --slots --env --events --events-fd" ;;
         extend) echo "-t --ttl --token" ;;
         release) echo "--token" ;;
-        inspect) echo "--json" ;;
+        inspect) echo "--json -l --long" ;;
         force-release) echo "--token -y --yes" ;;
         doctor) echo "--json" ;;
     esac

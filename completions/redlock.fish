@@ -175,4 +175,5 @@ complete -c redlock -n '__redlock_using extend release force-release' -l token -
 
 # Operators.
 complete -c redlock -n '__redlock_using inspect doctor' -l json -d 'Print one JSON document'
+complete -c redlock -n '__redlock_using inspect' -s l -l long -d 'The details of each lock, not one row per lock'
 complete -c redlock -n '__redlock_using force-release' -s y -l yes -d 'Do not ask for confirmation'

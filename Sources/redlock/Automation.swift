@@ -124,11 +124,11 @@ struct Automation {
     /// (3 of 3 instances)", one line a mark.
     static func onceMarkLines(key: [UInt8], redlock: Redlock) -> [String] {
         redlock.onceMarks(key: key).map { mark in
-            var line = "  once:    " + InstanceStateText.printable(mark.id)
+            var line = "  once:    " + TerminalText.escaped(bytes: mark.id)
             if let record = OnceMark.Record.decode(mark.value) {
                 line += " done on \(TerminalText.escaped(record.host)), pid \(record.pid), at \(TimeFormat.rfc3339(millisecondsSinceEpoch: record.atMilliseconds))"
             } else {
-                line += " " + InstanceStateText.printable(mark.value)
+                line += " " + TerminalText.escaped(bytes: mark.value)
             }
             if let remaining = mark.remaining { line += ", kept \(DurationSyntax.formatRough(remaining)) more" }
             line += " (\(mark.instances) of \(redlock.instances.count) instances)"

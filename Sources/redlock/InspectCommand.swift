@@ -1,17 +1,25 @@
 import RedlockCore
 
-/// `redlock inspect [--json] [KEY|PATTERN...]`: who holds a lock, where, for how long.
+/// `redlock inspect [--json] [-l] [KEY|PATTERN...]`: who holds a lock, where, for how long.
+///
+/// One KEY shows its details; several keys, a pattern or no argument show one row per
+/// lock (as `lslocks` and `etcdctl -w table` do), and `--long` the details of each.
 enum InspectCommand {
     struct Options {
-        var names: [String]
+        /// KEY and PATTERN as given: bytes, stored and matched unchanged.
+        var names: [[UInt8]]
         var json: Bool
+        var long: Bool = false
+
+        /// Details (one block per key) rather than one row per lock.
+        var showsDetails: Bool { long || (names.count == 1 && !InspectCommand.isPattern(names[0])) }
     }
 
     static func options(_ invocation: Invocation) -> Options {
-        Options(names: invocation.positionals, json: invocation.has("json"))
+        Options(names: invocation.positionalBytes, json: invocation.has("json"), long: invocation.has("long"))
     }
 
-    static func isPattern(_ name: String) -> Bool { name.contains { "*?[".contains($0) } }
+    static func isPattern(_ name: [UInt8]) -> Bool { name.contains { "*?[".utf8.contains($0) } }
 
     static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
         // Every mode: shared holders and slots are listed too (AnyHolder).
@@ -30,7 +38,7 @@ enum InspectCommand {
         }
         for name in options.names {
             if isPattern(name) {
-                let found = redlock.scan(matching: escapedGlob(prefix) + Array(name.utf8))
+                let found = redlock.scan(matching: escapedGlob(prefix) + name)
                 failures += found.failures
                 if found.keys.isEmpty { emptyPattern = true }
                 keys += found.keys.filter { !keys.contains($0) }
@@ -89,7 +97,7 @@ enum InspectCommand {
             config.console.print(document.text)
             return
         }
-        var blocks = states.map { text($0, config: config, redlock: redlock) }
+        var blocks = options.showsDetails ? states.map { text($0, config: config, redlock: redlock) } : table(states, config: config)
         // One KEY's details show its --once done marks too (Automation.swift).
         if options.names.count == 1, !isPattern(options.names[0]), let key = states.first?.key, !blocks.isEmpty {
             blocks[0] += Automation.onceMarkLines(key: key, redlock: redlock).map { "\n" + $0 }.joined()
@@ -103,10 +111,34 @@ enum InspectCommand {
     }
 
     /// The key as the user names it: without `--prefix`.
-    private static func displayName(_ key: [UInt8], config: Config) -> String {
+    static func displayName(_ key: [UInt8], config: Config) -> String {
         let prefix = Array(config.prefix.utf8)
         let name = key.starts(with: prefix) ? Array(key.dropFirst(prefix.count)) : key
-        return InstanceStateText.printable(name)
+        return TerminalText.escaped(bytes: name)
+    }
+
+    /// One row per lock: KEY, HOLDER, SINCE, TTL, QUORUM. Every cell is escaped, so a value
+    /// with a newline cannot forge a row, and none is cut: a wide cell widens its column.
+    static func table(_ states: [KeyState], config: Config) -> [String] {
+        guard !states.isEmpty else { return [] }
+        let rows = states.map { state -> [String] in
+            let raw = state.holder
+            let value = raw.flatMap(LockValue.decode)
+            let holder = raw.map(InstanceStateText.holder) ?? "-"
+            let since = value.map(\.holder.acquiredAtMilliseconds).flatMap { $0 > 0 ? TimeFormat.rfc3339(millisecondsSinceEpoch: $0) : nil } ?? "-"
+            let remaining = state.instances.indices.compactMap { index -> Duration? in
+                guard state.holdsLeadingHolder(index), case let .held(holdings) = state.instances[index] else { return nil }
+                return holdings.first?.remaining
+            }.max()
+            let ttl = raw == nil ? "-" : remaining.map(DurationSyntax.formatRough) ?? "none"
+            let quorum = "\(state.verdict.rawValue) \(state.holderCount)/\(state.quorum.instances)"
+            return [displayName(state.key, config: config), holder, since, ttl, quorum].map { TerminalText.escaped($0) }
+        }
+        let header = ["KEY", "HOLDER", "SINCE", "TTL", "QUORUM"]
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { cells in
+            cells.enumerated().map { $1.padding(to: $0 == cells.count - 1 ? 0 : widths[$0] + 2) }.joined().trimmingTrailingSpaces
+        }
     }
 
     /// A key's block: headline, holder details, one row per instance, the verdict.
@@ -124,13 +156,17 @@ enum InspectCommand {
             if let value = LockValue.decode(raw), let fence = value.fence { headline += ", fencing token \(fence)" }
             lines.append(InstanceStateText.clipped(headline, to: 100))
             if let value = LockValue.decode(raw) {
-                if !value.holder.command.isEmpty { lines.append("  command: " + InstanceStateText.clipped(value.holder.command, to: 89)) }
+                if !value.holder.command.isEmpty { lines.append("  command: " + InstanceStateText.clipped(TerminalText.escaped(value.holder.command), to: 89)) }
                 if value.holder.acquiredAtMilliseconds > 0 {
                     lines.append("  since:   " + TimeFormat.rfc3339(millisecondsSinceEpoch: value.holder.acquiredAtMilliseconds))
                 }
                 lines.append("  token:   " + value.token)
+                if InstanceStateText.holderEnded(value) == true {
+                    lines.append("  holder:  ended (pid \(value.holder.pid) is gone on this host): the key stays until its TTL")
+                    lines.append("           runs out, kept by --min-hold or left by a holder that could not release it")
+                }
             } else {
-                lines.append("  value:   " + InstanceStateText.clipped(InstanceStateText.printable(raw), to: 89))
+                lines.append("  value:   " + InstanceStateText.clipped(TerminalText.escaped(bytes: raw), to: 89))
             }
         }
         lines += ModeHolders.lines(state).map { InstanceStateText.clipped($0, to: 100) }
@@ -179,9 +215,10 @@ enum InspectCommand {
                             ("age_ms", at > 0 ? .integer(max(0, WallClock.millisecondsSinceEpoch() - at)) : .null),
                             ("token", .string(value.token)),
                             ("fencing_token", .optional(value.fence)),
+                            ("ended", InstanceStateText.holderEnded(value).map(JSONValue.bool) ?? .null),
                         ])
                     } else {
-                        holder = .object([("redlock", .bool(false)), ("raw", .string(InstanceStateText.printable(raw)))])
+                        holder = .object([("redlock", .bool(false)), ("raw", .string(TerminalText.escaped(bytes: raw)))])
                     }
                 }
                 return .object([

@@ -154,11 +154,38 @@ enum OptionTable {
 
         // Operators.
         .flag("json", commands: [.inspect, .doctor], "print one JSON document"),
+        .flag("long", "l", commands: [.inspect], "the details of each lock (every instance's view), not one row per lock"),
         .flag("yes", "y", commands: [.forceRelease], "do not ask for confirmation"),
     ]
 
     static func named(_ long: String) -> OptionSpec? { all.first { $0.long == long } }
-    static func short(_ letter: Character) -> OptionSpec? { all.first { $0.short == letter } }
+    /// The option `letter` stands for in `command`. One letter may mean different options
+    /// for different commands (`-l`: inspect's `--long`, the locking commands' `--limit`),
+    /// never two for the same command; before the command is known, only a letter that
+    /// means one option everywhere is resolved.
+    static func short(_ letter: Character, for command: Subcommand?) -> ShortLetter {
+        let candidates = all.filter { $0.short == letter }
+        if let command {
+            guard let spec = candidates.first(where: { $0.applies(to: command) }) else {
+                return candidates.first.map(ShortLetter.notFor) ?? .unknown
+            }
+            return .option(spec)
+        }
+        switch candidates.count {
+        case 0: return .unknown
+        case 1: return .option(candidates[0])
+        default: return .ambiguous(candidates)
+        }
+    }
+
+    enum ShortLetter {
+        case option(OptionSpec)
+        case unknown
+        /// The letter belongs to other commands' options only (one of them).
+        case notFor(OptionSpec)
+        /// Before the command: the letter means different options for different commands.
+        case ambiguous([OptionSpec])
+    }
 
     /// The options `command` takes, its own first, then the global ones.
     static func options(for command: Subcommand?) -> (own: [OptionSpec], global: [OptionSpec]) {

@@ -100,9 +100,19 @@ enum Parser {
                 var letters = Substring(word.dropFirst())
                 while let letter = letters.first {
                     letters = letters.dropFirst()
-                    guard let spec = OptionTable.short(letter) else {
+                    let spec: OptionSpec
+                    switch OptionTable.short(letter, for: invocation.command) {
+                    case let .option(found):
+                        spec = found
+                    case let .notFor(other):
+                        // Main names the misplaced option, as it does for a long one.
+                        spec = other
+                    case .unknown:
                         let hint = FlockHabit.hint(for: "-\(letter)") ?? ""
                         throw Failure.usage("unknown option '-\(letter)'" + hint, command: invocation.command?.rawValue)
+                    case let .ambiguous(specs):
+                        let meanings = specs.map { "--\($0.long) for \($0.commands.map { $0.map(\.rawValue).sorted().joined(separator: "/") } ?? "every command")" }
+                        throw Failure.usage("option '-\(letter)' means \(meanings.joined(separator: " and ")): put it after the command", command: nil)
                     }
                     if spec.takesArgument {
                         if !letters.isEmpty {

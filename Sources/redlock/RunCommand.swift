@@ -84,7 +84,9 @@ enum RunCommand {
         let askedAt = Instant.now()
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
-            command: waiting.label ?? options.commandLine.map { TerminalText.escaped(bytes: $0) }.joined(separator: " "),
+            // Shell-quoted, so the record keeps the argument boundaries: inspect can show
+            // `sh -c 'sleep 60 # a "quoted" arg'`, not an ambiguous join of the words.
+            command: waiting.label ?? ShellWord.line(options.commandLine.map { TerminalText.escaped(bytes: $0) }),
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console, events: events)
         events?.emit("acquired", Automation.acquiredFields(lease, redlock: redlock, waited: Instant.now() - askedAt))

@@ -15,7 +15,7 @@ enum Subcommand: String, CaseIterable, Sendable {
         case .acquire: return "acquire [LOCK OPTIONS] KEY"
         case .extend: return "extend --token TOKEN [--ttl D] KEY"
         case .release: return "release --token TOKEN KEY"
-        case .inspect: return "inspect [--json] [KEY|PATTERN...]"
+        case .inspect: return "inspect [--json] [-l] [KEY|PATTERN...]"
         case .forceRelease: return "force-release [--yes] [--token TOKEN] KEY..."
         case .doctor: return "doctor [--json]"
         case .help: return "help [COMMAND]"

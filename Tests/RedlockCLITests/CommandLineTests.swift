@@ -105,8 +105,36 @@ import TestSupport
     @Test func namesAreUnique() {
         let longs = OptionTable.all.map(\.long)
         #expect(Set(longs).count == longs.count)
-        let shorts = OptionTable.all.compactMap(\.short)
-        #expect(Set(shorts).count == shorts.count)
+        // A letter may mean different options for different commands (-l: inspect's --long,
+        // run's --limit), never two options of one command, and a global one is its own.
+        for command in Subcommand.allCases {
+            let shorts = OptionTable.all.filter { $0.applies(to: command) }.compactMap(\.short)
+            #expect(Set(shorts).count == shorts.count, "\(command.rawValue)")
+        }
+        let globalShorts = Set(OptionTable.all.filter(\.isGlobal).compactMap(\.short))
+        #expect(OptionTable.all.filter { !$0.isGlobal }.compactMap(\.short).allSatisfy { !globalShorts.contains($0) })
+    }
+
+    @Test func oneLetterResolvesByCommand() throws {
+        #expect(try Parser.parse(["inspect", "-l", "k"]).has("long"))
+        #expect(try Parser.parse(["inspect", "-lq", "k"]).has("quiet"))
+        // A letter no option of the command has, but another command's has: Main names it.
+        let misplaced = try Parser.parse(["doctor", "-l"])
+        #expect(misplaced.has("long"))
+        // Every letter shared by several commands' options resolves to the command's own.
+        let letters = Dictionary(grouping: OptionTable.all.filter { $0.short != nil }, by: { $0.short! })
+        for (letter, specs) in letters where specs.count > 1 {
+            for spec in specs {
+                for command in spec.commands ?? [] {
+                    guard case let .option(found) = OptionTable.short(letter, for: command) else {
+                        Issue.record("-\(letter) for \(command.rawValue)"); continue
+                    }
+                    #expect(found.long == spec.long)
+                }
+            }
+            // Before the command is known it cannot be read, and says so.
+            #expect(throws: Failure.self) { try Parser.parse(["-\(letter)", "1", "inspect"]) }
+        }
     }
 
     @Test func everyOptionHasHelpAndEveryArgumentAName() {

@@ -56,6 +56,13 @@ public enum ProcessIdentity {
 }
 
 extension ProcessIdentity {
+    /// Whether no process with `pid` exists here (kill(pid, 0) says ESRCH). A process that
+    /// exists but is not ours (EPERM), or a pid taken again by another process, is not gone.
+    public static func isGone(_ pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        return kill(pid, 0) == -1 && errno == ESRCH
+    }
+
     /// Another process's command line from /proc, arguments joined by spaces; nil if unreadable.
     public static func commandLine(of pid: Int32) -> String? {
         guard var bytes = try? SmallFile(path: "/proc/\(pid)/cmdline", limit: 4096).bytes else { return nil }

@@ -34,9 +34,12 @@ _redlock_takes_value() {
         -r | --redis | --password-file | --connect-timeout | --op-timeout | --prefix | \
             --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
             -t | --ttl | -w | --wait | -E | --conflict-exit-code | --unreachable-timeout | \
-            -l | --limit | --slots | --label | --kill-after | --lost-signal | --max-time | --min-hold | --leftovers | --token | \
+            --limit | --slots | --label | --kill-after | --lost-signal | --max-time | --min-hold | --leftovers | --token | \
             --once | --once-keep | --events | --events-fd)
             return 0 ;;
+        # -l is --limit N for run and acquire, --long (no value) for inspect.
+        -l)
+            [[ $command != inspect ]] && return 0 ;;
     esac
     return 1
 }
@@ -205,6 +208,7 @@ _redlock_long_name() {
         t) echo --ttl ;;
         w) echo --wait ;;
         E) echo --conflict-exit-code ;;
+        l) echo --limit ;;
     esac
 }
 

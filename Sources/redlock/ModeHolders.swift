@@ -35,7 +35,7 @@ enum ModeHolders {
         switch role {
         case .exclusive: return "exclusive"
         case .shared: return "shared"
-        case let .slot(name): return "slot " + InstanceStateText.printable(name)
+        case let .slot(name): return "slot " + TerminalText.escaped(bytes: name)
         }
     }
 
@@ -58,7 +58,7 @@ enum ModeHolders {
         .array(rows(state).map { row in
             let value = LockValue.decode(row.value)
             var slot: JSONValue = .null
-            if case let .slot(name) = row.role { slot = .string(InstanceStateText.printable(name)) }
+            if case let .slot(name) = row.role { slot = .string(TerminalText.escaped(bytes: name)) }
             return .object([
                 ("mode", .string(row.role == .shared ? "shared" : "slot")),
                 ("slot", slot),

@@ -105,6 +105,12 @@ enum Parser {
                     case let .option(found):
                         spec = found
                     case let .notFor(other):
+                        let meanings = OptionTable.all.filter { $0.short == letter }
+                        if meanings.count > 1, let command = invocation.command {
+                            // Which of them was meant cannot be told: name them all.
+                            let list = meanings.map { "--\($0.long) for \($0.commands.map { $0.map(\.rawValue).sorted().joined(separator: "/") } ?? "every command")" }
+                            throw Failure.usage("option '-\(letter)' does not apply to '\(command.rawValue)' (it means \(list.joined(separator: " and ")))", command: command.rawValue)
+                        }
                         // Main names the misplaced option, as it does for a long one.
                         spec = other
                     case .unknown:

@@ -118,9 +118,15 @@ import TestSupport
     @Test func oneLetterResolvesByCommand() throws {
         #expect(try Parser.parse(["inspect", "-l", "k"]).has("long"))
         #expect(try Parser.parse(["inspect", "-lq", "k"]).has("quiet"))
-        // A letter no option of the command has, but another command's has: Main names it.
-        let misplaced = try Parser.parse(["doctor", "-l"])
-        #expect(misplaced.has("long"))
+        // A letter no option of the command has, but other commands' options have: the
+        // error names what it means where (-l: inspect's --long, run's --limit).
+        do {
+            _ = try Parser.parse(["doctor", "-l"])
+            Issue.record("doctor -l was accepted")
+        } catch {
+            #expect(error.status == 64)
+            #expect(error.message?.contains("does not apply to 'doctor'") == true && error.message?.contains("--long") == true && error.message?.contains("--limit") == true, "\(String(describing: error.message))")
+        }
         // Every letter shared by several commands' options resolves to the command's own.
         let letters = Dictionary(grouping: OptionTable.all.filter { $0.short != nil }, by: { $0.short! })
         for (letter, specs) in letters where specs.count > 1 {

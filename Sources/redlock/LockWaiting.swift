@@ -14,6 +14,8 @@ struct LockWaiting {
     let conflictStatus: Int32
     /// `--label`: recorded as the holder's command instead of the command line.
     let label: String?
+    /// `--queue`, `--order-key`, `--supersede`: how waiters line up (Lock/Queue).
+    var line = LineOptions()
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
@@ -29,7 +31,9 @@ struct LockWaiting {
         if invocation.has("no-wait") { waitLimit = .zero }
         let unreachableTimeout = try Config.duration(invocation, "unreachable-timeout") ?? WaitPolicy.defaultUnreachableTimeout
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"))
+        var waiting = LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"))
+        waiting.line = try LineOptions.from(invocation)
+        return waiting
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
@@ -43,9 +47,8 @@ struct LockWaiting {
         /// The attempt the live line shows, and when it was made (its lease counts down).
         var shown: (attempt: AcquireAttempt, at: Instant)?
 
-        let outcome = redlock.acquire(
-            key: key, value: value, ttl: ttl, policy: policy,
-            pause: { delay, announcements in
+        var place: QueuePlace?
+        let pause = { (delay: Duration, announcements: [FileDescriptor]) -> Bool in
                 let end = Instant.now() + delay
                 while true {
                     // On a terminal the line is redrawn every second, however long the pause.
@@ -54,15 +57,15 @@ struct LockWaiting {
                     stoppedBy = inbox.drain().first { $0 != .child && $0 != .terminalOutput }
                     if stoppedBy != nil { return false }
                     if ready.contains(where: { !$0.isEmpty }) || end.remaining() == .zero { return true }
-                    if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at))") }
+                    if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at, place: place))") }
                 }
-            },
-            onAttempt: { attempt in
+            }
+        let onAttempt = { (attempt: AcquireAttempt) -> Void in
                 log(attempt, console: console)
                 guard waitLimit != .zero else { return }
                 let now = Instant.now()
                 shown = (attempt, now)
-                let line = "waiting for '\(keyName)': \(Self.describe(attempt))"
+                let line = "waiting for '\(keyName)': \(Self.describe(attempt, place: place))"
                 if !waiting {
                     waiting = true
                     if console.statusIsLive { console.status(line) } else { console.note(line) }
@@ -71,7 +74,16 @@ struct LockWaiting {
                     console.status(line)
                     lastStatus = now
                 }
-            })
+            }
+        let outcome: AcquireOutcome
+        switch self.line.wait(redlock, key: key, value: value, ttl: ttl, policy: policy, waiting: waitLimit != .zero, pause: pause, onAttempt: onAttempt, onPlace: { place = $0 }) {
+        case let .outcome(finished):
+            outcome = finished
+        case let .superseded(by: newer):
+            if waiting { console.clearStatus() }
+            let who = newer.map { QueueText.waiter($0) } ?? "a newer waiter"
+            throw Failure(status: conflictStatus, console.quiet ? nil : "skipped: '\(keyName)' superseded by \(who), queued after us (--supersede)")
+        }
 
         if waiting { console.clearStatus() }
         switch outcome {
@@ -121,7 +133,11 @@ struct LockWaiting {
     }
 
     /// "held by web-3 pid 4242 (deploy) for 2m13s, lease 21s left".
-    static func describe(_ attempt: AcquireAttempt, elapsed: Duration = .zero) -> String {
+    static func describe(_ attempt: AcquireAttempt, elapsed: Duration = .zero, place: QueuePlace? = nil) -> String {
+        if let place, case .busy = attempt {
+            let held = describe(attempt, elapsed: elapsed)
+            return QueueText.place(place) + (held == "split between attempts" ? "" : "; " + held)
+        }
         switch attempt {
         case .acquired:
             return "acquired"

@@ -10,6 +10,7 @@ enum RunCommand {
         var teardown: Teardown
         var maxTime: Duration?
         var minHold: Duration?
+        var ifNewer: IfNewer?
 
         static func from(_ invocation: Invocation) throws(Failure) -> Options {
             let waiting = try LockWaiting.from(invocation)
@@ -38,7 +39,7 @@ enum RunCommand {
             return Options(
                 waiting: waiting, commandLine: invocation.commandLine,
                 teardown: Teardown(signal: lostSignal, grace: grace),
-                maxTime: maxTime, minHold: try Config.duration(invocation, "min-hold"))
+                maxTime: maxTime, minHold: try Config.duration(invocation, "min-hold"), ifNewer: try IfNewer.from(invocation))
         }
     }
 
@@ -65,6 +66,7 @@ enum RunCommand {
             command: waiting.label ?? options.commandLine.map { TerminalText.escaped(bytes: $0) }.joined(separator: " "),
             acquiredAtMilliseconds: WallClock.millisecondsSinceEpoch()))
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console)
+        try options.ifNewer?.check(redlock, lease: lease, key: key, keyName: waiting.keyName, conflictStatus: waiting.conflictStatus, console: console)
 
         // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
         let added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
@@ -101,6 +103,11 @@ enum RunCommand {
                     let stay = tally.keyMayStay.map { " for up to \(DurationSyntax.formatRough($0)) (its TTL)" } ?? " until its TTL runs out"
                     console.warn("release of '\(waiting.keyName)' missed a quorum (\(tally.confirmed) of \(redlock.quorum.instances) released); the key may stay\(stay) on \(tally.failures.map(\.description).joined(separator: "; "))")
                 }
+            }
+        }
+        if let ifNewer = options.ifNewer {
+            runner.beforeRelease = { status in
+                if status.shellStatus == 0 { ifNewer.record(redlock, lease: lease, key: key, keyName: waiting.keyName, console: console) }
             }
         }
         switch runner.run() {

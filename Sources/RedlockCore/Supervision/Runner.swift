@@ -54,6 +54,10 @@ public final class Runner {
     /// Signals redlock passes on to COMMAND's process group.
     public static let forwardedSignals: [Signal] = [.interrupt, .terminate, .hangup, .quit, .user1, .user2]
 
+    /// Called when COMMAND ended by itself, while the lock is still ours and before it is
+    /// released: what must be written under the lock (`--if-newer`'s mark).
+    public var beforeRelease: ((TerminationStatus) -> Void)?
+
     private let redlock: Redlock
     private var lease: Lease
     private let plan: Plan
@@ -155,6 +159,7 @@ public final class Runner {
             releaseLease(lost: false)
             return .timedOut(status)
         case nil:
+            beforeRelease?(status)
             releaseLease(lost: false)
             return .completed(status)
         }

@@ -16,8 +16,10 @@ _redlock_global_opts="-r --redis --password-file --connect-timeout --op-timeout 
 _redlock_command_opts() {
     case $1 in
         run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
+                   --queue --order-key --supersede --if-newer
                    --kill-after --lost-signal --max-time --min-hold" ;;
-        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout --env" ;;
+        acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
+                   --queue --order-key --supersede --env" ;;
         extend) echo "-t --ttl --token" ;;
         release) echo "--token" ;;
         inspect) echo "--json" ;;
@@ -32,7 +34,8 @@ _redlock_takes_value() {
         -r | --redis | --password-file | --connect-timeout | --op-timeout | --prefix | \
             --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
             -t | --ttl | -w | --wait | -E | --conflict-exit-code | --unreachable-timeout | \
-            --label | --kill-after | --lost-signal | --max-time | --min-hold | --token)
+            --label | --queue | --order-key | --if-newer | \
+            --kill-after | --lost-signal | --max-time | --min-hold | --token)
             return 0 ;;
     esac
     return 1
@@ -43,6 +46,8 @@ _redlock_value() {
     case $1 in
         --lost-signal)
             COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 ALRM TERM" -- "$2")) ;;
+        --queue)
+            COMPREPLY=($(compgen -W "fifo none" -- "$2")) ;;
         --password-file | --tls-ca-cert | --tls-cert | --tls-key)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$2")) ;;

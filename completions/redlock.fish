@@ -37,7 +37,8 @@ function __redlock_scan
             case --redis --password-file --connect-timeout --op-timeout --prefix --restart-grace \
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --unreachable-timeout --kill-after \
-                    --lost-signal --max-time --min-hold --token --label
+                    --lost-signal --max-time --min-hold --token --label \
+                    --queue --order-key --if-newer
                 set pending 1
             case '--*'
             case '-?*'
@@ -149,12 +150,16 @@ complete -c redlock -n '__redlock_using run acquire' -s n -l no-wait -d 'Give up
 complete -c redlock -n '__redlock_using run acquire' -s E -l conflict-exit-code -x -d 'Exit status when not acquired (default: 75)'
 complete -c redlock -n '__redlock_using run acquire' -l label -x -d 'Record TEXT, not the command line (default: the command line)'
 complete -c redlock -n '__redlock_using run acquire' -l unreachable-timeout -x -d 'Give up with 69 after D unreachable (default: 1m)'
+complete -c redlock -n '__redlock_using run acquire' -l queue -x -a 'fifo none' -d 'fifo: served in line; none: race (default: fifo)'
+complete -c redlock -n '__redlock_using run acquire' -l order-key -x -d 'Serve waiters by N, smallest first'
+complete -c redlock -n '__redlock_using run acquire' -l supersede -d 'Give up once a newer waiter is in line'
 
 # Running COMMAND.
 complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before SIGKILL (default: min(5s, TTL/3))'
 complete -c redlock -n '__redlock_using run' -l lost-signal -x -a 'HUP INT QUIT KILL USR1 USR2 ALRM TERM' -d 'Signal when the lock is lost (default: TERM)'
 complete -c redlock -n '__redlock_using run' -l max-time -x -d 'Stop COMMAND after D, exit 124 (default: none)'
 complete -c redlock -n '__redlock_using run' -l min-hold -x -d 'Keep KEY held at least D (default: 0)'
+complete -c redlock -n '__redlock_using run' -l if-newer -x -d "Skip COMMAND unless N is above KEY's mark"
 complete -c redlock -n __redlock_in_command -x -a '(__redlock_complete_command)'
 
 # Multi-step scripts.

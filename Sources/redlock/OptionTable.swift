@@ -113,15 +113,15 @@ enum OptionTable {
                    "record TEXT as the holder's command in the lock value (anyone who can read Redis reads it)"),
         OptionSpec("unreachable-timeout", nil, "D", .duration, commands: locking, default: "1m",
                    "give up with 69 after D of attempts that reach no quorum (or at --wait's end)"),
-        // Waiting in line (Lock/Queue).
+        // Waiting in line (Lock/Queue). One help line each: `run --help` fits a screen.
         OptionSpec("queue", nil, "MODE", .text, commands: locking, default: "fifo",
-                   "fifo: waiters take the lock in the order they joined the line; none: they race"),
-        OptionSpec("order-key", nil, "N", .integer(0...Int.max), commands: locking, default: "none",
-                   "serve waiters by N, smallest first (e.g. the CI pipeline number)"),
+                   "fifo: served in line; none: race"),
+        OptionSpec("order-key", nil, "N", .integer(0...Int.max), commands: locking,
+                   "serve waiters by N, smallest first"),
         .flag("supersede", commands: locking,
-                   "give up with the conflict exit code once a newer waiter is in line"),
-        OptionSpec("if-newer", nil, "N", .integer(0...Int.max), commands: [.run], default: "none",
-                   "skip COMMAND unless N is larger than KEY's mark; after it exits 0 the mark becomes N"),
+                   "give up once a newer waiter is in line"),
+        OptionSpec("if-newer", nil, "N", .integer(0...Int.max), commands: [.run],
+                   "skip COMMAND unless N is above KEY's mark"),
 
         // Running COMMAND.
         OptionSpec("kill-after", nil, "D", .duration, commands: [.run], default: "min(5s, TTL/3)",

@@ -216,4 +216,57 @@ import Testing
         #expect(codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(codes)")
         #expect(restarts >= 4)
     }
+
+    /// `calls=` of each command in INFO commandstats.
+    private static func callsByCommand(_ server: RedisServer) throws -> [String: Int] {
+        let info = try server.client().command("INFO", "commandstats").string ?? ""
+        var calls: [String: Int] = [:]
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
+            let name = line.dropFirst("cmdstat_".count).prefix { $0 != ":" }
+            guard let range = line.range(of: "calls=") else { continue }
+            calls[String(name)] = Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        return calls
+    }
+
+    @Test func waitersInLineDoNotPollAndAReleaseWakesOnlyTheFirst() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("held", redis)
+        // Load every script first (a first use costs an EVALSHA and an EVAL): a release, a
+        // wait in line that gives up.
+        #expect(try redlock(["run", "-n", "warm", "--", "true"], environment: redis.environment).status == 0)
+        #expect(try redlock(["run", "-q", "--wait", "300ms", "held", "--", "true"], environment: redis.environment).status == 75)
+        var waiters: [RedlockProcess] = []
+        for index in 0..<5 {
+            waiters.append(try RedlockProcess(["run", "--wait", "60s", "held", "--", "sh", "-c", "echo \(index) >> \"$D/order\"; sleep 1.5"],
+                                              environment: redis.environment.merging(["D": scratch.path]) { $1 }))
+            #expect(eventually { Self.queued("held", redis) == index + 1 })
+        }
+        // In line, nobody polls: over 2 s the five send at most the second's looks (every 3 s).
+        var before = try redis.servers.map(Self.callsByCommand)
+        sleep(milliseconds: 2000)
+        for (index, server) in redis.servers.enumerated() {
+            let after = try Self.callsByCommand(server)
+            #expect((after["evalsha"] ?? 0) - (before[index]["evalsha"] ?? 0) <= 1, "\(after)")
+        }
+        // A release wakes the first alone: the release, its attempt and its leaving, and the
+        // second's look every 3 s (then first, it tries once); a herd would be four more
+        // attempts at once.
+        let windowStart = Date()
+        before = try redis.servers.map(Self.callsByCommand)
+        #expect(try redlock(["release", "--token", token, "held"], environment: redis.environment).status == 0)
+        #expect(eventually { scratch.read("order") == "0\n" })
+        sleep(milliseconds: 500)
+        let looks = Int(Date().timeIntervalSince(windowStart) / 3) + 1
+        for (index, server) in redis.servers.enumerated() {
+            let after = try Self.callsByCommand(server)
+            let sent = { (command: String) in (after[command] ?? 0) - (before[index][command] ?? 0) }
+            let changed = after.keys.filter { sent($0) > 0 }.map { "\($0) \(sent($0))" }
+            #expect(sent("evalsha") + sent("eval") <= 3 + 2 * looks, "\(changed)")
+        }
+        for waiter in waiters { #expect(try waiter.wait(timeout: 60).status == 0) }
+        #expect(scratch.read("order") == "0\n1\n2\n3\n4\n")
+    }
 }

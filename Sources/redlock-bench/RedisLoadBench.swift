@@ -100,10 +100,10 @@ enum RedisLoadBench {
         return Figures(rates: rates, clientRates: clientRates, window: window, statuses: statuses, own: own, busiest: breakdown)
     }
 
-    private static func total(_ calls: [String: Int64]) -> Int64 { calls.values.reduce(0, +) }
+    static func total(_ calls: [String: Int64]) -> Int64 { calls.values.reduce(0, +) }
 
     /// `calls=` of every cmdstat line, by command, per instance.
-    private static func callsByCommand(_ instances: InstanceSet) throws(BenchError) -> [[String: Int64]] {
+    static func callsByCommand(_ instances: InstanceSet) throws(BenchError) -> [[String: Int64]] {
         var result: [[String: Int64]] = []
         for reply in instances.broadcast(Command("INFO", "commandstats")) {
             guard case let .success(value) = reply, let text = value.text else {

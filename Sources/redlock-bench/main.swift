@@ -23,7 +23,7 @@ if arguments.first == PeakMemoryProbe.flag, arguments.count > 1 {
 let measures: [(name: String, run: (Context, inout Report) -> Void)] = [
     ("start-up", StartupBench.run), ("hand-off", HandoffBench.run),
     ("in-process", RoundTripBench.run), ("load", RedisLoadBench.run),
-    ("hung-instance", HungInstanceBench.run),
+    ("hung-instance", HungInstanceBench.run), ("queue", QueueBench.run),
 ]
 let unknown = arguments.filter { name in !measures.contains { $0.name == name } }
 if !unknown.isEmpty {

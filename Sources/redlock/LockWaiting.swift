@@ -136,7 +136,7 @@ struct LockWaiting {
     static func describe(_ attempt: AcquireAttempt, elapsed: Duration = .zero, place: QueuePlace? = nil) -> String {
         if let place, case .busy = attempt {
             let held = describe(attempt, elapsed: elapsed)
-            return QueueText.place(place) + (held == "split between attempts" ? "" : "; " + held)
+            return QueueText.place(place) + (attempt.contention?.holders.isEmpty == true ? "" : "; " + held)
         }
         switch attempt {
         case .acquired:
@@ -150,6 +150,8 @@ struct LockWaiting {
             var text: String
             if let raw = contention.likelyHolder, LockValue.decode(raw) != nil {
                 text = "held by " + InstanceStateText.holder(raw)
+            } else if contention.holders.isEmpty && contention.granted == 0 {
+                text = "free, but others are first in line"
             } else if contention.holders.isEmpty {
                 text = "split between attempts"
             } else {

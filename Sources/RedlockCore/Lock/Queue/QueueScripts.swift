@@ -5,7 +5,7 @@
 /// The queue only ever refuses: every grant still comes from the lock key alone.
 enum QueueScripts {
     /// An entry not heartbeated for this long is gone, whoever listens.
-    static let entryLifetime = Duration.seconds(60)
+    static let entryLifetime = Duration.seconds(90)
     /// A waiter not (yet) listening on its channel counts as present for this long after a beat.
     static let grace = Duration.seconds(3)
 

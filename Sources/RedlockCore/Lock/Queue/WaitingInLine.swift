@@ -20,7 +20,7 @@ public enum LineOutcome: Sendable {
 extension Redlock {
     /// How often a waiter renews its entry: a dead process leaves the line at once (its
     /// channel loses its listener); this only bounds a vanished host's entry.
-    static let queueRefresh = Duration.seconds(20)
+    static let queueRefresh = Duration.seconds(30)
     /// How often the second in line looks whether the first is still there (the first may
     /// die before it takes the lock, and nobody announces that).
     static let secondLooks = Duration.seconds(3)

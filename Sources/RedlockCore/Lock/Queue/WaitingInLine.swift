@@ -50,9 +50,13 @@ extension Redlock {
         var attempt = inLine.tryAcquire(key: key, value: value, ttl: ttl)
         while true {
             guard let contention = attempt.contention else {
-                // Granted: the instances that granted took us out of the line; the others
-                // may still have us (only when the line was ever joined).
-                if place != nil || subscriptions != nil { leaveQueue(key: key, ticket: ticket) }
+                // Granted: the instances that granted took us out of the line in the same
+                // script. One that refused us (we were not first there) keeps our entry only
+                // for the grace, as we stop listening now; one that failed may keep it longer,
+                // so only then is leaving worth a round on the next holder's clock.
+                if place != nil || subscriptions != nil, case let .acquired(_, failures) = attempt, !failures.isEmpty {
+                    leaveQueue(key: key, ticket: ticket)
+                }
                 return .outcome(.finished(attempt))
             }
             let decision: Quorum.Acquisition

@@ -13,7 +13,7 @@ public struct InLine: LockKind {
     public func acquire(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall {
         ScriptCall(QueueScripts.acquire,
                    keys: [key, LockKeys.fenceKey(for: key), QueueKeys.queueKey(for: key)],
-                   arguments: [value.encoded, Self.milliseconds(ttl), value.lockToken.ownershipPrefix, ticket?.encoded ?? [], QueueKeys.waiterChannelPrefix(for: key)])
+                   arguments: [value.encoded, Self.milliseconds(ttl), value.lockToken.ownershipPrefix, ticket?.encoded ?? []])
     }
 
     /// Exclusive's replies, and {2, ticket}: free, but someone else is first in line.

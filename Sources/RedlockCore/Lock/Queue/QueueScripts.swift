@@ -66,27 +66,30 @@ enum QueueScripts {
 
     /// KEYS[1] = key, KEYS[2] = fence, KEYS[3] = queue; ARGV[1] = our value, ARGV[2] = TTL
     /// in ms, ARGV[3] = ownership prefix, ARGV[4] = our ticket ('' to stay out of the line:
-    /// `-n`), ARGV[5] = the waiters' channel prefix.
+    /// `-n`). The waiters' channel prefix is made here from KEYS[1]: a request of more than
+    /// ten words is a protocol error for a client that has not authenticated, where a
+    /// missing password must read as NOAUTH (exit 77).
     /// Exclusive's acquire, with one more way to refuse: the key is free but someone else is
     /// first in line ({2, their ticket}). A held key refuses as before ({0, PTTL, holder}),
     /// and the ticket joins (or stays in) the line. A free key with no queue costs one
     /// EXISTS more than Exclusive's acquire, and nothing else.
     static let acquire = LuaScript("acquireInLine", helpers + """
 
+        local prefix = 'redlock:queue:' .. KEYS[1] .. ':'
         local holder = redis.call('GET', KEYS[1])
         if holder then
           if string.sub(holder, 1, #ARGV[3]) == ARGV[3] then
             redis.call('PEXPIRE', KEYS[1], ARGV[2])
             return {1, tonumber(redis.call('GET', KEYS[2]) or '0') or 0}
           end
-          if ARGV[4] ~= '' then join(KEYS[3], ARGV[4], now_ms(), ARGV[5]) end
+          if ARGV[4] ~= '' then join(KEYS[3], ARGV[4], now_ms(), prefix) end
           return {0, redis.call('PTTL', KEYS[1]), holder}
         end
         if redis.call('EXISTS', KEYS[3]) == 1 then
           local now = now_ms()
-          if ARGV[4] ~= '' then join(KEYS[3], ARGV[4], now, ARGV[5]) end
+          if ARGV[4] ~= '' then join(KEYS[3], ARGV[4], now, prefix) end
           local tickets, beats = line(KEYS[3], now)
-          local first = head(KEYS[3], tickets, beats, now, ARGV[5])
+          local first = head(KEYS[3], tickets, beats, now, prefix)
           if first and first ~= ARGV[4] then return {2, first} end
           if first then redis.call('HDEL', KEYS[3], first) end
         end

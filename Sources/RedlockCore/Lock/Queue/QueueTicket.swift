@@ -81,7 +81,8 @@ public enum QueueKeys {
     /// `--if-newer`'s high-water mark: `{deploy}:mark`.
     public static func markKey(for key: [UInt8]) -> [UInt8] { helperKey(key, "mark") }
 
-    /// Where a waiter's own channel name starts: `redlock:queue:<key>:`.
+    /// Where a waiter's own channel name starts: `redlock:queue:<key>:` (the acquire script
+    /// makes the same name itself).
     public static func waiterChannelPrefix(for key: [UInt8]) -> [UInt8] { Array("redlock:queue:".utf8) + key + [UInt8(ascii: ":")] }
 
     /// Whether a Redis key is a queue or a mark rather than a lock (inspect leaves it out).

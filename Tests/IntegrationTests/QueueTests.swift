@@ -188,6 +188,24 @@ import Testing
         #expect(bad.status == 64 && bad.stderr.hasPrefix("redlock: "), "\(bad)")
     }
 
+    @Test func noWaitDoesNotTakeAFreeLockFromTheFirstInLine() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let first = try Self.waiter("first", "deploy", redis, scratch)
+        #expect(eventually { Self.queued("deploy", redis) == 1 })
+        // Stopped, it still listens (its connections stay open): it stays first in line.
+        first.signal(SIGSTOP)
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        let jumper = try redlock(["run", "-n", "deploy", "--", "echo", "jumped"], environment: redis.environment)
+        #expect(jumper.status == 75 && jumper.stdout.isEmpty, "\(jumper)")
+        #expect(jumper.stderr.contains("others are first in line"), "\(jumper)")
+        first.signal(SIGCONT)
+        #expect(try first.wait(timeout: 30).status == 0)
+        #expect(scratch.read("order") == "first\n")
+    }
+
     /// The queue only refuses: with instances restarted empty (queue and lock gone there)
     /// while queued contenders hand the lock around, no two critical sections overlap.
     @Test func queuedContendersNeverOverlapWhileInstancesRestartEmpty() throws {

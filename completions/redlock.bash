@@ -16,10 +16,10 @@ _redlock_global_opts="-r --redis --password-file --connect-timeout --op-timeout 
 _redlock_command_opts() {
     case $1 in
         run) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
-                   -x --exclusive -s --shared -l --limit --slots
+                   -x --exclusive -s --shared -l --limit --slots --queue --order-key --supersede --if-newer
                    --kill-after --lost-signal --max-time --min-hold --leftovers --once --once-keep --events --events-fd" ;;
         acquire) echo "-t --ttl -w --wait -n --no-wait -E --conflict-exit-code --label --unreachable-timeout
-                   -x --exclusive -s --shared -l --limit --slots --env --events --events-fd" ;;
+                   -x --exclusive -s --shared -l --limit --slots --queue --order-key --supersede --env --events --events-fd" ;;
         extend) echo "-t --ttl --token" ;;
         release) echo "--token" ;;
         inspect) echo "--json -l --long" ;;
@@ -35,7 +35,7 @@ _redlock_takes_value() {
             --restart-grace | --tls-ca-cert | --tls-cert | --tls-key | --tls-server-name | \
             -t | --ttl | -w | --wait | -E | --conflict-exit-code | --unreachable-timeout | \
             --limit | --slots | --label | --kill-after | --lost-signal | --max-time | --min-hold | --leftovers | --token | \
-            --once | --once-keep | --events | --events-fd)
+            --once | --once-keep | --events | --events-fd | --queue | --order-key | --if-newer)
             return 0 ;;
         # -l is --limit N for run and acquire, --long (no value) for inspect.
         -l)
@@ -51,6 +51,8 @@ _redlock_value() {
             COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 ALRM TERM" -- "$2")) ;;
         --leftovers)
             COMPREPLY=($(compgen -W "kill wait ignore" -- "$2")) ;;
+        --queue)
+            COMPREPLY=($(compgen -W "fifo none" -- "$2")) ;;
         --password-file | --tls-ca-cert | --tls-cert | --tls-key | --events)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$2")) ;;

@@ -38,7 +38,7 @@ function __redlock_scan
                     --tls-ca-cert --tls-cert --tls-key --tls-server-name \
                     --ttl --wait --conflict-exit-code --unreachable-timeout --kill-after \
                     --lost-signal --max-time --min-hold --leftovers --token --label --limit --slots \
-                    --once --once-keep --events --events-fd
+                    --once --once-keep --events --events-fd --queue --order-key --if-newer
                 set pending 1
             case '--*'
             case '-?*'
@@ -154,6 +154,9 @@ complete -c redlock -n '__redlock_using run acquire' -s x -l exclusive -d 'One h
 complete -c redlock -n '__redlock_using run acquire' -s s -l shared -d 'With other shared holders, no exclusive one'
 complete -c redlock -n '__redlock_using run acquire' -s l -l limit -x -d 'At most N holders, as N slots'
 complete -c redlock -n '__redlock_using run acquire' -l slots -x -d 'One holder per named slot'
+complete -c redlock -n '__redlock_using run acquire' -l queue -x -a 'fifo none' -d 'fifo: served in line; none: race (default: fifo)'
+complete -c redlock -n '__redlock_using run acquire' -l order-key -x -d 'Serve waiters by N, smallest first'
+complete -c redlock -n '__redlock_using run acquire' -l supersede -d 'Give up once a newer waiter is in line'
 
 # Running COMMAND.
 complete -c redlock -n '__redlock_using run' -l kill-after -x -d 'Grace before SIGKILL (default: min(5s, TTL/3))'
@@ -167,6 +170,7 @@ complete -c redlock -n '__redlock_using run' -l once -x -d 'Run at most once for
 complete -c redlock -n '__redlock_using run' -l once-keep -x -d 'Keep the --once mark for D (default: 168h)'
 complete -c redlock -n '__redlock_using run acquire' -l events -r -F -d 'Append JSON event lines to FILE (default: none)'
 complete -c redlock -n '__redlock_using run acquire' -l events-fd -x -d 'Write JSON event lines to descriptor N (default: none)'
+complete -c redlock -n '__redlock_using run' -l if-newer -x -d "Skip COMMAND unless N is above KEY's mark"
 complete -c redlock -n __redlock_in_command -x -a '(__redlock_complete_command)'
 
 # Multi-step scripts.

@@ -1,9 +1,9 @@
 import Glibc
 import RedlockCore
 
-/// Measure 4: what waiting costs the servers. Eight `redlock run --wait 5s KEY -- true`
-/// wait for a key that another client holds (the bench SETs it with PX 60000, so no
-/// waiter can get it), and INFO commandstats on each instance says how many commands they
+/// Measure 4: what racing waiters cost the servers (the queue's cost is QueueBench's row).
+/// Eight `redlock run --queue none --wait 5s KEY -- true` wait for a key that another
+/// client holds (the bench SETs it with PX 60000, so no waiter can get it), and INFO commandstats on each instance says how many commands they
 /// sent per second.
 ///
 /// A waiter that polls costs every instance a steady stream of scripts however long it
@@ -77,7 +77,7 @@ enum RedisLoadBench {
         var pids: [pid_t] = []
         for index in 0..<waiters {
             pids.append(try Subprocess.spawn(
-                [context.redlock, "run", "--wait", wait] + context.redisOptions(n) + [key, "--", "true"],
+                [context.redlock, "run", "--queue", "none", "--wait", wait] + context.redisOptions(n) + [key, "--", "true"],
                 standardError: context.workspace.file("load-\(n)-\(index).stderr")))
         }
         let statuses = pids.map { Subprocess.reap($0) }
@@ -100,10 +100,10 @@ enum RedisLoadBench {
         return Figures(rates: rates, clientRates: clientRates, window: window, statuses: statuses, own: own, busiest: breakdown)
     }
 
-    private static func total(_ calls: [String: Int64]) -> Int64 { calls.values.reduce(0, +) }
+    static func total(_ calls: [String: Int64]) -> Int64 { calls.values.reduce(0, +) }
 
     /// `calls=` of every cmdstat line, by command, per instance.
-    private static func callsByCommand(_ instances: InstanceSet) throws(BenchError) -> [[String: Int64]] {
+    static func callsByCommand(_ instances: InstanceSet) throws(BenchError) -> [[String: Int64]] {
         var result: [[String: Int64]] = []
         for reply in instances.broadcast(Command("INFO", "commandstats")) {
             guard case let .success(value) = reply, let text = value.text else {

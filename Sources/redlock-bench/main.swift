@@ -24,6 +24,7 @@ let measures: [(name: String, run: (Context, inout Report) -> Void)] = [
     ("start-up", StartupBench.run), ("hand-off", HandoffBench.run),
     ("in-process", RoundTripBench.run), ("load", RedisLoadBench.run),
     ("hung-instance", HungInstanceBench.run), ("modes", ModeStartupBench.run),
+    ("queue", QueueBench.run),
 ]
 let unknown = arguments.filter { name in !measures.contains { $0.name == name } }
 if !unknown.isEmpty {

@@ -78,16 +78,17 @@ struct Automation {
             return
         case let .done(mark):
             events?.emit("skipped", [("reason", .string("once")), ("once", .string(onceText))])
-            release(redlock: redlock, lease: lease, minHold: minHold, events: events, console: console)
+            Self.release(redlock: redlock, lease: lease, minHold: minHold, events: events, console: console)
             let silent = waiting.conflictStatus == 0 || console.quiet
             throw Failure(status: waiting.conflictStatus, silent ? nil : "skipped: '\(waiting.keyName)' already ran for --once '\(idName)'\(Self.describe(mark: mark))")
         case let .unknown(failures):
-            release(redlock: redlock, lease: lease, minHold: minHold, events: events, console: console)
+            Self.release(redlock: redlock, lease: lease, minHold: minHold, events: events, console: console)
             throw LockWaiting.unreachable(failures, quorum: redlock.quorum, what: "read the --once mark '\(idName)' of '\(waiting.keyName)'")
         }
     }
 
-    private func release(redlock: Redlock, lease: Lease, minHold: Duration?, events: EventStream?, console: Console) {
+    /// Releases a lease whose COMMAND is skipped (`--once`, `--if-newer`), keeping `--min-hold`.
+    static func release(redlock: Redlock, lease: Lease, minHold: Duration?, events: EventStream?, console: Console) {
         var keep: Duration?
         if let minHold {
             let left = minHold - (Instant.now() - lease.acquiredAt)

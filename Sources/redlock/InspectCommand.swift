@@ -193,6 +193,7 @@ enum InspectCommand {
         case .split: lines.append("  verdict: split, no quorum holds it (\(count))")
         case .unknown: lines.append("  verdict: unknown, fewer than a quorum answered (\(state.reachable) of \(state.quorum.instances) instances, \(state.quorum.needed) needed)")
         }
+        lines += QueueText.inspectLines(redlock.waitingLine(key: state.key), instances: redlock.quorum.instances)
         return lines.joined(separator: "\n")
     }
 
@@ -226,6 +227,7 @@ enum InspectCommand {
                     ("verdict", .string(state.verdict.rawValue)),
                     ("holder", holder),
                     ("holders", ModeHolders.json(state)),
+                    ("queue", QueueText.json(redlock.waitingLine(key: state.key))),
                     ("instances", .array(state.instances.enumerated().map { index, instance in
                         var ttl: JSONValue = .null
                         var error: JSONValue = .null

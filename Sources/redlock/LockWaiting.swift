@@ -18,6 +18,8 @@ struct LockWaiting {
     var events: EventStream.Target? = nil
     /// `-x`, `-s`, `-l N`, `--slots` (LockModeOptions.swift).
     let mode: LockMode
+    /// `--queue`, `--order-key`, `--supersede`: how waiters line up (Lock/Queue).
+    var line = LineOptions()
 
     static func from(_ invocation: Invocation) throws(Failure) -> LockWaiting {
         let command = invocation.command?.rawValue
@@ -33,7 +35,9 @@ struct LockWaiting {
         if invocation.has("no-wait") { waitLimit = .zero }
         let unreachableTimeout = try Config.duration(invocation, "unreachable-timeout") ?? WaitPolicy.defaultUnreachableTimeout
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        return LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"), mode: try mode(invocation))
+        var waiting = LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"), mode: try mode(invocation))
+        waiting.line = try LineOptions.from(invocation)
+        return waiting
     }
 
     /// Waits for the lock. A signal in `inbox` ends the wait with status 128+N.
@@ -47,9 +51,8 @@ struct LockWaiting {
         /// The attempt the live line shows, and when it was made (its lease counts down).
         var shown: (attempt: AcquireAttempt, at: Instant)?
 
-        let outcome = redlock.acquire(
-            key: key, value: value, ttl: ttl, policy: policy,
-            pause: { delay, announcements in
+        var place: QueuePlace?
+        let pause = { (delay: Duration, announcements: [FileDescriptor]) -> Bool in
                 let end = Instant.now() + delay
                 while true {
                     // On a terminal the line is redrawn every second, however long the pause.
@@ -58,15 +61,15 @@ struct LockWaiting {
                     stoppedBy = inbox.drain().first { $0 != .child && $0 != .terminalOutput }
                     if stoppedBy != nil { return false }
                     if ready.contains(where: { !$0.isEmpty }) || end.remaining() == .zero { return true }
-                    if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at))") }
+                    if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at, place: place))") }
                 }
-            },
-            onAttempt: { attempt in
+            }
+        let onAttempt = { (attempt: AcquireAttempt) -> Void in
                 log(attempt, console: console)
                 guard waitLimit != .zero else { return }
                 let now = Instant.now()
                 shown = (attempt, now)
-                let line = "waiting for '\(keyName)': \(Self.describe(attempt))"
+                let line = "waiting for '\(keyName)': \(Self.describe(attempt, place: place))"
                 if !waiting {
                     waiting = true
                     if console.statusIsLive { console.status(line) } else { console.note(line) }
@@ -75,8 +78,24 @@ struct LockWaiting {
                     console.status(line)
                     lastStatus = now
                 }
-            },
-            attempt: (redlock.kind as? Slots).map { redlock.slotAttempts($0, value: value, ttl: ttl) })
+            }
+        // `--events`: "queued" with the first place we learn, "position" when it changes.
+        let onPlace = { (now: QueuePlace) -> Void in
+            let before = place
+            place = now
+            guard let events, before?.position != now.position else { return }
+            events.emit(before == nil ? "queued" : "position", [("position", .integer(Int64(now.position))), ("waiting", .integer(Int64(now.waiting)))])
+        }
+        let outcome: AcquireOutcome
+        switch self.line.wait(redlock, key: key, value: value, ttl: ttl, policy: policy, waiting: waitLimit != .zero, pause: pause, onAttempt: onAttempt, onPlace: onPlace,
+                              attempt: (redlock.kind as? Slots).map { redlock.slotAttempts($0, value: value, ttl: ttl) }) {
+        case let .outcome(finished):
+            outcome = finished
+        case let .superseded(by: newer):
+            if waiting { console.clearStatus() }
+            let who = newer.map { QueueText.waiter($0) } ?? "a newer waiter"
+            throw Failure(status: conflictStatus, console.quiet ? nil : "skipped: '\(keyName)' superseded by \(who), queued after us (--supersede)")
+        }
 
         if waiting { console.clearStatus() }
         if !redlock.instances.duplicateIdentities().isEmpty, case let .finished(.acquired(lease, _)) = outcome {
@@ -133,7 +152,11 @@ struct LockWaiting {
     }
 
     /// "held by web-3 pid 4242 (deploy) for 2m13s, lease 21s left".
-    static func describe(_ attempt: AcquireAttempt, elapsed: Duration = .zero) -> String {
+    static func describe(_ attempt: AcquireAttempt, elapsed: Duration = .zero, place: QueuePlace? = nil) -> String {
+        if let place, case .busy = attempt {
+            let held = describe(attempt, elapsed: elapsed)
+            return QueueText.place(place) + (attempt.contention?.holders.isEmpty == true ? "" : "; " + held)
+        }
         switch attempt {
         case .acquired:
             return "acquired"
@@ -146,6 +169,8 @@ struct LockWaiting {
             var text: String
             if let raw = contention.likelyHolder, LockValue.decode(raw) != nil {
                 text = "held by " + InstanceStateText.holder(raw)
+            } else if contention.holders.isEmpty && contention.granted == 0 {
+                text = "free, but others are first in line"
             } else if contention.holders.isEmpty {
                 text = "split between attempts"
             } else {

@@ -113,6 +113,15 @@ enum OptionTable {
                    "record TEXT as the holder's command (readable in Redis)"),
         OptionSpec("unreachable-timeout", nil, "D", .duration, commands: locking, default: "1m",
                    "give up with 69 after D of attempts that reach no quorum (or at --wait's end)"),
+        // Waiting in line (Lock/Queue). One help line each: `run --help` fits a screen.
+        OptionSpec("queue", nil, "MODE", .text, commands: locking, default: "fifo",
+                   "fifo: served in line; none: race"),
+        OptionSpec("order-key", nil, "N", .integer(0...Int.max), commands: locking,
+                   "serve waiters by N, smallest first"),
+        .flag("supersede", commands: locking,
+                   "give up once a newer waiter is in line"),
+        OptionSpec("if-newer", nil, "N", .integer(0...Int.max), commands: [.run],
+                   "skip COMMAND unless N is above KEY's mark"),
 
         // Lock modes (Lock/Kinds): one holder, shared holders, or N slots.
         .flag("exclusive", "x", commands: locking,

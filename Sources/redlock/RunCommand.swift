@@ -11,6 +11,8 @@ enum RunCommand {
         var plan: Runner.Plan
         /// `--once ID`, `--once-keep`, `--events`/`--events-fd` (Automation.swift).
         var automation: Automation
+        /// `--if-newer N`: checked once the lock is held, recorded after COMMAND exits 0.
+        var ifNewer: IfNewer?
 
         static func from(_ invocation: Invocation) throws(Failure) -> Options {
             let waiting = try LockWaiting.from(invocation)
@@ -54,7 +56,7 @@ enum RunCommand {
                 }
             }
             plan.leftovers = leftovers
-            return Options(waiting: waiting, commandLine: invocation.commandLine, plan: plan, automation: try Automation.from(invocation))
+            return Options(waiting: waiting, commandLine: invocation.commandLine, plan: plan, automation: try Automation.from(invocation), ifNewer: try IfNewer.from(invocation))
         }
     }
 
@@ -91,6 +93,7 @@ enum RunCommand {
         let lease = try waiting.acquire(redlock, key: key, value: value, inbox: inbox, console: console, events: events)
         events?.emit("acquired", Automation.acquiredFields(lease, redlock: redlock, waited: Instant.now() - askedAt))
         try automation.skipIfDone(redlock: redlock, lease: lease, waiting: waiting, minHold: options.plan.minHold, events: events, console: console)
+        try options.ifNewer?.check(redlock, lease: lease, key: key, waiting: waiting, minHold: options.plan.minHold, events: events, console: console)
 
         // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
         var added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
@@ -143,6 +146,7 @@ enum RunCommand {
                 // Still under the lock: the done mark is written only while our token holds.
                 if stoppedBy == nil && status == .exited(0) {
                     onceMarked = automation.markDone(redlock: redlock, lease: lease, waiting: waiting, console: console)
+                    options.ifNewer?.record(redlock, lease: lease, key: key, keyName: waiting.keyName, console: console)
                 }
             case let .released(tally, keep):
                 events?.emit("released", Automation.releasedFields(tally, redlock: redlock, keptFor: keep, onceMarked: onceMarked))

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 /// How waiters wait: woken by release announcements, not by polling, and never deaf.
+/// These are the racing waiters (`--queue none`); QueueTests has the same for the line.
 @Suite struct WaitingTests {
     /// `calls=` of each command in INFO commandstats.
     private static func callsByCommand(_ server: RedisServer) throws -> [String: Int] {
@@ -23,10 +24,10 @@ import Testing
             _ = try server.client().command("SET", "held", "someone-else", "PX", "60000")
         }
         // Load the script first, so that the count below is of EVALSHA alone.
-        #expect(try redlock(["run", "-n", "held", "--", "true"], environment: redis.environment).status == 75)
+        #expect(try redlock(["run", "--queue", "none", "-n", "held", "--", "true"], environment: redis.environment).status == 75)
         let before = try redis.servers.map(Self.callsByCommand)
         let waiters = try (0..<4).map { _ in
-            try RedlockProcess(["run", "-q", "--wait", "2s", "held", "--", "true"], environment: redis.environment)
+            try RedlockProcess(["run", "--queue", "none", "-q", "--wait", "2s", "held", "--", "true"], environment: redis.environment)
         }
         for waiter in waiters { #expect(try waiter.wait(timeout: 30).status == 75) }
         for (index, server) in redis.servers.enumerated() {
@@ -45,7 +46,7 @@ import Testing
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
         let token = try redlock(["acquire", "--ttl", "60s", "held"], environment: redis.environment).stdout.trimmingCharacters(in: .newlines)
-        let waiter = try RedlockProcess(["run", "--wait", "50s", "held", "--", "echo", "got it"], environment: redis.environment)
+        let waiter = try RedlockProcess(["run", "--queue", "none", "--wait", "50s", "held", "--", "echo", "got it"], environment: redis.environment)
         let subscribed = eventually(timeout: 10) {
             redis.commandOnEach("PUBSUB", "NUMSUB", "redlock:released:held").allSatisfy { $0?.elements?.last?.int == 1 }
         }

@@ -69,7 +69,7 @@ public struct AnyHolder: LockKind {
         return holdings.isEmpty ? .free : .held(holdings)
     }
 
-    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || LockKeys.isModeHelperKey(key) || OnceMark.isMarkKey(key) }
+    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || LockKeys.isModeHelperKey(key) || OnceMark.isMarkKey(key) || QueueKeys.isHelperKey(key) }
     public func stillHeldProbe(key: [UInt8]) -> Command { Command("PTTL", [key]) }
     public func isStillHeld(_ reply: Reply) -> Bool { reply != .integer(-2) && reply.integer != nil }
     public func releaseChannel(for key: [UInt8]) -> [UInt8] { LockKeys.releaseChannel(for: key) }
@@ -79,11 +79,18 @@ public struct AnyHolder: LockKind {
         /// base, channel or "". Finds the holder whose value
         /// starts with the prefix (plain key, shared holder, then the mode's slots) and
         /// renews or deletes it; "clear" deletes every holder of every mode. 1: done, 0: not ours.
-        static let step = LuaScript("step", ModeLua.prelude + """
+        /// An announced release also wakes the first in KEY's queue (`{KEY}:queue`, named
+        /// here from the tag base, as its channel from KEY: still ten words at most), which
+        /// listens on its own channel only.
+        static let step = LuaScript("step", ModeLua.prelude + QueueScripts.helpers + """
+
             local action, prefix, ttl, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
             local key, shared, modeKey, writer, slots = KEYS[1], ARGV[4] .. ':shared', ARGV[4] .. ':mode', ARGV[4] .. ':writer', ARGV[4] .. ':slot:'
             local function done()
-              if action ~= 'extend' and channel ~= '' then redis.call('PUBLISH', channel, 'released') end
+              if action ~= 'extend' and channel ~= '' then
+                redis.call('PUBLISH', channel, 'released')
+                wake_head(ARGV[4] .. ':queue', 'redlock:queue:' .. KEYS[1] .. ':', 'released')
+              end
               return 1
             end
             local mode = redis.call('GET', modeKey)

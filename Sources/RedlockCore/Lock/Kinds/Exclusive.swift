@@ -26,11 +26,11 @@ public struct Exclusive: LockKind {
     }
 
     public func release(key: [UInt8], token: LockToken, announce: Bool) -> ScriptCall {
-        ScriptCall(Scripts.release, keys: [key], arguments: [token.ownershipPrefix, announce ? releaseChannel(for: key) : []])
+        ScriptCall(Scripts.release, keys: [key, QueueKeys.queueKey(for: key)], arguments: [token.ownershipPrefix, announce ? releaseChannel(for: key) : [], QueueKeys.waiterChannelPrefix(for: key)])
     }
 
     public func forceRelease(key: [UInt8], token: LockToken?) -> ScriptCall {
-        ScriptCall(Scripts.forceRelease, keys: [key], arguments: [token?.ownershipPrefix ?? [], releaseChannel(for: key)])
+        ScriptCall(Scripts.forceRelease, keys: [key, QueueKeys.queueKey(for: key)], arguments: [token?.ownershipPrefix ?? [], releaseChannel(for: key), QueueKeys.waiterChannelPrefix(for: key)])
     }
 
     /// 1: done; 0: not ours (or nothing to delete).
@@ -63,7 +63,7 @@ public struct Exclusive: LockKind {
 
     public func isStillHeld(_ reply: Reply) -> Bool { reply != .integer(-2) && reply.integer != nil }
 
-    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || OnceMark.isMarkKey(key) }
+    public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || OnceMark.isMarkKey(key) || QueueKeys.isHelperKey(key) }
 
     public func releaseChannel(for key: [UInt8]) -> [UInt8] { LockKeys.releaseChannel(for: key) }
 }
@@ -80,16 +80,21 @@ extension Exclusive {
             return 1
             """)
 
-        /// KEYS[1] = key, ARGV[1] = ownership prefix or "", ARGV[2] = release channel.
+        /// KEYS[1] = key, KEYS[2] = its queue, ARGV[1] = ownership prefix or "", ARGV[2] =
+        /// release channel, ARGV[3] = the queue's channel prefix.
         /// Deletes the key whoever holds it, or with a prefix only where it matches, and wakes
-        /// waiters. Returns 1 when deleted, 0 when not.
-        static let forceRelease = LuaScript("forceRelease", """
+        /// waiters: those that race, and the first in line (only it). Returns 1 when deleted, 0 when not.
+        static let forceRelease = LuaScript("forceRelease", QueueScripts.helpers + """
+
             if ARGV[1] ~= '' then
               local value = redis.call('GET', KEYS[1])
               if not value or string.sub(value, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
             end
             local deleted = redis.call('DEL', KEYS[1])
-            if deleted > 0 then redis.call('PUBLISH', ARGV[2], 'released') end
+            if deleted > 0 then
+              redis.call('PUBLISH', ARGV[2], 'released')
+              wake_head(KEYS[2], ARGV[3], 'released')
+            end
             return deleted
             """)
 
@@ -104,14 +109,20 @@ extension Exclusive {
             return 0
             """)
 
-        /// KEYS[1] = key, ARGV[1] = ownership prefix, ARGV[2] = release channel or "".
+        /// KEYS[1] = key, KEYS[2] = its queue, ARGV[1] = ownership prefix, ARGV[2] = release
+        /// channel or "" (no announcement), ARGV[3] = the queue's channel prefix.
         /// Deletes the key only where it holds our token, so a release never removes another
-        /// holder's lock, and announces it to waiters. Returns 1 or 0.
-        static let release = LuaScript("release", """
+        /// holder's lock, and announces it to waiters: those that race, and the first in line
+        /// on its own channel (only it wakes: no herd). Returns 1 or 0.
+        static let release = LuaScript("release", QueueScripts.helpers + """
+
             local value = redis.call('GET', KEYS[1])
             if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
               redis.call('DEL', KEYS[1])
-              if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], 'released') end
+              if ARGV[2] ~= '' then
+                redis.call('PUBLISH', ARGV[2], 'released')
+                wake_head(KEYS[2], ARGV[3], 'released')
+              end
               return 1
             end
             return 0

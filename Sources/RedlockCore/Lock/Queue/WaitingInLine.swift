@@ -1,0 +1,193 @@
+/// Where a waiter stands in KEY's queue, as a quorum of instances sees it.
+public struct QueuePlace: Sendable, Equatable {
+    /// 1 for the first in line.
+    public let position: Int
+    /// How many are in line, us included.
+    public let waiting: Int
+    /// The waiter just ahead of us; nil when we are first.
+    public let ahead: QueueTicket?
+    /// The waiter just behind us; nil when we are last (`--supersede` gives up otherwise).
+    public let behind: QueueTicket?
+}
+
+/// What waiting in line ended with.
+public enum LineOutcome: Sendable {
+    case outcome(AcquireOutcome)
+    /// `--supersede`: a newer waiter joined the line, so this one gave up (and left).
+    case superseded(by: QueueTicket?)
+}
+
+extension Redlock {
+    /// How often a waiter renews its entry: a dead process leaves the line at once (its
+    /// channel loses its listener); this only bounds a vanished host's entry.
+    static let queueRefresh = Duration.seconds(30)
+    /// How often the second in line looks whether the first is still there (the first may
+    /// die before it takes the lock, and nobody announces that).
+    static let secondLooks = Duration.seconds(3)
+
+    /// Waits for the lock in KEY's queue, served in ticket order: joins the line with the
+    /// first refused attempt, listens on its own channel (a release wakes only the first in
+    /// line), renews its entry, and tries only when first. Leaves the line at once when it
+    /// gives up, is interrupted, or is superseded (`supersede`).
+    ///
+    /// A free key with nobody in line is taken in one round, as without a queue.
+    public func acquireInLine(
+        key: [UInt8], value: LockValue, ttl: Duration, ticket: QueueTicket, policy: WaitPolicy, supersede: Bool,
+        pause: (Duration, [FileDescriptor]) -> Bool,
+        onAttempt: (AcquireAttempt) -> Void = { _ in }, onPlace: (QueuePlace) -> Void = { _ in }
+    ) -> LineOutcome {
+        var policy = policy
+        let quorum = self.quorum
+        // The writer side of KEY's reader/writer lock, in line: shared holders and modes still refuse.
+        let inLine = Redlock(instances: instances, kind: InLine(ticket: ticket, base: kind as? Exclusive ?? Exclusive()), restartGrace: restartGrace)
+        let channel = ticket.channel(for: key)
+        var subscriptions: InstanceSet?
+        defer { subscriptions?.closeAll() }
+        var listening = 0
+        var subscribeAgainAt = Instant.distantPast
+        var lastRefresh = Instant.now()
+        var place: QueuePlace?
+
+        var attempt = inLine.tryAcquire(key: key, value: value, ttl: ttl)
+        while true {
+            guard let contention = attempt.contention else {
+                // Granted: the instances that granted took us out of the line in the same
+                // script. One that refused us (we were not first there) keeps our entry only
+                // for the grace, as we stop listening now; one that failed may keep it longer,
+                // so only then is leaving worth a round on the next holder's clock.
+                if place != nil || subscriptions != nil, case let .acquired(_, failures) = attempt, !failures.isEmpty {
+                    leaveQueue(key: key, ticket: ticket)
+                }
+                return .outcome(.finished(attempt))
+            }
+            let decision: Quorum.Acquisition
+            if case .unreachable = attempt { decision = .unreachable } else { decision = .busy }
+            if policy.next(after: decision, ballot: contention.ballot, quorum: quorum, now: .now()) == .giveUp {
+                leaveQueue(key: key, ticket: ticket)
+                return .outcome(.finished(attempt))
+            }
+
+            // Listen on our own channel, on every instance that is not listening yet.
+            var justSubscribed = false
+            if !quorum.isReached(by: listening), Instant.now() >= subscribeAgainAt {
+                let set = subscriptions ?? InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
+                subscriptions = set
+                subscribeAgainAt = Instant.now() + .seconds(1)
+                let before = listening
+                listening = set.subscribe(to: channel, on: set.deafInstances)
+                justSubscribed = listening > before
+            }
+            if justSubscribed || place == nil {
+                // A wake-up sent before we listened went unheard: look where we stand.
+                place = lookUpPlace(key: key, ticket: ticket, refresh: false)
+                if let place { onPlace(place) }
+                if supersede, let place, place.behind != nil { leaveQueue(key: key, ticket: ticket); return .superseded(by: place.behind) }
+                if place?.position == 1 {
+                    attempt = inLine.tryAcquire(key: key, value: value, ttl: ttl)
+                    continue
+                }
+            }
+            onAttempt(attempt)
+
+            // The timer: the first in line wakes for the lease's expiry (a release is
+            // announced to it), the second looks now and then whether the first is still
+            // there, the others only renew their entries. Deaf, everyone polls gently.
+            let hears = quorum.isReached(by: listening)
+            let position = place?.position ?? 1
+            var delay: Duration
+            if !hears {
+                delay = .milliseconds(SecureRandom.uniform(in: 500...1000))
+            } else if position == 1 {
+                delay = min(.seconds(10), (contention.earliestExpiry ?? .seconds(10)) + .milliseconds(SecureRandom.uniform(in: 1...10)))
+                // Refused by shared holders: come back before our "writer waits" mark lapses
+                // (a shared release is announced to every waiter, not to the first in line).
+                if let soon = contention.retryAfter, soon < contention.earliestExpiry ?? .seconds(10) { delay = min(delay, soon) }
+            } else if position == 2 {
+                delay = Self.secondLooks
+            } else {
+                delay = Self.queueRefresh
+            }
+            delay = min(delay, lastRefresh + Self.queueRefresh - Instant.now())
+            if let latest = policy.latestRetry { delay = min(delay, latest - Instant.now()) }
+            delay = max(delay, .zero)
+
+            // Sleep until a message on our channel, the timer, or a signal.
+            let until = Instant.now() + delay
+            var woken = false
+            while true {
+                let descriptors = subscriptions?.listeningDescriptors ?? []
+                if listening > descriptors.count {
+                    listening = descriptors.count
+                    if !quorum.isReached(by: listening) { subscribeAgainAt = .distantPast; break }
+                }
+                let wait = subscriptions?.hasBufferedMessages == true ? Duration.zero : until.remaining()
+                guard pause(wait, descriptors) else {
+                    leaveQueue(key: key, ticket: ticket)
+                    return .outcome(.interrupted(attempt))
+                }
+                if let subscriptions, subscriptions.takeMessages() > 0 { woken = true; break }
+                if Instant.now() >= until { break }
+            }
+
+            let refresh = Instant.now() >= lastRefresh + Self.queueRefresh - .milliseconds(50)
+            if woken && !supersede {
+                // Only the first in line is woken by a release: try at once.
+                attempt = inLine.tryAcquire(key: key, value: value, ttl: ttl)
+                lastRefresh = Instant.now()
+                continue
+            }
+            if let latest = policy.latestRetry, Instant.now() >= latest {
+                attempt = position == 1 ? inLine.tryAcquire(key: key, value: value, ttl: ttl) : attempt
+                // The policy gives up on the next turn (after leaving the line).
+                if attempt.contention != nil { leaveQueue(key: key, ticket: ticket); return .outcome(.finished(attempt)) }
+                continue
+            }
+            let looked = lookUpPlace(key: key, ticket: ticket, refresh: refresh)
+            if refresh { lastRefresh = Instant.now() }
+            if let looked {
+                place = looked
+                onPlace(looked)
+                if supersede, looked.behind != nil { leaveQueue(key: key, ticket: ticket); return .superseded(by: looked.behind) }
+            }
+            if place?.position == 1 || !hears {
+                attempt = inLine.tryAcquire(key: key, value: value, ttl: ttl)
+                lastRefresh = Instant.now()
+            }
+        }
+    }
+
+    /// Our place as a quorum sees it: the replies sorted by position, the one a quorum is at
+    /// or ahead of. Nil when fewer than a quorum answered. Also renews our entry (`refresh`),
+    /// and rejoins where it was lost.
+    func lookUpPlace(key: [UInt8], ticket: QueueTicket, refresh: Bool) -> QueuePlace? {
+        let results = instances.evaluate(QueueScripts.position, keys: [QueueKeys.queueKey(for: key)],
+                                          arguments: [ticket.encoded, refresh ? Array("1".utf8) : Array("0".utf8), QueueKeys.waiterChannelPrefix(for: key)])
+        var places: [QueuePlace] = []
+        for result in results {
+            guard case let .success(reply)? = result, let items = reply.elements, items.count == 5,
+                  let position = items[0].integer, let waiting = items[1].integer else { continue }
+            func ticketAt(_ index: Int) -> QueueTicket? {
+                guard case let .bulk(bytes) = items[index], !bytes.isEmpty else { return nil }
+                return QueueTicket.decode(bytes)
+            }
+            places.append(QueuePlace(position: Int(position), waiting: Int(waiting), ahead: ticketAt(3), behind: ticketAt(4)))
+        }
+        guard quorum.isReached(by: places.count) else { return nil }
+        places.sort { $0.position < $1.position }
+        var chosen = places[quorum.needed - 1]
+        // Superseded only when a quorum has someone behind us.
+        if places.filter({ $0.behind != nil }).count < quorum.needed, chosen.behind != nil {
+            chosen = QueuePlace(position: chosen.position, waiting: chosen.waiting, ahead: chosen.ahead, behind: nil)
+        } else if chosen.behind == nil, let behind = places.first(where: { $0.behind != nil })?.behind, places.filter({ $0.behind != nil }).count >= quorum.needed {
+            chosen = QueuePlace(position: chosen.position, waiting: chosen.waiting, ahead: chosen.ahead, behind: behind)
+        }
+        return chosen
+    }
+
+    /// Leaves KEY's queue on every instance (idempotent); where the key is free, the new
+    /// first in line is woken.
+    public func leaveQueue(key: [UInt8], ticket: QueueTicket) {
+        _ = instances.evaluate(QueueScripts.leave, keys: [key, QueueKeys.queueKey(for: key)],
+                               arguments: [ticket.encoded, QueueKeys.waiterChannelPrefix(for: key)])
+    }
+}

@@ -1,0 +1,27 @@
+/// KEY's queue as `inspect` shows it: every waiter still there on some instance, in ticket
+/// order (the order they will be served in), with how many instances have it.
+public struct WaitingLine: Sendable {
+    public struct Entry: Sendable {
+        public let ticket: QueueTicket
+        /// On how many instances the entry stands.
+        public let instances: Int
+    }
+
+    public let entries: [Entry]
+}
+
+extension Redlock {
+    /// Reads KEY's queue on every instance (read-only): the union, in order.
+    public func waitingLine(key: [UInt8]) -> WaitingLine {
+        var seen: [[UInt8]: Int] = [:]
+        let results = instances.evaluate(QueueScripts.list, keys: [QueueKeys.queueKey(for: key)], arguments: [QueueKeys.waiterChannelPrefix(for: key)])
+        for result in results {
+            guard case let .success(reply)? = result, let items = reply.elements else { continue }
+            for case let .bulk(bytes) in items { seen[bytes, default: 0] += 1 }
+        }
+        let entries = seen.keys.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { bytes in
+            QueueTicket.decode(bytes).map { WaitingLine.Entry(ticket: $0, instances: seen[bytes] ?? 0) }
+        }
+        return WaitingLine(entries: entries)
+    }
+}

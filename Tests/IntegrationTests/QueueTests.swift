@@ -1,0 +1,329 @@
+import Foundation
+import Testing
+
+/// Waiting in line (SPEC "Waiting in line"): waiters are served in the order they joined,
+/// or by `--order-key`; a dead waiter leaves the line; `--supersede` and `--if-newer`.
+@Suite struct QueueTests {
+    /// Holds KEY with `redlock acquire` (60 s) and returns the token.
+    private static func hold(_ key: String, _ redis: RedisFixture) throws -> String {
+        let result = try redlock(["acquire", "--ttl", "60s", key], environment: redis.environment)
+        #expect(result.status == 0, "\(result)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// How many waiters `inspect --json` lists in KEY's queue.
+    private static func queued(_ key: String, _ redis: RedisFixture) -> Int {
+        guard let result = try? redlock(["inspect", "--json", key], environment: redis.environment),
+              let document = try? JSON.parse(result.stdout) else { return -1 }
+        return document["locks"]?[0]?["queue"]?.arrayValue?.count ?? -1
+    }
+
+    /// A waiter that appends NAME to $D/order under the lock.
+    private static func waiter(_ name: String, _ key: String, _ redis: RedisFixture, _ scratch: TestScratch, options: [String] = []) throws -> RedlockProcess {
+        try RedlockProcess(["run", "--wait", "60s"] + options + [key, "--", "sh", "-c", "echo \(name) >> \"$D/order\"; sleep 0.1"],
+                           environment: redis.environment.merging(["D": scratch.path]) { $1 })
+    }
+
+    @Test func fiveWaitersStartedApartGetTheLockInTheOrderTheyCame() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        var waiters: [RedlockProcess] = []
+        for name in ["A", "B", "C", "D", "E"] {
+            waiters.append(try Self.waiter(name, "deploy", redis, scratch))
+            sleep(milliseconds: 300)
+        }
+        #expect(eventually { Self.queued("deploy", redis) == 5 })
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        for waiter in waiters { #expect(try waiter.wait(timeout: 30).status == 0) }
+        #expect(scratch.read("order") == "A\nB\nC\nD\nE\n")
+    }
+
+    @Test func waitingStatusAndInspectShowTheLine() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let first = try Self.waiter("A", "deploy", redis, scratch, options: ["--order-key", "7"])
+        #expect(eventually { Self.queued("deploy", redis) == 1 })
+        let second = try Self.waiter("B", "deploy", redis, scratch, options: ["--order-key", "8"])
+        #expect(eventually { Self.queued("deploy", redis) == 2 })
+        let text = try redlock(["inspect", "deploy"], environment: redis.environment)
+        #expect(text.stdout.contains("queue:   2 waiting"), "\(text)")
+        #expect(text.stdout.contains("1. ") && text.stdout.contains("pid \(first.pid)") && text.stdout.contains("order key 7"), "\(text)")
+        #expect(text.stdout.contains("2. ") && text.stdout.contains("pid \(second.pid)"), "\(text)")
+        let document = try JSON.parse(try redlock(["inspect", "--json", "deploy"], environment: redis.environment).stdout)
+        let queue = document["locks"]?[0]?["queue"]
+        #expect(queue?[0]?["position"]?.intValue == 1)
+        #expect(queue?[0]?["pid"]?.intValue == Int(first.pid))
+        #expect(queue?[0]?["order_key"]?.intValue == 7)
+        #expect(queue?[1]?["pid"]?.intValue == Int(second.pid))
+        #expect(queue?[1]?["since"]?.stringValue?.isEmpty == false)
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        let a = try first.wait(timeout: 30)
+        let b = try second.wait(timeout: 30)
+        #expect(a.stderr.contains("first in line"), "\(a)")
+        #expect(b.stderr.contains("2nd in line, behind ") && b.stderr.contains("pid \(first.pid)"), "\(b)")
+        #expect(Self.queued("deploy", redis) == 0)
+    }
+
+    @Test func killedWaiterLeavesTheLineWithinSecondsAndOneThatGivesUpAtOnce() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let doomed = try Self.waiter("A", "deploy", redis, scratch)
+        #expect(eventually { Self.queued("deploy", redis) == 1 })
+        let next = try Self.waiter("B", "deploy", redis, scratch)
+        #expect(eventually { Self.queued("deploy", redis) == 2 })
+        // First in line, killed: it can never take the lock, and must not block B.
+        doomed.signal(SIGKILL)
+        _ = try doomed.wait(timeout: 10)
+        #expect(eventually(timeout: 5) { Self.queued("deploy", redis) == 1 }, "a dead waiter leaves the line within a few seconds")
+        let released = Date()
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        #expect(try next.wait(timeout: 30).status == 0)
+        #expect(Date().timeIntervalSince(released) < 8, "served within seconds, not after the dead waiter's entry lifetime")
+        #expect(scratch.read("order") == "B\n")
+
+        // A waiter that gives up leaves at once. (First the line empties: an instance that
+        // refused B, granted on the others, keeps B's entry for the grace, 3 s.)
+        #expect(eventually { Self.queued("deploy", redis) == 0 })
+        let again = try Self.hold("deploy", redis)
+        let impatient = try redlock(["run", "-q", "--wait", "1s", "deploy", "--", "true"], environment: redis.environment)
+        #expect(impatient.status == 75)
+        #expect(Self.queued("deploy", redis) == 0, "\((try? redlock(["inspect", "deploy"], environment: redis.environment).stdout) ?? "")")
+        _ = again
+    }
+
+    @Test func orderKeysServeSmallestFirstWhateverTheOrderOfJoining() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        var waiters: [RedlockProcess] = []
+        for key in ["30", "10", "20"] {
+            waiters.append(try Self.waiter(key, "deploy", redis, scratch, options: ["--order-key", key]))
+            #expect(eventually { Self.queued("deploy", redis) == waiters.count })
+        }
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        for waiter in waiters { #expect(try waiter.wait(timeout: 30).status == 0) }
+        #expect(scratch.read("order") == "10\n20\n30\n")
+    }
+
+    @Test func supersededWaiterSkipsNamingTheNewerOne() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let older = try Self.waiter("old", "deploy", redis, scratch, options: ["--supersede", "--order-key", "41"])
+        #expect(eventually { Self.queued("deploy", redis) == 1 })
+        let newer = try Self.waiter("new", "deploy", redis, scratch, options: ["--supersede", "--order-key", "42"])
+        let skipped = try older.wait(timeout: 15)
+        #expect(skipped.status == 75, "\(skipped)")
+        let lines = skipped.stderr.split(separator: "\n")
+        #expect(lines.last?.hasPrefix("redlock: skipped: ") == true, "\(skipped)")
+        #expect(lines.last?.contains("pid \(newer.pid)") == true && lines.last?.contains("order key 42") == true, "\(skipped)")
+        #expect(eventually { Self.queued("deploy", redis) == 1 }, "the superseded waiter left the line")
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        #expect(try newer.wait(timeout: 30).status == 0)
+        #expect(scratch.read("order") == "new\n")
+        // An older waiter that arrives after a newer one is already in line skips too.
+        let token2 = try Self.hold("deploy", redis)
+        let newest = try Self.waiter("n50", "deploy", redis, scratch, options: ["--supersede", "--order-key", "50"])
+        #expect(eventually { Self.queued("deploy", redis) == 1 })
+        let late = try redlock(["run", "--wait", "10s", "--supersede", "--order-key", "49", "deploy", "--", "true"], environment: redis.environment)
+        #expect(late.status == 75 && late.stderr.contains("redlock: skipped: "), "\(late)")
+        #expect(try redlock(["release", "--token", token2, "deploy"], environment: redis.environment).status == 0)
+        #expect(try newest.wait(timeout: 30).status == 0)
+    }
+
+    @Test func ifNewerRunsOnlyForALargerNumberAndRecordsOnlySuccess() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let run = { (n: String, command: [String]) throws -> RunResult in
+            try redlock(["run", "--if-newer", n, "deploy", "--"] + command, environment: redis.environment)
+        }
+        #expect(try run("5", ["echo", "five"]).stdout == "five\n")
+        let same = try run("5", ["echo", "again"])
+        #expect(same.status == 75 && same.stdout.isEmpty, "\(same)")
+        #expect(same.stderr.hasPrefix("redlock: skipped: ") && same.stderr.split(separator: "\n").count == 1, "\(same)")
+        // A skip is an event, and the lock is released, as for --once.
+        let scratch = try TestScratch()
+        let older = try redlock(["run", "--if-newer", "4", "--events", scratch.file("events.jsonl"), "deploy", "--", "echo", "older"], environment: redis.environment)
+        #expect(older.status == 75 && older.stdout.isEmpty, "\(older)")
+        let events = (scratch.read("events.jsonl") ?? "").split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+        #expect(events.map { $0["event"]?.stringValue ?? "" } == ["acquired", "skipped", "released"], "\(events)")
+        #expect(events.dropFirst().first?["reason"]?.stringValue == "if_newer" && events.dropFirst().first?["mark"]?.intValue == 5, "\(events)")
+        // A failed COMMAND does not move the mark.
+        #expect(try run("7", ["false"]).status == 1)
+        #expect(try run("6", ["echo", "six"]).stdout == "six\n")
+        #expect(try redlock(["run", "-E", "0", "--if-newer", "6", "deploy", "--", "echo", "x"], environment: redis.environment).status == 0)
+        // The lock was released after a skip.
+        #expect(try redlock(["run", "-n", "deploy", "--", "true"], environment: redis.environment).status == 0)
+        // The mark is on every instance that the write reached (all three here).
+        for value in redis.commandOnEach("GET", "{deploy}:mark") { #expect(value?.string == "6") }
+    }
+
+    @Test func acquireWaitsInLineToo() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let token = try Self.hold("steps", redis)
+        let first = try RedlockProcess(["acquire", "--wait", "30s", "steps"], environment: redis.environment)
+        #expect(eventually { Self.queued("steps", redis) == 1 })
+        let second = try RedlockProcess(["acquire", "--wait", "30s", "steps"], environment: redis.environment)
+        #expect(eventually { Self.queued("steps", redis) == 2 })
+        #expect(try redlock(["release", "--token", token, "steps"], environment: redis.environment).status == 0)
+        let got = try first.wait(timeout: 30)
+        #expect(got.status == 0)
+        #expect(second.isRunning, "the second waits for the first's release")
+        #expect(try redlock(["release", "--token", got.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "steps"], environment: redis.environment).status == 0)
+        #expect(try second.wait(timeout: 30).status == 0)
+    }
+
+    @Test func noWaitNeverJoinsAndQueueNoneRaces() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        _ = try Self.hold("k", redis)
+        #expect(try redlock(["run", "-n", "-q", "k", "--", "true"], environment: redis.environment).status == 75)
+        #expect(Self.queued("k", redis) == 0)
+        let racer = try RedlockProcess(["run", "--queue", "none", "--wait", "2s", "-q", "k", "--", "true"], environment: redis.environment)
+        sleep(milliseconds: 500)
+        #expect(Self.queued("k", redis) == 0, "--queue none does not join the line")
+        #expect(try racer.wait(timeout: 20).status == 75)
+        let bad = try redlock(["run", "--queue", "lifo", "k", "--", "true"], environment: redis.environment)
+        #expect(bad.status == 64 && bad.stderr.hasPrefix("redlock: "), "\(bad)")
+    }
+
+    /// The queue composes with the reader/writer lock: a writer in line is still the writer
+    /// side, so it waits for the shared holders (marking that it waits, so no new one joins),
+    /// and the writers behind it keep their order.
+    @Test func anExclusiveWaiterInLineWaitsForASharedHolder() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let reader = try redlock(["acquire", "--env", "-s", "--ttl", "60s", "db"], environment: redis.environment)
+        #expect(reader.status == 0, "\(reader)")
+        let token = reader.stdout.split(separator: "\n").first { $0.hasPrefix("REDLOCK_TOKEN=") }.map { String($0.dropFirst("REDLOCK_TOKEN=".count)) } ?? ""
+        let first = try Self.waiter("A", "db", redis, scratch, options: ["--queue", "fifo"])
+        #expect(eventually { Self.queued("db", redis) == 1 })
+        let second = try Self.waiter("B", "db", redis, scratch)
+        #expect(eventually { Self.queued("db", redis) == 2 })
+        #expect(eventually { redis.commandOnEach("EXISTS", "{db}:writer").allSatisfy { $0?.int == 1 } }, "the first in line marks that a writer waits")
+        // Longer than the mark's TTL: the first in line keeps it up, and nobody gets in.
+        for _ in 0..<4 {
+            #expect(try redlock(["run", "-n", "-s", "db", "--", "true"], environment: redis.environment).status == 75)
+            sleep(milliseconds: 1000)
+        }
+        #expect(first.isRunning && second.isRunning, "no writer took the lock beside a shared holder")
+        #expect(scratch.read("order") == nil || scratch.read("order") == "")
+        #expect(redis.commandOnEach("GET", "db").allSatisfy { $0?.string == nil }, "no exclusive holder beside the shared one")
+        #expect(try redlock(["release", "--token", token, "db"], environment: redis.environment).status == 0)
+        #expect(try first.wait(timeout: 30).status == 0)
+        #expect(try second.wait(timeout: 30).status == 0)
+        #expect(scratch.read("order") == "A\nB\n")
+        // An instance that refused a waiter granted elsewhere keeps its entry for the grace (3 s).
+        #expect(eventually { Self.queued("db", redis) == 0 })
+    }
+
+    @Test func noWaitDoesNotTakeAFreeLockFromTheFirstInLine() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let first = try Self.waiter("first", "deploy", redis, scratch)
+        #expect(eventually { Self.queued("deploy", redis) == 1 })
+        // Stopped, it still listens (its connections stay open): it stays first in line.
+        first.signal(SIGSTOP)
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        let jumper = try redlock(["run", "-n", "deploy", "--", "echo", "jumped"], environment: redis.environment)
+        #expect(jumper.status == 75 && jumper.stdout.isEmpty, "\(jumper)")
+        #expect(jumper.stderr.contains("others are first in line"), "\(jumper)")
+        first.signal(SIGCONT)
+        #expect(try first.wait(timeout: 30).status == 0)
+        #expect(scratch.read("order") == "first\n")
+    }
+
+    /// The queue only refuses: with instances restarted empty (queue and lock gone there)
+    /// while queued contenders hand the lock around, no two critical sections overlap.
+    @Test func queuedContendersNeverOverlapWhileInstancesRestartEmpty() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let binary = try RedlockBinary.executableURL().path
+        let end = Date().addingTimeInterval(10)
+        let run = "\"$R\" run --ttl 1s --restart-grace 1500ms --wait 3s --op-timeout 150ms line -- sh -c 'flock -n \"$D/detector\" sh -c \"echo x >> $D/sections; sleep 0.05\" || echo overlap >> \"$D/overlaps\"'"
+        let loop = "while [ $(date +%s) -lt \(Int(end.timeIntervalSince1970)) ]; do \(run); echo $? >> \"$D/codes\"; done"
+        let contenders = try (0..<5).map { _ in
+            try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", loop],
+                               environment: redis.environment.merging(["D": scratch.path, "R": binary]) { $1 })
+        }
+        var restarts = 0
+        while Date() < end {
+            sleep(milliseconds: 1500)
+            try redis.servers[restarts % 3].restartEmpty()
+            restarts += 1
+        }
+        for contender in contenders { _ = try contender.wait(timeout: 60) }
+        let sections = scratch.read("sections")?.split(separator: "\n").count ?? 0
+        let codes = scratch.read("codes")?.split(separator: "\n").compactMap { Int($0) } ?? []
+        #expect(scratch.read("overlaps") == nil, "critical sections overlapped")
+        #expect(sections >= 10, "the lock kept changing hands: \(sections) sections")
+        #expect(codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(codes)")
+        #expect(restarts >= 4)
+    }
+
+    /// `calls=` of each command in INFO commandstats.
+    private static func callsByCommand(_ server: RedisServer) throws -> [String: Int] {
+        let info = try server.client().command("INFO", "commandstats").string ?? ""
+        var calls: [String: Int] = [:]
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
+            let name = line.dropFirst("cmdstat_".count).prefix { $0 != ":" }
+            guard let range = line.range(of: "calls=") else { continue }
+            calls[String(name)] = Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        return calls
+    }
+
+    @Test func waitersInLineDoNotPollAndAReleaseWakesOnlyTheFirst() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("held", redis)
+        // Load every script first (a first use costs an EVALSHA and an EVAL): a release, a
+        // wait in line that gives up.
+        #expect(try redlock(["run", "-n", "warm", "--", "true"], environment: redis.environment).status == 0)
+        #expect(try redlock(["run", "-q", "--wait", "300ms", "held", "--", "true"], environment: redis.environment).status == 75)
+        var waiters: [RedlockProcess] = []
+        for index in 0..<5 {
+            waiters.append(try RedlockProcess(["run", "--wait", "60s", "held", "--", "sh", "-c", "echo \(index) >> \"$D/order\"; sleep 1.5"],
+                                              environment: redis.environment.merging(["D": scratch.path]) { $1 }))
+            #expect(eventually { Self.queued("held", redis) == index + 1 })
+        }
+        // In line, nobody polls: over 2 s the five send at most the second's looks (every 3 s).
+        var before = try redis.servers.map(Self.callsByCommand)
+        sleep(milliseconds: 2000)
+        for (index, server) in redis.servers.enumerated() {
+            let after = try Self.callsByCommand(server)
+            #expect((after["evalsha"] ?? 0) - (before[index]["evalsha"] ?? 0) <= 1, "\(after)")
+        }
+        // A release wakes the first alone: the release, its attempt and its leaving, and the
+        // second's look every 3 s (then first, it tries once); a herd would be four more
+        // attempts at once.
+        let windowStart = Date()
+        before = try redis.servers.map(Self.callsByCommand)
+        #expect(try redlock(["release", "--token", token, "held"], environment: redis.environment).status == 0)
+        #expect(eventually { scratch.read("order") == "0\n" })
+        sleep(milliseconds: 500)
+        let looks = Int(Date().timeIntervalSince(windowStart) / 3) + 1
+        for (index, server) in redis.servers.enumerated() {
+            let after = try Self.callsByCommand(server)
+            let sent = { (command: String) in (after[command] ?? 0) - (before[index][command] ?? 0) }
+            let changed = after.keys.filter { sent($0) > 0 }.map { "\($0) \(sent($0))" }
+            #expect(sent("evalsha") + sent("eval") <= 3 + 2 * looks, "\(changed)")
+        }
+        for waiter in waiters { #expect(try waiter.wait(timeout: 60).status == 0) }
+        #expect(scratch.read("order") == "0\n1\n2\n3\n4\n")
+    }
+}

@@ -50,7 +50,7 @@ final class Waiter {
     /// whether it subscribed anything: a release just before then went unheard.
     func listenIfNeeded(after attempt: AcquireAttempt) -> Bool {
         guard case .busy = attempt, !hearsReleases, Instant.now() >= subscribeAgainAt else { return false }
-        let subscriptions = self.subscriptions ?? InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls, hostLookups: instances.hostLookups)
+        let subscriptions = self.subscriptions ?? InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls, hostLookups: instances.hostLookups, identifiesServers: false)
         self.subscriptions = subscriptions
         subscribeAgainAt = Instant.now() + .seconds(1)
         let before = listening

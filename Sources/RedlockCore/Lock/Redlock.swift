@@ -210,7 +210,7 @@ public final class Redlock {
         var tally: Tally
         if let keepFor, keepFor.milliseconds > 0 {
             let quorum = self.quorum
-            let ballot = vote(kind.extend(key: lease.key, token: lease.lockToken, ttl: keepFor), decode: kind.stepVerdict) {
+            let ballot = vote(kind.extend(key: lease.key, token: lease.lockToken, ttl: keepFor), patience: .generous, decode: kind.stepVerdict) {
                 quorum.release($0) != .undecided
             }
             tally = Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))
@@ -225,7 +225,7 @@ public final class Redlock {
     /// Deletes `key` where `token` holds it, and announces the release to waiters.
     public func release(key: [UInt8], token: LockToken) -> Tally {
         let quorum = self.quorum
-        let ballot = vote(kind.release(key: key, token: token, announce: true), decode: kind.stepVerdict) {
+        let ballot = vote(kind.release(key: key, token: token, announce: true), patience: .generous, decode: kind.stepVerdict) {
             quorum.release($0) != .undecided
         }
         return Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))

@@ -331,12 +331,15 @@ extension InstanceSet {
 
 /// How long a round that is decided still waits for the instances that have not answered.
 public enum Patience: Sendable {
-    /// A quarter of the time the deciding answers took, at least 0.1 ms: for the rounds a
-    /// user waits on (acquire, release). "As long again", first chosen, made one hung
-    /// instance cost a `run -- true` 15-20% in make bench, where the target is 10%.
+    /// A quarter of the time the deciding answers took, at least 0.1 ms: for acquiring,
+    /// which a user waits on. "As long again", first chosen, made one hung instance cost a
+    /// `run -- true` 15-20% in make bench, where the target is 10%.
     case brief
-    /// As long again, at least a millisecond: for renewals, which nobody waits on, and
-    /// where an instance left out keeps the old TTL and may drop the key before the others.
+    /// As long again, at least a millisecond: for renewals, where an instance left out keeps
+    /// the old TTL and may drop the key before the others, and for releases, where it keeps
+    /// the key until its TTL (a loaded machine delays a healthy instance's answer by more
+    /// than a brief grace). A hung instance costs neither: it did not answer the acquire,
+    /// so it gets no grace at all.
     case generous
 
     func grace(afterDecidingIn elapsed: Duration) -> Duration {

@@ -62,8 +62,30 @@ public struct Shared: LockKind {
         /// caller will not wait), tag base. As the plain acquire, and besides: {-1, mode}
         /// when KEY is used with slots; {0, ms left, holder, 1} while a shared holder stands,
         /// marking "a writer waits" so that no new one joins. Every `run KEY` pays for it:
-        /// no closures, and the mode's helpers only when a mode key stands (then the slots
-        /// are looked at through `ModeLua`).
+        /// no closures, and the slots looked at only when a mode key stands
+        /// (`refuseAModeInUse`).
+        /// Lua inlined where a writer acquires (here and in the queue's acquire, which must
+        /// refuse exactly as this does): a key in slot mode refuses with {-1, mode} while any
+        /// of its slots is held; a mode key a crash left behind is removed. Inlined, not a
+        /// function of `ModeLua.prelude`: every `run KEY` sends these scripts' SHA1, which is
+        /// computed from their text at start-up. Needs `base`, the key's hash-tag base.
+        static let refuseAModeInUse = """
+            local stored = redis.call('GET', base .. ':mode')
+            if stored then
+              local names = {}
+              local n = string.match(stored, '^limit (%d+)$')
+              if n then
+                for i = 1, tonumber(n) do names[#names + 1] = tostring(i) end
+              else
+                for name in string.gmatch(string.sub(stored, 7), '[^,]+') do names[#names + 1] = name end
+              end
+              for _, name in ipairs(names) do
+                if redis.call('EXISTS', base .. ':slot:' .. name) == 1 then return {-1, stored} end
+              end
+              redis.call('DEL', base .. ':mode')
+            end
+            """
+
         static let acquireExclusive = LuaScript("acquire", """
             local holder = redis.call('GET', KEYS[1])
             if holder then
@@ -81,20 +103,7 @@ public struct Shared: LockKind {
               redis.call('SET', KEYS[1], ARGV[1] .. ' fence=' .. fence, 'PX', ARGV[2])
               return {1, fence}
             end
-            local stored = redis.call('GET', base .. ':mode')
-            if stored then
-              local names = {}
-              local n = string.match(stored, '^limit (%d+)$')
-              if n then
-                for i = 1, tonumber(n) do names[#names + 1] = tostring(i) end
-              else
-                for name in string.gmatch(string.sub(stored, 7), '[^,]+') do names[#names + 1] = name end
-              end
-              for _, name in ipairs(names) do
-                if redis.call('EXISTS', base .. ':slot:' .. name) == 1 then return {-1, stored} end
-              end
-              redis.call('DEL', base .. ':mode')
-            end
+            \(refuseAModeInUse)
             if redis.call('EXISTS', shared) == 1 then
               local t = redis.call('TIME')
               local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

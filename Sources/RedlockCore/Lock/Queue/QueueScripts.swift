@@ -100,20 +100,7 @@ enum QueueScripts {
           return {1, fence}
         end
         do
-          local stored = redis.call('GET', base .. ':mode')
-          if stored then
-            local names = {}
-            local n = string.match(stored, '^limit (%d+)$')
-            if n then
-              for i = 1, tonumber(n) do names[#names + 1] = tostring(i) end
-            else
-              for name in string.gmatch(string.sub(stored, 7), '[^,]+') do names[#names + 1] = name end
-            end
-            for _, name in ipairs(names) do
-              if redis.call('EXISTS', base .. ':slot:' .. name) == 1 then return {-1, stored} end
-            end
-            redis.call('DEL', base .. ':mode')
-          end
+          \(Shared.Scripts.refuseAModeInUse)
           local now = now_ms()
           if redis.call('EXISTS', shared) == 1 then
             redis.call('ZREMRANGEBYSCORE', shared, '-inf', now)

@@ -73,7 +73,7 @@ public enum OnceMark {
     static let marker = "redlock-once"
 
     /// KEYS[1] = the mark. Read-only: its value, or nil.
-    static let read = LuaScript("onceRead", """
+    static let read = LuaScript("onceRead", sha1: "d3c21d0c2b9ca22f82737626a27bcaf5d288f99f", """
         return redis.call('GET', KEYS[1])
         """)
 
@@ -81,7 +81,7 @@ public enum OnceMark {
     /// the mark's value, ARGV[3] = how long it is kept, in ms. Writes the mark only where our
     /// token still holds the lock: a lease that lapsed meanwhile must not mark the work done
     /// for a holder that may be doing it now. Returns 1 when written, 0 when not ours.
-    static let write = LuaScript("onceWrite", """
+    static let write = LuaScript("onceWrite", sha1: "2e9645bb2dba8f07cfb64e86b25aa6900ad2c1bf", """
         local value = redis.call('GET', KEYS[1])
         if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
           redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])

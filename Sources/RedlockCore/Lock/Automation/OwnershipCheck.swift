@@ -9,7 +9,7 @@
 enum OwnershipCheck {
     /// KEYS[1] = key, ARGV[1] = ownership prefix. Read-only: 1 where the value starts with
     /// it, else 0.
-    static let holds = LuaScript("holds", """
+    static let holds = LuaScript("holds", sha1: "8578d0f98a0525bfe4a02d845e934286c8b12c59", """
         local value = redis.call('GET', KEYS[1])
         if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then return 1 end
         return 0

@@ -82,7 +82,7 @@ public struct AnyHolder: LockKind {
         /// An announced release also wakes the first in KEY's queue (`{KEY}:queue`, named
         /// here from the tag base, as its channel from KEY: still ten words at most), which
         /// listens on its own channel only.
-        static let step = LuaScript("step", ModeLua.prelude + QueueScripts.helpers + """
+        static let step = LuaScript("step", sha1: "4faff18142d312480ef337ea6504f843e18cebbb", ModeLua.prelude + QueueScripts.helpers + """
 
             local action, prefix, ttl, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
             local key, shared, modeKey, writer, slots = KEYS[1], ARGV[4] .. ':shared', ARGV[4] .. ':mode', ARGV[4] .. ':writer', ARGV[4] .. ':slot:'
@@ -143,7 +143,7 @@ public struct AnyHolder: LockKind {
             """)
 
         /// KEYS: key; ARGV: tag base. Read-only.
-        static let inspect = LuaScript("inspectModes", ModeLua.prelude + """
+        static let inspect = LuaScript("inspectModes", sha1: "b6d63697931102fb8e80c3323bb324cf33e94d64", ModeLua.prelude + """
             local sharedKey, modeKey, slotPrefix = ARGV[1] .. ':shared', ARGV[1] .. ':mode', ARGV[1] .. ':slot:'
             local now = nowMs()
             local shared = {}

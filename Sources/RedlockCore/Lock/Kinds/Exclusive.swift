@@ -74,7 +74,7 @@ extension Exclusive {
     enum Scripts {
         /// KEYS[1] = a fencing counter, ARGV[1] = a token value. Raises the counter to the value
         /// where it is lower (set-if-greater), so a quorum holds at least every token handed out.
-        static let raiseFence = LuaScript("raiseFence", """
+        static let raiseFence = LuaScript("raiseFence", sha1: "29321398dc547fc3362a544fc5152f6f034ef572", """
             local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
             if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
             return 1
@@ -84,7 +84,7 @@ extension Exclusive {
         /// release channel, ARGV[3] = the queue's channel prefix.
         /// Deletes the key whoever holds it, or with a prefix only where it matches, and wakes
         /// waiters: those that race, and the first in line (only it). Returns 1 when deleted, 0 when not.
-        static let forceRelease = LuaScript("forceRelease", QueueScripts.helpers + """
+        static let forceRelease = LuaScript("forceRelease", sha1: "783d9518876bd4552b185f5344ef0017593f7fa8", QueueScripts.helpers + """
 
             if ARGV[1] ~= '' then
               local value = redis.call('GET', KEYS[1])
@@ -101,7 +101,7 @@ extension Exclusive {
         /// KEYS[1] = key, ARGV[1] = ownership prefix ("redlock1 <token> "), ARGV[2] = TTL in ms.
         /// Sets the TTL only where the key still holds our token: a key that expired or was
         /// taken over is never re-created. Returns 1 when extended, 0 when not ours.
-        static let extend = LuaScript("extend", """
+        static let extend = LuaScript("extend", sha1: "995db105eb0c821564be596bcfed63f59ba5c28d", """
             local value = redis.call('GET', KEYS[1])
             if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
               return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -114,7 +114,7 @@ extension Exclusive {
         /// Deletes the key only where it holds our token, so a release never removes another
         /// holder's lock, and announces it to waiters: those that race, and the first in line
         /// on its own channel (only it wakes: no herd). Returns 1 or 0.
-        static let release = LuaScript("release", QueueScripts.helpers + """
+        static let release = LuaScript("release", sha1: "24419f1256baefa3bc73634ab96e1167c91dc8e9", QueueScripts.helpers + """
 
             local value = redis.call('GET', KEYS[1])
             if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
@@ -129,7 +129,7 @@ extension Exclusive {
             """)
 
         /// KEYS[1] = key. Read-only: {value or false, PTTL}, for `inspect`.
-        static let inspect = LuaScript("inspect", """
+        static let inspect = LuaScript("inspect", sha1: "7c4acab28f3f7d97f3fd4354e4273792c8b95b9b", """
             return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
             """)
     }

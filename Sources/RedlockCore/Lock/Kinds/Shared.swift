@@ -28,7 +28,7 @@ public struct Shared: LockKind {
         /// mode and slots are named from it). {1, fence}: joined (or renewed, on a retry);
         /// {0, PTTL, holder}: an exclusive holder or a waiting writer; {-1, mode}: KEY is
         /// used with slots.
-        static let acquire = LuaScript("acquireShared", ModeLua.prelude + """
+        static let acquire = LuaScript("acquireShared", sha1: "1540b582d9bc21c057a84bd2f65e3992f702f0a9", ModeLua.prelude + """
             local prefix = ownerPrefix(ARGV[1])
             local shared, writer, mode, slots = ARGV[3] .. ':shared', ARGV[3] .. ':writer', ARGV[3] .. ':mode', ARGV[3] .. ':slot:'
             local now = nowMs()
@@ -86,7 +86,7 @@ public struct Shared: LockKind {
             end
             """
 
-        static let acquireExclusive = LuaScript("acquire", """
+        static let acquireExclusive = LuaScript("acquire", sha1: "12bb13bf1823263811b18359bda321e0bc254e6c", """
             local holder = redis.call('GET', KEYS[1])
             if holder then
               if string.sub(holder, 1, #ARGV[3]) == ARGV[3] then

@@ -71,7 +71,7 @@ public struct Slots: LockKind {
     }
 
     enum Scripts {
-        static let probe = LuaScript("probeSlots", ModeLua.prelude + """
+        static let probe = LuaScript("probeSlots", sha1: "c2b7f79a13fe0869d4b59013531f8699afa37a1c", ModeLua.prelude + """
             local prefix = ARGV[2] .. ':slot:'
             local conflict = false
             local stored = redis.call('GET', ARGV[2] .. ':mode')
@@ -89,7 +89,7 @@ public struct Slots: LockKind {
         /// KEYS: slot, its fence, KEY; ARGV: value, TTL ms, our mode, tag base. The plain
         /// acquire on the slot, refused with {-1, mode} when KEY is in use in another mode;
         /// the mode key lives as long as the longest slot.
-        static let acquire = LuaScript("acquireSlot", ModeLua.prelude + """
+        static let acquire = LuaScript("acquireSlot", sha1: "61ebc6511db038c488981739295a31d5c575f02e", ModeLua.prelude + """
             local modeKey, shared = ARGV[4] .. ':mode', ARGV[4] .. ':shared'
             local function keepMode()
               if redis.call('PTTL', modeKey) < tonumber(ARGV[2]) then
@@ -120,7 +120,7 @@ public struct Slots: LockKind {
 
         /// KEYS: slot, mode; ARGV: ownership prefix, TTL ms. Renews the slot where it is ours,
         /// and the mode key with it. 1 or 0.
-        static let extend = LuaScript("extendSlot", ModeLua.prelude + """
+        static let extend = LuaScript("extendSlot", sha1: "4510bc31412490a1eb5f8e5370397e150f020e7b", ModeLua.prelude + """
             if not owns(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
             redis.call('PEXPIRE', KEYS[1], ARGV[2])
             if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
@@ -129,7 +129,7 @@ public struct Slots: LockKind {
 
         /// KEYS: slot, mode; ARGV: ownership prefix, channel or "", slot prefix. Deletes the
         /// slot where it is ours; the mode key goes with the last slot. 1 or 0.
-        static let release = LuaScript("releaseSlot", ModeLua.prelude + """
+        static let release = LuaScript("releaseSlot", sha1: "7db4baf264f38a72f6811d9ddf79ea9aa1748f78", ModeLua.prelude + """
             if not owns(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
             redis.call('DEL', KEYS[1])
             local mode = redis.call('GET', KEYS[2])

@@ -78,7 +78,7 @@ enum QueueScripts {
     /// refused ticket joins (or stays in) the line, except for a mode conflict, which ends
     /// the wait. A free key with nothing around it costs the same one EXISTS as the
     /// writer side's acquire.
-    static let acquire = LuaScript("acquireInLine", helpers + """
+    static let acquire = LuaScript("acquireInLine", sha1: "0167318dae5d858fee75dba3591a9272179dae4e", helpers + """
 
         local prefix = string.match(ARGV[1], '^%S+ %S+ ') or ARGV[1]
         local base = ARGV[4]
@@ -130,7 +130,7 @@ enum QueueScripts {
     /// the waiters' channel prefix. Rejoins if the entry is gone (an instance restarted
     /// empty). Returns {position, waiting, head, the ticket just ahead, the ticket just
     /// behind} ('' where there is none).
-    static let position = LuaScript("queuePosition", helpers + """
+    static let position = LuaScript("queuePosition", sha1: "9be7c47e5eb84c9d4dce6d530e390308d173d81c", helpers + """
 
         local now = now_ms()
         if ARGV[2] == '1' then join(KEYS[1], ARGV[1], now, ARGV[3]) end
@@ -150,7 +150,7 @@ enum QueueScripts {
 
     /// KEYS[1] = key, KEYS[2] = queue; ARGV[1] = our ticket, ARGV[2] = channel prefix.
     /// Leaves the line; when the key is free, wakes whoever is first now.
-    static let leave = LuaScript("leaveQueue", helpers + """
+    static let leave = LuaScript("leaveQueue", sha1: "fa81870266b8c9a230c52ba4ce3aefcffadff6da", helpers + """
 
         if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[1]) == 0 then
           wake_head(KEYS[2], ARGV[2], 'left')
@@ -160,7 +160,7 @@ enum QueueScripts {
 
     /// KEYS[1] = queue, ARGV[1] = the waiters' channel prefix. Read-only: the tickets of
     /// the waiters still there, in order, for `inspect`.
-    static let list = LuaScript("listQueue", """
+    static let list = LuaScript("listQueue", sha1: "8d31e15862557ccb9d8343f9caf24e7222368492", """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local raw = redis.call('HGETALL', KEYS[1])
@@ -178,7 +178,7 @@ enum QueueScripts {
 
     /// KEYS[1] = key, KEYS[2] = mark; ARGV[1] = ownership prefix, ARGV[2] = N. Raises the
     /// high-water mark to N only where the key still holds our token. 1: done, 0: not ours.
-    static let raiseMark = LuaScript("raiseMark", """
+    static let raiseMark = LuaScript("raiseMark", sha1: "c2a8ef46c5884070121f6c078998035950eb6f83", """
         local value = redis.call('GET', KEYS[1])
         if not value or string.sub(value, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
         local current = tonumber(redis.call('GET', KEYS[2]) or '-1') or -1

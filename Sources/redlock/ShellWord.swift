@@ -4,12 +4,23 @@
 enum ShellWord {
     static func quoted(_ word: String) -> String {
         if !word.isEmpty, word.utf8.allSatisfy(isPlain) { return word }
-        return "'" + word.replacing("'", with: "'\\''") + "'"
+        var quoted = "'"
+        for character in word {
+            if character == "'" { quoted += "'\\''" } else { quoted.append(character) }
+        }
+        return quoted + "'"
     }
 
-    /// The words of `arguments`, each quoted, separated by spaces.
+    /// The words of `arguments`, each quoted, separated by spaces. A loop, not
+    /// `joined(separator:)`: every `run` records its command line, and the generic join's
+    /// first use cost 0.1 M instructions of runtime type lookups (8% of a run's own).
     static func line(_ arguments: [String]) -> String {
-        arguments.map(quoted).joined(separator: " ")
+        var line = ""
+        for argument in arguments {
+            if !line.isEmpty { line += " " }
+            line += quoted(argument)
+        }
+        return line
     }
 
     private static func isPlain(_ byte: UInt8) -> Bool {

@@ -30,8 +30,8 @@ struct Automation {
     /// its own parent forever. COMMAND then replaces redlock at once: no lock is taken, none
     /// renewed or released (the parent owns the lease). Returns when this is not such a run.
     func runNestedIfParentHolds(config: Config, key: [UInt8], commandLine: [[UInt8]]) throws(Failure) {
-        guard let inherited = Self.environmentBytes("REDLOCK_KEY"), inherited == key,
-              let tokenBytes = Self.environmentBytes("REDLOCK_TOKEN"), Self.looksLikeToken(tokenBytes) else { return }
+        guard let inherited = ProcessIdentity.environmentValueBytes("REDLOCK_KEY"), inherited == key,
+              let tokenBytes = ProcessIdentity.environmentValueBytes("REDLOCK_TOKEN"), Self.looksLikeToken(tokenBytes) else { return }
         let console = config.console
         let keyName = TerminalText.escaped(bytes: key)
         let redlock = config.makeRedlock()
@@ -48,12 +48,6 @@ struct Automation {
         let error = ProcessImage.replace(with: commandLine)
         let notFound = error == .noSuchFile || error.rawValue == 20 /* ENOTDIR */
         throw Failure(notFound ? .notFound : .cannotExecute, "cannot run '\(TerminalText.escaped(bytes: commandLine[0]))': \(error)")
-    }
-
-    /// A variable's value as the kernel gave it (bytes), nil when unset.
-    static func environmentBytes(_ name: String) -> [UInt8]? {
-        let prefix = Array((name + "=").utf8)
-        return ProcessIdentity.environmentBytes.first { $0.starts(with: prefix) }.map { Array($0.dropFirst(prefix.count)) }
     }
 
     /// redlock's tokens are base64url of 18 random bytes: anything else (empty, spaces that

@@ -40,14 +40,15 @@ public struct LockValue: Equatable, Sendable {
     private static func encode(token: String, holder: HolderInfo) -> [UInt8] {
         // Cut on a byte boundary; a split character decodes as U+FFFD, which is harmless here.
         let command = String(decoding: holder.command.utf8.prefix(Self.commandLimit), as: UTF8.self)
-        let fields = [
-            "host=" + Self.escape(holder.host),
-            "pid=\(holder.pid)",
-            "user=" + Self.escape(holder.user),
-            "at=\(holder.acquiredAtMilliseconds)",
-            "cmd=" + Self.escape(command),
-        ]
-        return Array("\(marker) \(token) \(fields.joined(separator: " "))".utf8)
+        // One string built in place: `joined(separator:)` cost 0.1 M instructions of runtime
+        // type lookups on its first use, and every acquire encodes a value.
+        var text = marker + " " + token
+        text += " host=" + Self.escape(holder.host)
+        text += " pid=" + String(holder.pid)
+        text += " user=" + Self.escape(holder.user)
+        text += " at=" + String(holder.acquiredAtMilliseconds)
+        text += " cmd=" + Self.escape(command)
+        return Array(text.utf8)
     }
 
     /// Reads a value that redlock wrote; nil for anything else (another client's lock).

@@ -29,12 +29,12 @@ public struct QueueTicket: Sendable, Equatable {
         self.supersedable = supersedable
         self.holder = holder
         let order = orderKey.map { Self.padded($0, to: 19) } ?? Self.unkeyed
-        let fields = [
-            "host=" + LockValue.escape(holder.host),
-            "pid=\(holder.pid)",
-            "user=" + LockValue.escape(holder.user),
-        ]
-        encoded = Array("\(order):\(Self.padded(joinedAtMilliseconds, to: 13)):\(waiterID) \(supersedable ? "s" : "-") \(fields.joined(separator: " "))".utf8)
+        // Built in place, as LockValue's: no generic `joined(separator:)` on the way to the first acquire.
+        var text = order + ":" + Self.padded(joinedAtMilliseconds, to: 13) + ":" + waiterID + (supersedable ? " s" : " -")
+        text += " host=" + LockValue.escape(holder.host)
+        text += " pid=" + String(holder.pid)
+        text += " user=" + LockValue.escape(holder.user)
+        encoded = Array(text.utf8)
     }
 
     /// A new ticket for a waiter joining now.

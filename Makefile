@@ -18,8 +18,12 @@ TEST_PACKAGES = zsh fish openssl lintian
 # Metadata of generic types is reached through accessor functions, not mangled names the
 # runtime would demangle on first use: 0.13 to 0.18 ms less a run on three instances (4-5%,
 # about 0.1 in the start-up ratio to flock; measured again 2026-12-01). See README "Performance".
+# redlock uses no Swift concurrency, so the release build does not import _Concurrency
+# implicitly: the Concurrency runtime and libdispatch then stay out of the binary, and so do
+# their start-up initializers (17 page faults and 8 system calls of every run; 1 MB).
 RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -static-executable \
-  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
+  -Xswiftc -Xfrontend -Xswiftc -disable-implicit-concurrency-module-import
 # Where `swift build $(RELEASE_FLAGS)` puts the binaries (a shell expression for recipes).
 RELEASE_DIR = $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)
 # `make test` installs here what `make install` installs, and tests that tree's binary.

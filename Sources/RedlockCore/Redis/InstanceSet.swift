@@ -133,8 +133,10 @@ public final class InstanceSet {
                 }
                 let result = connection.finish()
                 if !graceOver, let followUp, let next = followUp(index, result) {
-                    connection.begin(next)
-                    deadlines[index] = min(max(deadlines[index], now + operationTimeout), cap)
+                    // A follow-up goes on the open connection; should it have had to connect
+                    // again, it gets the time to connect as well.
+                    let reconnected = connection.begin(next)
+                    deadlines[index] = min(max(deadlines[index], now + operationTimeout + (reconnected ? connectTimeout : .zero)), cap)
                     return false
                 }
                 results[index] = result

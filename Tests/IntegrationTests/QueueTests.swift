@@ -253,26 +253,18 @@ import Testing
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
         let scratch = try TestScratch()
-        let binary = try RedlockBinary.executableURL().path
-        let end = Date().addingTimeInterval(10)
-        let run = "\"$R\" run --ttl 1s --restart-grace 1500ms --wait 3s --op-timeout 150ms line -- sh -c 'flock -n \"$D/detector\" sh -c \"echo x >> $D/sections; sleep 0.05\" || echo overlap >> \"$D/overlaps\"'"
-        let loop = "while [ $(date +%s) -lt \(Int(end.timeIntervalSince1970)) ]; do \(run); echo $? >> \"$D/codes\"; done"
-        let contenders = try (0..<5).map { _ in
-            try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", loop],
-                               environment: redis.environment.merging(["D": scratch.path, "R": binary]) { $1 })
-        }
+        let run = "\"$R\" run --ttl 1s --restart-grace 1500ms --wait 3s --op-timeout 150ms line -- sh -c '\(OverlapDetector.section())'"
         var restarts = 0
-        while Date() < end {
-            sleep(milliseconds: 1500)
-            try redis.servers[restarts % 3].restartEmpty()
-            restarts += 1
+        let record = try OverlapDetector.watch(Array(repeating: run, count: 5), for: 10, redis: redis, scratch: scratch) { end in
+            while Date() < end {
+                sleep(milliseconds: 1500)
+                try redis.servers[restarts % 3].restartEmpty()
+                restarts += 1
+            }
         }
-        for contender in contenders { _ = try contender.wait(timeout: 60) }
-        let sections = scratch.read("sections")?.split(separator: "\n").count ?? 0
-        let codes = scratch.read("codes")?.split(separator: "\n").compactMap { Int($0) } ?? []
-        #expect(scratch.read("overlaps") == nil, "critical sections overlapped")
-        #expect(sections >= 10, "the lock kept changing hands: \(sections) sections")
-        #expect(codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(codes)")
+        #expect(record.overlaps == nil, "critical sections overlapped")
+        #expect(record.sections >= 10, "the lock kept changing hands: \(record.sections) sections")
+        #expect(record.codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(record.codes)")
         #expect(restarts >= 4)
     }
 

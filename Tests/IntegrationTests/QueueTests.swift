@@ -268,18 +268,6 @@ import Testing
         #expect(restarts >= 4)
     }
 
-    /// `calls=` of each command in INFO commandstats.
-    private static func callsByCommand(_ server: RedisServer) throws -> [String: Int] {
-        let info = try server.client().command("INFO", "commandstats").string ?? ""
-        var calls: [String: Int] = [:]
-        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
-            let name = line.dropFirst("cmdstat_".count).prefix { $0 != ":" }
-            guard let range = line.range(of: "calls=") else { continue }
-            calls[String(name)] = Int(line[range.upperBound...].prefix { $0.isNumber })
-        }
-        return calls
-    }
-
     @Test func waitersInLineDoNotPollAndAReleaseWakesOnlyTheFirst() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
@@ -296,23 +284,23 @@ import Testing
             #expect(eventually { Self.queued("held", redis) == index + 1 })
         }
         // In line, nobody polls: over 2 s the five send at most the second's looks (every 3 s).
-        var before = try redis.servers.map(Self.callsByCommand)
+        var before = try redis.servers.map { try $0.callsByCommand() }
         sleep(milliseconds: 2000)
         for (index, server) in redis.servers.enumerated() {
-            let after = try Self.callsByCommand(server)
+            let after = try server.callsByCommand()
             #expect((after["evalsha"] ?? 0) - (before[index]["evalsha"] ?? 0) <= 1, "\(after)")
         }
         // A release wakes the first alone: the release, its attempt and its leaving, and the
         // second's look every 3 s (then first, it tries once); a herd would be four more
         // attempts at once.
         let windowStart = Date()
-        before = try redis.servers.map(Self.callsByCommand)
+        before = try redis.servers.map { try $0.callsByCommand() }
         #expect(try redlock(["release", "--token", token, "held"], environment: redis.environment).status == 0)
         #expect(eventually { scratch.read("order") == "0\n" })
         sleep(milliseconds: 500)
         let looks = Int(Date().timeIntervalSince(windowStart) / 3) + 1
         for (index, server) in redis.servers.enumerated() {
-            let after = try Self.callsByCommand(server)
+            let after = try server.callsByCommand()
             let sent = { (command: String) in (after[command] ?? 0) - (before[index][command] ?? 0) }
             let changed = after.keys.filter { sent($0) > 0 }.map { "\($0) \(sent($0))" }
             #expect(sent("evalsha") + sent("eval") <= 3 + 2 * looks, "\(changed)")

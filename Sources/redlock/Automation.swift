@@ -90,7 +90,7 @@ struct Automation {
         }
         let tally = redlock.release(lease, keepFor: keep)
         events?.emit("released", Self.releasedFields(tally, redlock: redlock, keptFor: keep, onceMarked: nil))
-        for failure in tally.failures { console.log("release: \(failure)") }
+        for failure in tally.failures { console.log("release: \(failure.withFlagHint)") }
     }
 
     /// After COMMAND exited 0, while the lease is still ours: writes the mark on every
@@ -103,7 +103,7 @@ struct Automation {
         if tally.reachedQuorum {
             console.log("marked '\(waiting.keyName)' done for --once '\(TerminalText.escaped(onceText))' on \(tally.confirmed) of \(redlock.instances.count) instances")
         } else {
-            let why = ([tally.refused > 0 ? "\(tally.refused) no longer hold our token" : nil].compactMap { $0 } + tally.failures.map(\.description)).joined(separator: "; ")
+            let why = ([tally.refused > 0 ? "\(tally.refused) no longer hold our token" : nil].compactMap { $0 } + tally.failures.map(\.withFlagHint)).joined(separator: "; ")
             console.warn("done mark for --once '\(TerminalText.escaped(onceText))' of '\(waiting.keyName)' written on \(tally.confirmed) of \(redlock.instances.count) instances, fewer than a quorum (\(redlock.quorum.needed)): a later run may run COMMAND again (\(why))")
         }
         return tally

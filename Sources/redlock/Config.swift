@@ -80,7 +80,7 @@ struct Config {
             let console = console
             instances.observer = { report in
                 let parts = report.outcomes.map { outcome in
-                    "\(outcome.endpoint) \(outcome.error.map { "failed (\($0))" } ?? "ok") in \(DurationSyntax.formatPrecise(outcome.elapsed))"
+                    "\(outcome.endpoint) \(outcome.error.map { "failed (\($0.withFlagHint))" } ?? "ok") in \(DurationSyntax.formatPrecise(outcome.elapsed))"
                 }
                 console.log("\(report.label): " + parts.joined(separator: "; "))
             }
@@ -118,7 +118,7 @@ struct Config {
         do {
             return try TLSContext(configuration)
         } catch {
-            throw Failure(.configuration, error.description)
+            throw Failure(.configuration, error.withFlagHint)
         }
     }
 

@@ -63,7 +63,7 @@ enum DoctorCommand {
     /// A finding in words (with the flag names a user types).
     static func text(_ finding: Finding) -> String {
         switch finding {
-        case let .unreachable(error): return "unreachable: \(error?.description ?? "no answer")"
+        case let .unreachable(error): return "unreachable: \(error?.withFlagHint ?? "no answer")"
         case let .sentinelMaster(name, address): return "Sentinel master '\(name)' is at \(address) (it answers ROLE as master)"
         case let .clusterMasters(masters):
             return "Redis Cluster of \(masters.count) masters: \(masters.map(\.description).joined(separator: ", ")) (the other facts are \(masters[0])'s)"
@@ -142,7 +142,7 @@ enum DoctorCommand {
             ])),
             ("status", .string(checkup.status.rawValue)),
             ("problems", .array(problems)),
-            ("error", .optional(checkup.failure?.description)),
+            ("error", .optional(checkup.failure?.withFlagHint)),
         ])
     }
 }

@@ -113,7 +113,7 @@ final class EventStream {
     static func counts(_ tally: Tally, instances: Int, done: String) -> [(String, JSONValue)] {
         [("instances", .integer(Int64(instances))), (done, .integer(Int64(tally.confirmed))),
          ("refused", .integer(Int64(tally.refused))), ("failed", .integer(Int64(tally.failures.count))),
-         ("errors", .array(tally.failures.map { .string($0.description) }))]
+         ("errors", .array(tally.failures.map { .string($0.withFlagHint) }))]
     }
 
     static func status(_ status: TerminationStatus) -> [(String, JSONValue)] {

@@ -75,7 +75,7 @@ enum ForceReleaseCommand {
                 case .success(false):
                     console.print("\(shown): \(endpoint): \(options.token == nil ? "not held" : "not held with that token")")
                 case let .failure(error):
-                    console.print("\(shown): \(endpoint): \(TerminalText.escaped(error.description))")
+                    console.print("\(shown): \(endpoint): \(TerminalText.escaped(error.withFlagHint))")
                     failures.append(InstanceError(endpoint: endpoint, error: error))
                 }
             }

@@ -180,7 +180,7 @@ enum InspectCommand {
                 let first = holdings.first
                 detail = first?.remaining.map { "ttl " + DurationSyntax.formatRough($0) } ?? "no ttl"
                 if word == "other", let first { detail += ", by " + InstanceStateText.holder(first.value) }
-            case let .failed(error): detail = error.description
+            case let .failed(error): detail = error.withFlagHint
             case .free: detail = ""
             }
             let row = "  " + endpoint.padding(to: width + 1) + word.padding(to: 13) + detail
@@ -233,7 +233,7 @@ enum InspectCommand {
                         var error: JSONValue = .null
                         switch instance {
                         case let .held(holdings): ttl = .optional(holdings.first?.remaining?.milliseconds)
-                        case let .failed(failure): error = .string(failure.description)
+                        case let .failed(failure): error = .string(failure.withFlagHint)
                         case .free: break
                         }
                         return .object([

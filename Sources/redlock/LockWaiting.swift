@@ -106,7 +106,7 @@ struct LockWaiting {
         if case let .finished(attempt) = outcome, let inUse = attempt.contention?.modeConflict { throw modeConflict(inUse) }
         switch outcome {
         case let .finished(.acquired(lease, failures)):
-            for failure in failures { console.log("\(failure) (the quorum held without it)") }
+            for failure in failures { console.log("\(failure.withFlagHint) (the quorum held without it)") }
             if waiting {
                 console.note("acquired '\(keyName)' after waiting \(DurationSyntax.formatRough(Instant.now() - started))")
             }
@@ -124,7 +124,7 @@ struct LockWaiting {
         case let .finished(.unreachable(contention)):
             // An outage, never silenced by -E 0: the lock could not be asked for.
             if contention.youngInstances > 0 {
-                let failures = contention.failures.map { "; \($0)" }.joined()
+                let failures = contention.failures.map { "; \($0.withFlagHint)" }.joined()
                 let denied = contention.failures.contains { $0.error.isAccessDenied }
                 throw Failure(denied ? .accessDenied : .unavailable, "cannot acquire '\(keyName)': \(Self.youngText(contention, quorum: redlock.quorum))\(failures)")
             }
@@ -135,7 +135,7 @@ struct LockWaiting {
     /// Exit 77 when an instance refused us, 69 otherwise; the message names each failure.
     static func unreachable(_ failures: [InstanceError], quorum: Quorum, what: String) -> Failure {
         let denied = failures.contains { $0.error.isAccessDenied }
-        let list = failures.map(\.description).joined(separator: "; ")
+        let list = failures.map(\.withFlagHint).joined(separator: "; ")
         let reason = "cannot \(what): fewer than \(quorum.needed) of \(quorum.instances) instances answered (\(list))"
         return Failure(denied ? .accessDenied : .unavailable, reason)
     }
@@ -148,7 +148,7 @@ struct LockWaiting {
     private func log(_ attempt: AcquireAttempt, console: Console) {
         guard console.verbose, let contention = attempt.contention else { return }
         console.log("'\(keyName)' not acquired: \(contention.holders.count) instance(s) held by others, \(contention.granted) granted, \(contention.failures.count) failed")
-        for failure in contention.failures { console.log("\(failure)") }
+        for failure in contention.failures { console.log(failure.withFlagHint) }
     }
 
     /// "held by web-3 pid 4242 (deploy) for 2m13s, lease 21s left".
@@ -164,7 +164,7 @@ struct LockWaiting {
             if contention.youngInstances > 0 && contention.failures.isEmpty {
                 return youngText(contention, quorum: Quorum(instances: contention.ballot.verdicts.count))
             }
-            return "fewer than a quorum of instances answered (\(contention.failures.map(\.description).joined(separator: "; ")))"
+            return "fewer than a quorum of instances answered (\(contention.failures.map(\.withFlagHint).joined(separator: "; ")))"
         case let .busy(contention):
             var text: String
             if let raw = contention.likelyHolder, LockValue.decode(raw) != nil {

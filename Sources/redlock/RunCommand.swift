@@ -155,10 +155,10 @@ enum RunCommand {
                 } else {
                     console.log("released '\(waiting.keyName)' on \(tally.confirmed) of \(redlock.instances.count) instances")
                 }
-                for failure in tally.failures { console.log("release: \(failure)") }
+                for failure in tally.failures { console.log("release: \(failure.withFlagHint)") }
                 if keep == nil, !tally.reachedQuorum, !tally.failures.isEmpty {
                     let stay = tally.keyMayStay.map { " for up to \(DurationSyntax.formatRough($0)) (its TTL)" } ?? " until its TTL runs out"
-                    console.warn("release of '\(waiting.keyName)' missed a quorum (\(tally.confirmed) of \(redlock.quorum.instances) released); the key may stay\(stay) on \(tally.failures.map(\.description).joined(separator: "; "))")
+                    console.warn("release of '\(waiting.keyName)' missed a quorum (\(tally.confirmed) of \(redlock.quorum.instances) released); the key may stay\(stay) on \(tally.failures.map(\.withFlagHint).joined(separator: "; "))")
                 }
             }
         }
@@ -180,7 +180,7 @@ enum RunCommand {
     static func describe(_ tally: Tally, total: Int) -> String {
         var parts = ["\(tally.confirmed) of \(total) renewed"]
         if tally.refused > 0 { parts.append("\(tally.refused) no longer hold our token") }
-        parts += tally.failures.map(\.description)
+        parts += tally.failures.map(\.withFlagHint)
         return parts.joined(separator: "; ")
     }
 }

@@ -2,15 +2,8 @@ import Foundation
 import Testing
 
 /// Faults while locks change hands: never two critical sections at once, however the
-/// instances fail. Overlaps are detected by `flock -n` on a local file inside each section:
-/// if a section starts while another still runs, its flock fails and it records an
-/// overlap. (A killed section frees its flock as it dies, so a teardown is not mistaken
-/// for an overlap.)
+/// instances fail (overlaps are seen by `OverlapDetector`).
 @Suite struct ChaosTests {
-    private static func section(_ directory: String, hold: String = "0.05") -> [String] {
-        ["sh", "-c", "flock -n \"\(directory)/detector\" sh -c 'echo x >> \"\(directory)/sections\"; sleep \(hold)' || echo overlap >> \"\(directory)/overlaps\""]
-    }
-
     @Test func peerThatCutsRepliesMidwayIsSurvived() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
@@ -48,38 +41,14 @@ import Testing
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
         let scratch = try TestScratch()
-        let binary = try RedlockBinary.executableURL().path
-        let end = Date().addingTimeInterval(12)
         // The delayed-restart rule: votes of an instance that restarted empty count only
         // after --restart-grace >= TTL, or a restart could hand out the lock twice.
-        let run = "\"$R\" run --ttl 1s --restart-grace 1500ms --wait 3s --op-timeout 150ms chaos -- sh -c 'flock -n \"$D/detector\" sh -c \"echo x >> $D/sections; sleep 0.05\" || echo overlap >> \"$D/overlaps\"'"
-        let loop = "while [ $(date +%s) -lt \(Int(end.timeIntervalSince1970)) ]; do \(run); echo $? >> \"$D/codes\"; done"
-        let contenders = try (0..<4).map { _ in
-            try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", loop],
-                               environment: redis.environment.merging(["D": scratch.path, "R": binary]) { $1 })
-        }
-        var flaps = 0
-        var restarts = 0
-        var lastRestart = Date()
-        while Date() < end {
-            redis.servers[0].pause()
-            sleep(milliseconds: 250)
-            redis.servers[0].resume()
-            sleep(milliseconds: 250)
-            flaps += 1
-            if Date().timeIntervalSince(lastRestart) > 3 {
-                try redis.servers[2].restartEmpty()
-                restarts += 1
-                lastRestart = Date()
-            }
-        }
-        for contender in contenders { _ = try contender.wait(timeout: 60) }
-        let sections = scratch.read("sections")?.split(separator: "\n").count ?? 0
-        let codes = scratch.read("codes")?.split(separator: "\n").compactMap { Int($0) } ?? []
-        #expect(scratch.read("overlaps") == nil, "critical sections overlapped")
-        #expect(sections >= 10, "the lock kept changing hands: \(sections) sections")
-        #expect(codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(codes)")
-        #expect(flaps >= 20 && restarts >= 3)
-        print("chaos: \(sections) sections, \(flaps) flaps, \(restarts) restarts, exit codes \(Dictionary(grouping: codes, by: { $0 }).mapValues(\.count))")
+        let run = "\"$R\" run --ttl 1s --restart-grace 1500ms --wait 3s --op-timeout 150ms chaos -- sh -c '\(OverlapDetector.section())'"
+        let result = try OverlapDetector.watchUnderChaos(Array(repeating: run, count: 4), for: 12, redis: redis, scratch: scratch)
+        #expect(result.record.overlaps == nil, "critical sections overlapped")
+        #expect(result.record.sections >= 10, "the lock kept changing hands: \(result.record.sections) sections")
+        #expect(result.record.codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(result.record.codes)")
+        #expect(result.flaps >= 20 && result.restarts >= 3)
+        print("chaos: \(result.record.sections) sections, \(result.flaps) flaps, \(result.restarts) restarts, exit codes \(Dictionary(grouping: result.record.codes, by: { $0 }).mapValues(\.count))")
     }
 }

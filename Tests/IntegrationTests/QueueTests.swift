@@ -253,39 +253,19 @@ import Testing
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
         let scratch = try TestScratch()
-        let binary = try RedlockBinary.executableURL().path
-        let end = Date().addingTimeInterval(10)
-        let run = "\"$R\" run --ttl 1s --restart-grace 1500ms --wait 3s --op-timeout 150ms line -- sh -c 'flock -n \"$D/detector\" sh -c \"echo x >> $D/sections; sleep 0.05\" || echo overlap >> \"$D/overlaps\"'"
-        let loop = "while [ $(date +%s) -lt \(Int(end.timeIntervalSince1970)) ]; do \(run); echo $? >> \"$D/codes\"; done"
-        let contenders = try (0..<5).map { _ in
-            try RedlockProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", loop],
-                               environment: redis.environment.merging(["D": scratch.path, "R": binary]) { $1 })
-        }
+        let run = "\"$R\" run --ttl 1s --restart-grace 1500ms --wait 3s --op-timeout 150ms line -- sh -c '\(OverlapDetector.section())'"
         var restarts = 0
-        while Date() < end {
-            sleep(milliseconds: 1500)
-            try redis.servers[restarts % 3].restartEmpty()
-            restarts += 1
+        let record = try OverlapDetector.watch(Array(repeating: run, count: 5), for: 10, redis: redis, scratch: scratch) { end in
+            while Date() < end {
+                sleep(milliseconds: 1500)
+                try redis.servers[restarts % 3].restartEmpty()
+                restarts += 1
+            }
         }
-        for contender in contenders { _ = try contender.wait(timeout: 60) }
-        let sections = scratch.read("sections")?.split(separator: "\n").count ?? 0
-        let codes = scratch.read("codes")?.split(separator: "\n").compactMap { Int($0) } ?? []
-        #expect(scratch.read("overlaps") == nil, "critical sections overlapped")
-        #expect(sections >= 10, "the lock kept changing hands: \(sections) sections")
-        #expect(codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(codes)")
+        #expect(record.overlaps == nil, "critical sections overlapped")
+        #expect(record.sections >= 10, "the lock kept changing hands: \(record.sections) sections")
+        #expect(record.codes.allSatisfy { [0, 69, 75, 76].contains($0) }, "exit codes of SPEC only: \(record.codes)")
         #expect(restarts >= 4)
-    }
-
-    /// `calls=` of each command in INFO commandstats.
-    private static func callsByCommand(_ server: RedisServer) throws -> [String: Int] {
-        let info = try server.client().command("INFO", "commandstats").string ?? ""
-        var calls: [String: Int] = [:]
-        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
-            let name = line.dropFirst("cmdstat_".count).prefix { $0 != ":" }
-            guard let range = line.range(of: "calls=") else { continue }
-            calls[String(name)] = Int(line[range.upperBound...].prefix { $0.isNumber })
-        }
-        return calls
     }
 
     @Test func waitersInLineDoNotPollAndAReleaseWakesOnlyTheFirst() throws {
@@ -304,23 +284,23 @@ import Testing
             #expect(eventually { Self.queued("held", redis) == index + 1 })
         }
         // In line, nobody polls: over 2 s the five send at most the second's looks (every 3 s).
-        var before = try redis.servers.map(Self.callsByCommand)
+        var before = try redis.servers.map { try $0.callsByCommand() }
         sleep(milliseconds: 2000)
         for (index, server) in redis.servers.enumerated() {
-            let after = try Self.callsByCommand(server)
+            let after = try server.callsByCommand()
             #expect((after["evalsha"] ?? 0) - (before[index]["evalsha"] ?? 0) <= 1, "\(after)")
         }
         // A release wakes the first alone: the release, its attempt and its leaving, and the
         // second's look every 3 s (then first, it tries once); a herd would be four more
         // attempts at once.
         let windowStart = Date()
-        before = try redis.servers.map(Self.callsByCommand)
+        before = try redis.servers.map { try $0.callsByCommand() }
         #expect(try redlock(["release", "--token", token, "held"], environment: redis.environment).status == 0)
         #expect(eventually { scratch.read("order") == "0\n" })
         sleep(milliseconds: 500)
         let looks = Int(Date().timeIntervalSince(windowStart) / 3) + 1
         for (index, server) in redis.servers.enumerated() {
-            let after = try Self.callsByCommand(server)
+            let after = try server.callsByCommand()
             let sent = { (command: String) in (after[command] ?? 0) - (before[index][command] ?? 0) }
             let changed = after.keys.filter { sent($0) > 0 }.map { "\($0) \(sent($0))" }
             #expect(sent("evalsha") + sent("eval") <= 3 + 2 * looks, "\(changed)")

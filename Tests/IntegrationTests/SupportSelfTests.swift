@@ -405,3 +405,28 @@ private final class Counter: @unchecked Sendable {
     func increment() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
 }
+
+/// The chaos tests' proof of safety is "no overlap recorded": it means something only if
+/// the detector records overlaps that happen and none that do not.
+@Suite("Support: overlap detector")
+struct OverlapDetectorSelfTests {
+    @Test func sectionsNobodyKeepsApartAreSeenToOverlap() throws {
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        let unguarded = "sh -c '\(OverlapDetector.section())'"
+        let record = try OverlapDetector.watch(Array(repeating: unguarded, count: 4), for: 2, redis: redis, scratch: scratch) { _ in }
+        #expect(record.overlaps?.contains("overlap") == true, "\(record.sections) sections, none seen to overlap")
+        #expect(record.codes.allSatisfy { $0 == 0 } && !record.codes.isEmpty)
+    }
+
+    @Test func sectionsALockKeepsApartAreNot() throws {
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        // Exclusive sections one at a time, shared ones together with each other only.
+        let exclusive = "flock \"$D/lock\" sh -c '\(OverlapDetector.section(flock: "-x"))'"
+        let shared = "flock -s \"$D/lock\" sh -c '\(OverlapDetector.section(flock: "-s"))'"
+        let record = try OverlapDetector.watch([exclusive, exclusive, shared, shared], for: 2, redis: redis, scratch: scratch) { _ in }
+        #expect(record.overlaps == nil)
+        #expect(record.sections >= 10, "\(record.sections) sections")
+    }
+}

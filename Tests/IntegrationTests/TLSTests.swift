@@ -92,6 +92,8 @@ import Testing
         #expect(without.status == 69, "\(without)")
         #expect(without.stderr.contains("127.0.0.1:\(redis.tlsPort): TLS "), "\(without)")
         #expect(without.stderr.contains("certificate"), "\(without)")
+        // The core says a client certificate is wanted; the CLI names the options that give one.
+        #expect(without.stderr.contains("--tls-cert, --tls-key"), "\(without)")
     }
 
     @Test func insecureSkipsVerificationAndSaysSo() throws {
@@ -176,6 +178,10 @@ import Testing
         let missing = try redlock(["--tls-ca-cert", scratch.file("nope.crt"), "-r", "rediss://127.0.0.1:1", "run", "k", "--", "true"])
         #expect(missing.status == 78, "\(missing)")
         #expect(missing.stderr.hasPrefix("redlock: cannot load TLS CA certificates from '\(scratch.file("nope.crt"))'"), "\(missing)")
+        // A key without its certificate: the CLI names the option that is missing.
+        let keyOnly = try redlock(["--tls-key", scratch.file("client.key"), "-r", "rediss://127.0.0.1:1", "run", "k", "--", "true"])
+        #expect(keyOnly.status == 78, "\(keyOnly)")
+        #expect(keyOnly.stderr == "redlock: TLS key '\(scratch.file("client.key"))' given without a client certificate (--tls-cert)\n", "\(keyOnly)")
         // Without a rediss:// URL the TLS settings are not even read.
         let unused = try redlock(["--tls-ca-cert", scratch.file("nope.crt"), "-r", "redis://127.0.0.1:1", "-n", "run", "k", "--", "true"])
         #expect(unused.status == 69, "\(unused)")

@@ -4,18 +4,6 @@ import Testing
 /// How waiters wait: woken by release announcements, not by polling, and never deaf.
 /// These are the racing waiters (`--queue none`); QueueTests has the same for the line.
 @Suite struct WaitingTests {
-    /// `calls=` of each command in INFO commandstats.
-    private static func callsByCommand(_ server: RedisServer) throws -> [String: Int] {
-        let info = try server.client().command("INFO", "commandstats").string ?? ""
-        var calls: [String: Int] = [:]
-        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
-            let name = line.dropFirst("cmdstat_".count).prefix { $0 != ":" }
-            guard let range = line.range(of: "calls=") else { continue }
-            calls[String(name)] = Int(line[range.upperBound...].prefix { $0.isNumber })
-        }
-        return calls
-    }
-
     @Test func waitersAttemptOnceAndThenSleepUntilTheirDeadline() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
@@ -25,13 +13,13 @@ import Testing
         }
         // Load the script first, so that the count below is of EVALSHA alone.
         #expect(try redlock(["run", "--queue", "none", "-n", "held", "--", "true"], environment: redis.environment).status == 75)
-        let before = try redis.servers.map(Self.callsByCommand)
+        let before = try redis.servers.map { try $0.callsByCommand() }
         let waiters = try (0..<4).map { _ in
             try RedlockProcess(["run", "--queue", "none", "-q", "--wait", "2s", "held", "--", "true"], environment: redis.environment)
         }
         for waiter in waiters { #expect(try waiter.wait(timeout: 30).status == 75) }
         for (index, server) in redis.servers.enumerated() {
-            let after = try Self.callsByCommand(server)
+            let after = try server.callsByCommand()
             let sent = { (command: String) in (after[command] ?? 0) - (before[index][command] ?? 0) }
             // One attempt each when they start; no polling, and no last attempt at the
             // deadline, since no release was announced.

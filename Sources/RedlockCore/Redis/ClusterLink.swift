@@ -414,7 +414,7 @@ final class ClusterLink: InstanceLink {
         case let .connectionFailed(reason): return .connectionFailed("\(reason) (node \(node))")
         case let .timedOut(what): return .timedOut("\(what) from node \(node)")
         case .connectionClosed: return .connectionFailed("node \(node) closed the connection")
-        case let .tls(reason): return .tls("\(reason) (node \(node))")
+        case let .tls(reason, remedy): return .tls("\(reason) (node \(node))", remedy: remedy)
         default: return error
         }
     }

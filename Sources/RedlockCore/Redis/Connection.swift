@@ -253,7 +253,10 @@ public final class Connection {
             case .closed:
                 fail(.tls("handshake failed: connection closed by the server (is the port a TLS port?)"))
                 return
-            case let .failed(reason), let .broken(reason):
+            case let .failed(reason, remedy):
+                fail(.tls(reason, remedy: remedy))
+                return
+            case let .broken(reason):
                 fail(.tls(reason))
                 return
             }
@@ -611,8 +614,8 @@ public final class Connection {
             return .wouldBlock
         case .closed:
             return .closed
-        case let .failed(reason):
-            return .failed(.tls(reason))
+        case let .failed(reason, remedy):
+            return .failed(.tls(reason, remedy: remedy))
         case let .broken(reason):
             return .failed(.connectionFailed("TLS \(reason)"))
         }

@@ -11,8 +11,9 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     /// it gave is not a master.
     case sentinel(String)
     /// TLS failed: the handshake (certificate verification, a peer that does not speak
-    /// TLS, a missing client certificate) or the encrypted stream.
-    case tls(String)
+    /// TLS, a missing client certificate) or the encrypted stream. `remedy`: the setting
+    /// that would cure it, said in words here; the CLI names its option.
+    case tls(String, remedy: TLSRemedy? = nil)
     /// AUTH was refused: wrong password or user, or a password is needed.
     case authenticationFailed(String)
     /// The ACL denies a command (NOPERM).
@@ -106,7 +107,7 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .connectionFailed(reason): return "cannot connect: \(reason)"
         case let .timedOut(what): return "timed out \(what)"
         case .connectionClosed: return "connection closed by the server"
-        case let .tls(reason): return "TLS \(reason)"
+        case let .tls(reason, remedy): return "TLS \(reason)" + (remedy.map { " (\($0))" } ?? "")
         case let .sentinel(reason): return reason
         case let .authenticationFailed(message): return "authentication failed: \(message)"
         case let .permissionDenied(message): return "permission denied: \(message)"

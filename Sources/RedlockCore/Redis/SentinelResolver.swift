@@ -23,7 +23,7 @@ final class SentinelResolver {
     private var failures: [String] = []
     /// The first TLS failure, and from which sentinel: when every sentinel failed that
     /// way, it is the answer (a certificate will not verify on the next attempt either).
-    private var tlsFailure: (sentinel: HostPort, reason: String)?
+    private var tlsFailure: (sentinel: HostPort, reason: String, remedy: TLSRemedy?)?
     private var onlyTLSFailures = true
     /// When the sentinel being asked has had its share of time.
     private(set) var stepDeadline: Instant?
@@ -96,7 +96,7 @@ final class SentinelResolver {
         stepDeadline = nil
         let reasons = failures.joined(separator: "; ")
         if onlyTLSFailures, let tlsFailure {
-            outcome = .failed(.tls("\(tlsFailure.reason) (sentinel \(tlsFailure.sentinel))"))
+            outcome = .failed(.tls("\(tlsFailure.reason) (sentinel \(tlsFailure.sentinel))", remedy: tlsFailure.remedy))
             return
         }
         outcome = .failed(.sentinel("no sentinel named the master '\(master)' (\(reasons))"))
@@ -122,8 +122,8 @@ final class SentinelResolver {
             failures.append("\(sentinel): unexpected reply \(other)")
         case let .failure(error):
             failures.append("\(sentinel): \(error)")
-            if case let .tls(reason) = error {
-                tlsFailure = tlsFailure ?? (sentinel, reason)
+            if case let .tls(reason, remedy) = error {
+                tlsFailure = tlsFailure ?? (sentinel, reason, remedy)
                 position += 1
                 askNext()
                 return

@@ -19,15 +19,15 @@ public final class TLSContext {
         var reason = [CChar](repeating: 0, count: 256)
         guard copenssl_load(&reason, reason.count) == 1 else {
             let text = String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw TLSContextError("cannot load OpenSSL for rediss:// (\(text)); install libssl3")
+            throw .openSSLUnavailable(text)
         }
         copenssl_ERR_clear_error()
         guard let method = copenssl_socket_method_new() else {
-            throw TLSContextError("cannot create a TLS context: \(TLSContext.queuedError() ?? "out of memory")")
+            throw .contextNotCreated(TLSContext.queuedError() ?? "out of memory")
         }
         guard let handle = copenssl_SSL_CTX_new(copenssl_TLS_client_method()) else {
             copenssl_BIO_meth_free(method)
-            throw TLSContextError("cannot create a TLS context: \(TLSContext.queuedError() ?? "out of memory")")
+            throw .contextNotCreated(TLSContext.queuedError() ?? "out of memory")
         }
         self.handle = handle
         socketMethod = method
@@ -37,29 +37,27 @@ public final class TLSContext {
 
         if let file = configuration.caCertificateFile {
             guard copenssl_SSL_CTX_load_verify_locations(handle, file, nil) == 1 else {
-                throw TLSContextError("cannot load TLS CA certificates from '\(file)': \(TLSContext.queuedError() ?? "unreadable")")
+                throw .caCertificatesUnloadable(file: file, reason: TLSContext.queuedError() ?? "unreadable")
             }
         } else if copenssl_SSL_CTX_set_default_verify_paths(handle) != 1 {
-            throw TLSContextError("cannot load the system's TLS trust store: \(TLSContext.queuedError() ?? "unknown error") (use --tls-ca-cert)")
+            throw .trustStoreUnloadable(TLSContext.queuedError() ?? "unknown error")
         }
 
         switch (configuration.certificateFile, configuration.keyFile) {
         case (nil, nil):
             break
         case (nil, let key?):
-            throw TLSContextError("TLS key '\(key)' given without a client certificate (--tls-cert)")
+            throw .keyWithoutCertificate(key: key)
         case let (certificate?, key):
             guard copenssl_SSL_CTX_use_certificate_chain_file(handle, certificate) == 1 else {
-                throw TLSContextError("cannot load TLS client certificate from '\(certificate)': \(TLSContext.queuedError() ?? "unreadable")")
+                throw .certificateUnloadable(file: certificate, reason: TLSContext.queuedError() ?? "unreadable")
             }
             let keyFile = key ?? certificate
             guard copenssl_SSL_CTX_use_PrivateKey_file(handle, keyFile, SSL_FILETYPE_PEM) == 1 else {
-                    let reason = TLSContext.queuedError() ?? "unreadable"
-                let hint = reason.contains("password") || reason.contains("decrypt") ? " (an encrypted key is not supported)" : ""
-                throw TLSContextError("cannot load TLS client key from '\(keyFile)': \(reason)\(hint)")
+                throw .keyUnloadable(file: keyFile, reason: TLSContext.queuedError() ?? "unreadable")
             }
             guard copenssl_SSL_CTX_check_private_key(handle) == 1 else {
-                throw TLSContextError("TLS client key '\(keyFile)' does not match the certificate '\(certificate)'")
+                throw .keyMismatch(key: keyFile, certificate: certificate)
             }
         }
     }
@@ -84,11 +82,4 @@ public final class TLSContext {
         copenssl_ERR_error_string_n(code, &buffer, buffer.count)
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
-}
-
-/// A TLS setting that cannot be used (a file missing or unreadable, a key that does not
-/// match); the CLI exits 78 with it.
-public struct TLSContextError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -17,8 +17,9 @@ final class TLSSession {
         /// The peer closed the connection.
         case closed
         /// A TLS failure that trying again will not cure (the handshake, a refused client
-        /// certificate), as a sentence fragment for `RedisError.tls`.
-        case failed(String)
+        /// certificate), as a sentence fragment for `RedisError.tls`, with the setting that
+        /// would cure it when there is one.
+        case failed(String, remedy: TLSRemedy? = nil)
         /// The encrypted stream broke after a good handshake: like a dropped connection,
         /// the next attempt may well succeed.
         case broken(String)
@@ -139,7 +140,7 @@ final class TLSSession {
     /// then sends an alert and resets the connection, often before the alert can be read.
     private var refusedAfterHandshake: Outcome? {
         guard handshakeDone, !receivedData, !presentsCertificate else { return nil }
-        return .failed("error: connection dropped right after the handshake (does the server want a client certificate? --tls-cert, --tls-key)")
+        return .failed("error: connection dropped right after the handshake", remedy: .clientCertificatePerhaps)
     }
 
     /// Names the reason a user can act on: the certificate check's verdict when that is
@@ -160,7 +161,7 @@ final class TLSSession {
             }
         }
         if reason.contains("certificate required") || reason.contains("handshake failure") {
-            return .failed("error: \(reason) (the server wants a client certificate: --tls-cert, --tls-key)")
+            return .failed("error: \(reason)", remedy: .clientCertificate)
         }
         if reason == "unexpected eof while reading" {
             // The server went away without a close_notify (a restart, a crash): a closed

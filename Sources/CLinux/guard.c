@@ -209,6 +209,9 @@ static void wait_for_request(int channel) {
         if (got < 0 && errno == EINTR) continue;
         if (got != (ssize_t)sizeof message || message.kind != CGUARD_SPAWN || children < 0) _exit(0);
         shared->request.child_mask = &shared->mask;
+        // Forked in a constructor, before the Swift runtime or redlock installed any signal
+        // handler: the child has none to reset on COMMAND's way to exec.
+        shared->request.may_have_handlers = 0;
         pid_t command = start_command(channel, &shared->request);
         watch(channel, children, command);
     }

@@ -23,7 +23,7 @@ static int become_command(void *argument) {
     const cspawn_request *request = context->request;
     // A handler of the parent's would run on the parent's memory: back to defaults first
     // (every signal is blocked until the mask is set below).
-    for (int signal = 1; signal < NSIG; signal++) {
+    for (int signal = 1; request->may_have_handlers && signal < NSIG; signal++) {
         struct sigaction action;
         if (sigaction(signal, NULL, &action) != 0) continue;
         if (action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN) continue;

@@ -140,7 +140,9 @@ import Testing
         // A name with an escape sequence in it must not reach the terminal raw.
         let evil = scratch.file("evil\u{1B}[2J")
         try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: evil)
-        let script = "\"$EVIL\" 30 & echo $! > \"$D/first\"; sh -c 'trap \"\" TERM; echo $$ > \"$D/stubborn\"; exec sleep 30' & while [ ! -s \"$D/stubborn\" ]; do sleep 0.02; done; exit 3"
+        // COMMAND exits only once both have exec'd, so that their names are what redlock reads.
+        let script = "\"$EVIL\" 30 & f=$!; echo $f > \"$D/first\"; sh -c 'trap \"\" TERM; echo $$ > \"$D/stubborn\"; exec sleep 30' & "
+            + "until [ -s \"$D/stubborn\" ] && [ \"$(readlink /proc/$f/exe)\" = \"$EVIL\" ] && [ \"$(cat /proc/$(cat \"$D/stubborn\")/comm)\" = sleep ]; do sleep 0.02; done; exit 3"
         let result = try redlock(["run", "--kill-after", "500ms", "k", "--", "sh", "-c", script],
                                  environment: redis.environment.merging(["D": scratch.path, "EVIL": evil]) { $1 }, timeout: 30)
         let first = try #require(Int32(scratch.read("first")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))

@@ -28,6 +28,10 @@ typedef struct {
     int parent_death_signal;
     /// The signal mask the child starts COMMAND with (redlock blocks the signals it forwards).
     const sigset_t *child_mask;
+    /// Nonzero when the spawning process may have signal handlers installed: the child then
+    /// puts each back to the default before exec (64 sigaction calls). The early guard was
+    /// forked before anything installed one, and clears it.
+    int may_have_handlers;
 } cspawn_request;
 
 /// Starts `request` the way posix_spawn does (clone with CLONE_VM | CLONE_VFORK: no copy of

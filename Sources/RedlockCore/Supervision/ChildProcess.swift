@@ -45,7 +45,8 @@ public final class ChildProcess {
                     file: argv[0], argv: argv, envp: envp,
                     foreground_tty: foregroundTerminal?.rawValue ?? -1,
                     parent_death_signal: SIGKILL,
-                    child_mask: nil)
+                    child_mask: nil,
+                    may_have_handlers: 1)
                 return withUnsafePointer(to: &mask) { maskPointer in
                     request.child_mask = maskPointer
                     return cguard_start(&request, &job, &execErrno)

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// One server, one vote: every connection asks INFO server (run_id) and ROLE in its
-/// handshake. A server listed under two names would vote twice; a replica, even a writable
+/// One server, one vote: every connection asks INFO server replication (run_id, role) in
+/// its handshake. A server listed under two names would vote twice; a replica, even a writable
 /// one, would accept a lock its master never sees (and lose it at the next resync).
 @Suite struct ServerIdentityTests {
     private func freeDeadURL() throws -> String { "redis://127.0.0.1:\(try freeLoopbackPort())" }
@@ -18,6 +18,35 @@ import Testing
         #expect(result.status == 69, "the replica's yes must not make a quorum with servers[0]: \(result)")
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("127.0.0.1:\(redis.servers[1].port): is a replica of 127.0.0.1:\(redis.servers[2].port); a replica never votes"), "\(result)")
+        #expect(try redis.servers[1].client().command("GET", "k") == .null, "nothing was written to the replica")
+    }
+
+    /// Every waiter of every run opens a voting connection to each instance: the run_id,
+    /// uptime and role come from one INFO, not INFO and ROLE (a command per waiter less).
+    @Test func theHandshakeAsksTheServerOnce() throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started()
+        _ = try server.client().command("CONFIG", "RESETSTAT")
+        #expect(try redlock(["-r", server.url, "run", "--queue", "none", "k", "--", "true"]).status == 0)
+        let calls = try server.callsByCommand()
+        #expect(calls["info"] == 1 && calls["role"] == nil, "\(calls)")
+    }
+
+    /// A server that refuses INFO (like a managed service) is still asked ROLE: a writable
+    /// replica behind such an ACL never votes either.
+    @Test func aWritableReplicaThatRefusesInfoNeverVotes() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        try redis.servers[1].client().command("CONFIG", "SET", "replica-read-only", "no")
+        try redis.servers[1].client().command("REPLICAOF", "127.0.0.1", String(redis.servers[2].port))
+        try redis.servers[1].client().command("ACL", "SETUSER", "app", "on", ">app-pw-1", "~*", "&*", "+@all", "-info")
+        let replica = "redis://app:app-pw-1@127.0.0.1:\(redis.servers[1].port)"
+        let urls = [redis.servers[0].url, replica, try freeDeadURL()].joined(separator: ",")
+        let result = try redlock(["run", "-n", "k", "--", "echo", "ran"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 69, "the replica's yes must not make a quorum with servers[0]: \(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("is a replica of 127.0.0.1:\(redis.servers[2].port); a replica never votes"), "\(result)")
+        #expect(!result.stderr.contains("app-pw-1"))
         #expect(try redis.servers[1].client().command("GET", "k") == .null, "nothing was written to the replica")
     }
 

@@ -32,6 +32,20 @@ import Testing
         #expect(calls["info"] == 1 && calls["role"] == nil, "\(calls)")
     }
 
+    /// A waiter's subscription connections vote on nothing, so they skip the handshake's
+    /// INFO: one INFO per waiter and instance, whether it waits in line or races.
+    @Test(arguments: [["--queue", "none"], []])
+    func aWaitersSubscriptionsDoNotAskInfo(queue: [String]) throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started()
+        _ = try server.client().command("SET", "k", "another client", "PX", "60000")
+        _ = try server.client().command("CONFIG", "RESETSTAT")
+        let result = try redlock(["-r", server.url, "run"] + queue + ["--wait", "300ms", "k", "--", "true"])
+        #expect(result.status == 75, "\(result)")
+        let calls = try server.callsByCommand()
+        #expect(calls["subscribe"] == 1 && calls["info"] == 1, "\(calls)")
+    }
+
     /// A server that refuses INFO (like a managed service) is still asked ROLE: a writable
     /// replica behind such an ACL never votes either.
     @Test func aWritableReplicaThatRefusesInfoNeverVotes() throws {

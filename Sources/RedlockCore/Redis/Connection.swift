@@ -100,8 +100,8 @@ public final class Connection {
     /// `tls` is required for a `rediss` endpoint (without it, connecting fails).
     /// `connectTimeout` is shared out between the sentinels of a `redis+sentinel://` endpoint.
     /// With `describesServer` (or the older name `asksUptime`), the handshake asks INFO
-    /// server (uptime and run_id); with `checksRole`, ROLE, and a server that is not a master
-    /// fails every request (a replica never votes).
+    /// server (uptime and run_id); with `checksRole`, the role, and a server that is not a
+    /// master fails every request (a replica never votes). Both: one INFO server replication.
     public init(endpoint: Endpoint, asksUptime: Bool = false, describesServer: Bool = false, checksRole: Bool = false, tls: TLSContext? = nil,
                 connectTimeout: Duration = .milliseconds(500), hostLookups: HostLookups = HostLookups()) {
         self.endpoint = endpoint

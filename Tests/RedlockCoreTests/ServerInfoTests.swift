@@ -23,6 +23,14 @@ import Testing
         #expect(ServerInfo("run_id")["run_id"] == nil, "no colon, no value")
     }
 
+    @Test func readsSeveralFieldsInOnePassAsTheSubscriptDoes() {
+        let info = ServerInfo(bytes: Array(Self.text.utf8))
+        #expect(info.values(of: ["role", "run_id", "run", "uptime_in_seconds", "empty", "master_host", "# Server"])
+                == ["master", "0123abcd", nil, "42", "", nil, nil])
+        #expect(ServerInfo(bytes: []).values(of: ["run_id"]) == [nil])
+        #expect(ServerInfo("a:1\nb:2").values(of: ["b", "a"]) == ["2", "1"])
+    }
+
     @Test func readsLinesEndedByNewlinesAloneAndTheLastLineUnended() {
         #expect(ServerInfo("a:1\nb:2")["b"] == "2")
         #expect(ServerInfo("a:1\nb:2\n")["a"] == "1")

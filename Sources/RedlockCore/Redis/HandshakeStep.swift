@@ -91,14 +91,15 @@ enum HandshakeStep: Equatable {
         case .checkRole:
             return .role(reply.errorMessage == nil ? ServerRole(roleReply: reply) : nil)
         case .describeServerAndRole:
-            guard let text = reply.text else {
+            guard case let .bulk(bytes) = reply else {
                 // INFO refused: ROLE may still be allowed. Any other error (a server before
                 // Redis 7 answers a syntax error to two sections): both on their own.
                 if let message = reply.errorMessage, RedisError(errorReply: message).isAccessDenied { return .askSeparately([.checkRole]) }
                 return .askSeparately([.describeServer, .checkRole])
             }
-            let info = ServerInfo(text)
-            return .described(uptimeSeconds: info["uptime_in_seconds"].flatMap { Int64($0) }, runID: info["run_id"].flatMap { $0.isEmpty ? nil : $0 }, role: ServerRole(info: info))
+            let field = ServerInfo(bytes: bytes).values(of: ["uptime_in_seconds", "run_id", "redis_mode", "role", "master_host", "master_port"])
+            return .described(uptimeSeconds: field[0].flatMap { Int64($0) }, runID: field[1].flatMap { $0.isEmpty ? nil : $0 },
+                              role: ServerRole(mode: field[2], role: field[3], masterHost: field[4], masterPort: field[5]))
         }
     }
 }
@@ -130,17 +131,17 @@ public enum ServerRole: Equatable, Sendable, CustomStringConvertible {
     /// The role INFO server replication gives (`role:`, `master_host:`, `master_port:`; a
     /// Sentinel says `redis_mode:sentinel` and has no replication section); nil when it
     /// does not say.
-    init?(info: ServerInfo) {
-        if info["redis_mode"] == "sentinel" {
+    init?(mode: String?, role: String?, masterHost: String?, masterPort: String?) {
+        if mode == "sentinel" {
             self = .sentinel
             return
         }
-        switch info["role"] {
+        switch role {
         case nil: return nil
         case "master"?: self = .master
         case "slave"?, "replica"?:
             var master: HostPort?
-            if let host = info["master_host"], let port = info["master_port"].flatMap({ UInt16($0) }) { master = HostPort(host: host, port: port) }
+            if let masterHost, let port = masterPort.flatMap({ UInt16($0) }) { master = HostPort(host: masterHost, port: port) }
             self = .replica(of: master)
         case let word?: self = .other(word)
         }

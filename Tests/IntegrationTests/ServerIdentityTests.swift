@@ -64,6 +64,27 @@ import Testing
         #expect(try redis.servers[1].client().command("GET", "k") == .null, "nothing was written to the replica")
     }
 
+    /// A server that cannot answer INFO server replication otherwise than by refusing it
+    /// (before Redis 7, INFO takes one section; here INFO is renamed away) is asked INFO
+    /// server and ROLE on their own, after the request: a master still works, connection
+    /// reused for the release, and a writable replica still never votes.
+    @Test func aServerWithoutTheCombinedInfoIsAskedInfoAndRoleApart() throws {
+        try RedisServer.requireAvailable()
+        let master = try RedisServer.started(extraArgs: ["--rename-command", "INFO", ""])
+        let run = try redlock(["-r", master.url, "run", "k", "--", "echo", "ran"])
+        #expect(run.status == 0 && run.stdout == "ran\n", "\(run)")
+        #expect(try master.client().command("EXISTS", "k") == .integer(0), "released")
+
+        let redis = try RedisFixture(count: 2)
+        let replica = try RedisServer.started(extraArgs: ["--rename-command", "INFO", "", "--replica-read-only", "no"])
+        try replica.client().command("REPLICAOF", "127.0.0.1", String(redis.servers[1].port))
+        let urls = [redis.servers[0].url, replica.url, try freeDeadURL()].joined(separator: ",")
+        let result = try redlock(["run", "-n", "k", "--", "echo", "ran"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 69, "the replica's yes must not make a quorum with servers[0]: \(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("127.0.0.1:\(replica.port): is a replica of 127.0.0.1:\(redis.servers[1].port); a replica never votes"), "\(result)")
+    }
+
     /// Runs redlock with `urls` and expects exit 78 naming both spellings, COMMAND not run,
     /// and no password in the output.
     private func expectRefusedAsDuplicates(_ urls: [String], naming first: String, _ second: String, password: String? = nil) throws {

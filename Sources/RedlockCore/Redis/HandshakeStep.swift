@@ -97,9 +97,19 @@ enum HandshakeStep: Equatable {
                 if let message = reply.errorMessage, RedisError(errorReply: message).isAccessDenied { return .askSeparately([.checkRole]) }
                 return .askSeparately([.describeServer, .checkRole])
             }
-            let field = ServerInfo(bytes: bytes).values(of: ["uptime_in_seconds", "run_id", "redis_mode", "role", "master_host", "master_port"])
-            return .described(uptimeSeconds: field[0].flatMap { Int64($0) }, runID: field[1].flatMap { $0.isEmpty ? nil : $0 },
-                              role: ServerRole(mode: field[2], role: field[3], masterHost: field[4], masterPort: field[5]))
+            var uptime, runID, mode, role, masterHost, masterPort: String?
+            ServerInfo(bytes: bytes).forEachField { field, value in
+                let text = { String(decoding: value, as: UTF8.self) }
+                if ServerInfo.field(field, is: "uptime_in_seconds") { uptime = text() }
+                else if ServerInfo.field(field, is: "run_id") { runID = text() }
+                else if ServerInfo.field(field, is: "redis_mode") { mode = text() }
+                else if ServerInfo.field(field, is: "role") { role = text() }
+                else if ServerInfo.field(field, is: "master_host") { masterHost = text() }
+                else if ServerInfo.field(field, is: "master_port") { masterPort = text() }
+                return true
+            }
+            return .described(uptimeSeconds: uptime.flatMap { Int64($0) }, runID: runID.flatMap { $0.isEmpty ? nil : $0 },
+                              role: ServerRole(mode: mode, role: role, masterHost: masterHost, masterPort: masterPort))
         }
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 ///
 /// Every voting connection's handshake asks INFO server replication (run_id for one server
 /// one vote, the uptime for --restart-grace, the role: a replica never votes) and reads a
-/// few of its fifty fields (`values(of:)`, in one pass). Splitting the whole text
+/// few of its fifty fields (`forEachField`, in one pass). Splitting the whole text
 /// into a dictionary of Strings cost half of the instructions of a `run KEY -- true` on
 /// three instances (callgrind: 1.3 of 2.65 million, most of it String splitting on first
 /// use); scanning the bytes for the fields asked costs a few thousand.
@@ -31,33 +31,33 @@ public struct ServerInfo: Sendable {
         return nil
     }
 
-    /// The values of `names` (each nil when INFO has no such field) in one pass over the
-    /// text, where the subscript scans it again for every field: the handshake of every
-    /// connection reads up to six fields of INFO server replication, the role among the
-    /// last. Lines are found with memchr, and only their starts compared: a few thousand
-    /// instructions for the whole reply (callgrind), less than two subscript lookups.
-    public func values(of names: [String]) -> [String?] {
-        let keys = names.map { Array($0.utf8) }
-        var found = [String?](repeating: nil, count: keys.count)
-        var missing = keys.count
+    /// Each `field:value` line's field and value, in order, until `visit` returns false:
+    /// one pass that finds lines with memchr and copies nothing (the subscript scans the
+    /// text again for every field). The handshake reads a few fields of every connection's
+    /// INFO server replication, the role among the last lines: a few thousand instructions
+    /// (callgrind), less than two subscript lookups.
+    public func forEachField(_ visit: (_ field: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Bool) {
         bytes.withUnsafeBufferPointer { text in
             guard let base = text.baseAddress else { return }
             var start = 0
-            while start < text.count && missing > 0 {
+            while start < text.count {
                 let newline = memchr(base + start, Int32(UInt8(ascii: "\n")), text.count - start)
-                var end = newline.map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? text.count
+                var end = newline.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? text.count
                 let next = end + 1
                 if end > start && base[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                for index in keys.indices where found[index] == nil {
-                    let count = keys[index].count
-                    guard count < end - start, base[start + count] == UInt8(ascii: ":"),
-                          keys[index].withUnsafeBufferPointer({ key in key.baseAddress.map { memcmp(base + start, $0, count) == 0 } ?? true }) else { continue }
-                    found[index] = String(decoding: UnsafeBufferPointer(start: base + start + count + 1, count: end - start - count - 1), as: UTF8.self)
-                    missing -= 1
+                if let found = memchr(base + start, Int32(UInt8(ascii: ":")), end - start) {
+                    let colon = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) - base
+                    let field = UnsafeBufferPointer(start: base + start, count: colon - start)
+                    guard visit(field, UnsafeBufferPointer(start: base + colon + 1, count: end - colon - 1)) else { return }
                 }
                 start = next
             }
         }
-        return found
+    }
+
+    /// Whether `field` (from `forEachField`) is `name`.
+    public static func field(_ field: UnsafeBufferPointer<UInt8>, is name: StaticString) -> Bool {
+        guard field.count == name.utf8CodeUnitCount, let bytes = field.baseAddress else { return false }
+        return memcmp(bytes, name.utf8Start, field.count) == 0
     }
 }

@@ -58,7 +58,7 @@ enum RedisLoadBench {
                 report.notes.append("Redis load N=\(n): \(error)")
             }
         }
-        report.notes.append("Redis load: INFO commandstats counts the commands a Lua script runs as well as the EVAL/EVALSHA that ran it, so a script attempt counts once per command it runs")
+        report.notes.append("Redis load: INFO commandstats counts the commands a Lua script runs as well as the EVAL/EVALSHA that ran it, so a script attempt counts once per command it runs; the key is another client's, which announces no release: on a key redlock holds, each waiter also looks once after subscribing (a PTTL per waiter and instance, 1.6/s more)")
     }
 
     private static func measure(_ context: Context, n: Int) throws(BenchError) -> Figures {

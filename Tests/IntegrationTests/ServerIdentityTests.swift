@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// One server, one vote: every connection asks INFO server (run_id) and ROLE in its
-/// handshake. A server listed under two names would vote twice; a replica, even a writable
+/// One server, one vote: every connection asks INFO server replication (run_id, role) in
+/// its handshake. A server listed under two names would vote twice; a replica, even a writable
 /// one, would accept a lock its master never sees (and lose it at the next resync).
 @Suite struct ServerIdentityTests {
     private func freeDeadURL() throws -> String { "redis://127.0.0.1:\(try freeLoopbackPort())" }
@@ -19,6 +19,70 @@ import Testing
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("127.0.0.1:\(redis.servers[1].port): is a replica of 127.0.0.1:\(redis.servers[2].port); a replica never votes"), "\(result)")
         #expect(try redis.servers[1].client().command("GET", "k") == .null, "nothing was written to the replica")
+    }
+
+    /// Every waiter of every run opens a voting connection to each instance: the run_id,
+    /// uptime and role come from one INFO, not INFO and ROLE (a command per waiter less).
+    @Test func theHandshakeAsksTheServerOnce() throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started()
+        _ = try server.client().command("CONFIG", "RESETSTAT")
+        #expect(try redlock(["-r", server.url, "run", "--queue", "none", "k", "--", "true"]).status == 0)
+        let calls = try server.callsByCommand()
+        #expect(calls["info"] == 1 && calls["role"] == nil, "\(calls)")
+    }
+
+    /// A waiter's subscription connections vote on nothing, so they skip the handshake's
+    /// INFO: one INFO per waiter and instance, whether it waits in line or races.
+    @Test(arguments: [["--queue", "none"], []])
+    func aWaitersSubscriptionsDoNotAskInfo(queue: [String]) throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started()
+        _ = try server.client().command("SET", "k", "another client", "PX", "60000")
+        _ = try server.client().command("CONFIG", "RESETSTAT")
+        let result = try redlock(["-r", server.url, "run"] + queue + ["--wait", "300ms", "k", "--", "true"])
+        #expect(result.status == 75, "\(result)")
+        let calls = try server.callsByCommand()
+        #expect(calls["subscribe"] == 1 && calls["info"] == 1, "\(calls)")
+    }
+
+    /// A server that refuses INFO (like a managed service) is still asked ROLE: a writable
+    /// replica behind such an ACL never votes either.
+    @Test func aWritableReplicaThatRefusesInfoNeverVotes() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        try redis.servers[1].client().command("CONFIG", "SET", "replica-read-only", "no")
+        try redis.servers[1].client().command("REPLICAOF", "127.0.0.1", String(redis.servers[2].port))
+        try redis.servers[1].client().command("ACL", "SETUSER", "app", "on", ">app-pw-1", "~*", "&*", "+@all", "-info")
+        let replica = "redis://app:app-pw-1@127.0.0.1:\(redis.servers[1].port)"
+        let urls = [redis.servers[0].url, replica, try freeDeadURL()].joined(separator: ",")
+        let result = try redlock(["run", "-n", "k", "--", "echo", "ran"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 69, "the replica's yes must not make a quorum with servers[0]: \(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("is a replica of 127.0.0.1:\(redis.servers[2].port); a replica never votes"), "\(result)")
+        #expect(!result.stderr.contains("app-pw-1"))
+        #expect(try redis.servers[1].client().command("GET", "k") == .null, "nothing was written to the replica")
+    }
+
+    /// A server that cannot answer INFO server replication otherwise than by refusing it
+    /// (before Redis 7, INFO takes one section; here INFO is renamed away) is asked INFO
+    /// server and ROLE on their own, after the request: a master still works, connection
+    /// reused for the release, and a writable replica still never votes.
+    @Test func aServerWithoutTheCombinedInfoIsAskedInfoAndRoleApart() throws {
+        try RedisServer.requireAvailable()
+        let master = try RedisServer.started(extraArgs: ["--rename-command", "INFO", ""])
+        let run = try redlock(["-r", master.url, "run", "k", "--", "echo", "ran"])
+        #expect(run.status == 0 && run.stdout == "ran\n", "\(run)")
+        #expect(try master.client().command("EXISTS", "k") == .integer(0), "released")
+
+        let redis = try RedisFixture(count: 2)
+        let replica = try RedisServer.started(extraArgs: ["--rename-command", "INFO", "", "--replica-read-only", "no"])
+        try replica.client().command("REPLICAOF", "127.0.0.1", String(redis.servers[1].port))
+        let urls = [redis.servers[0].url, replica.url, try freeDeadURL()].joined(separator: ",")
+        let result = try redlock(["run", "-n", "k", "--", "echo", "ran"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 69, "the replica's yes must not make a quorum with servers[0]: \(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("127.0.0.1:\(replica.port): is a replica of 127.0.0.1:\(redis.servers[1].port); a replica never votes"), "\(result)")
     }
 
     /// Runs redlock with `urls` and expects exit 78 naming both spellings, COMMAND not run,

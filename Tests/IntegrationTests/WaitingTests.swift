@@ -30,6 +30,26 @@ import Testing
         }
     }
 
+    /// The look after subscribing is for a release announced while the waiter subscribed:
+    /// another client's lock never announces one, so a waiter on it does not look (a
+    /// command less per waiter and instance); a waiter on a lock redlock holds does.
+    @Test func aWaiterLooksAfterSubscribingOnlyWhereAReleaseCouldHaveBeenAnnounced() throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started()
+        let environment = ["REDLOCK_URLS": server.url]
+        _ = try server.client().command("SET", "theirs", "someone-else", "PX", "60000")
+        #expect(try redlock(["acquire", "--ttl", "60s", "ours"], environment: environment).status == 0)
+        // Load the script first: every attempt below is one EVALSHA.
+        #expect(try redlock(["run", "--queue", "none", "-n", "theirs", "--", "true"], environment: environment).status == 75)
+        for (key, looks) in [("theirs", 0), ("ours", 1)] {
+            _ = try server.client().command("CONFIG", "RESETSTAT")
+            #expect(try redlock(["run", "--queue", "none", "-q", "--wait", "300ms", key, "--", "true"], environment: environment).status == 75)
+            let calls = try server.callsByCommand()
+            #expect(calls["evalsha"] == 1 && calls["subscribe"] == 1, "\(key): \(calls)")
+            #expect(calls["pttl"] == 1 + looks, "\(key): one PTTL inside the attempt, \(looks) look after subscribing: \(calls)")
+        }
+    }
+
     @Test func waiterWhoseSubscriptionsAreCutStillHearsTheRelease() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

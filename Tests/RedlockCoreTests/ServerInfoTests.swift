@@ -23,6 +23,29 @@ import Testing
         #expect(ServerInfo("run_id")["run_id"] == nil, "no colon, no value")
     }
 
+    @Test func visitsEveryFieldInOnePassAsTheSubscriptReadsThem() {
+        func fields(_ info: ServerInfo) -> [String] {
+            var seen: [String] = []
+            info.forEachField { field, value in
+                seen.append(String(decoding: field, as: UTF8.self) + "=" + String(decoding: value, as: UTF8.self))
+                return true
+            }
+            return seen
+        }
+        #expect(fields(ServerInfo(bytes: Array(Self.text.utf8)))
+                == ["redis_version=7.0.15", "run_id=0123abcd", "uptime_in_seconds=42", "empty=", "role=master", "master_role=x"])
+        #expect(fields(ServerInfo(bytes: [])) == [])
+        #expect(fields(ServerInfo("a:1\nb:2")) == ["a=1", "b=2"], "newlines alone, the last line unended")
+        var first: [String] = []
+        ServerInfo("a:1\nb:2").forEachField { field, _ in first.append(String(decoding: field, as: UTF8.self)); return false }
+        #expect(first == ["a"], "stops when told")
+        let role = Array("role".utf8)
+        role.withUnsafeBufferPointer { field in
+            #expect(ServerInfo.field(field, is: "role"))
+            #expect(!ServerInfo.field(field, is: "rol") && !ServerInfo.field(field, is: "roles"))
+        }
+    }
+
     @Test func readsLinesEndedByNewlinesAloneAndTheLastLineUnended() {
         #expect(ServerInfo("a:1\nb:2")["b"] == "2")
         #expect(ServerInfo("a:1\nb:2\n")["a"] == "1")

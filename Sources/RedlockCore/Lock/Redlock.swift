@@ -146,7 +146,7 @@ public final class Redlock {
             }
             onAttempt(attempt)
             let deadline = policy.latestRetry
-            if waiter.listenIfNeeded(after: attempt) && waiter.mayHaveFreed() {
+            if waiter.listenIfNeeded(after: attempt) && waiter.mayHaveFreed(after: attempt) {
                 // Released between the attempt and the subscription: unheard, so look again.
                 attempt = tryAcquire()
                 attemptEnded = Instant.now()

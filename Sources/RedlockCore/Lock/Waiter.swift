@@ -8,7 +8,8 @@
 /// timer then wakes the waiter when the holder's reported TTL runs out. A key deleted
 /// without an announcement (`redis-cli DEL`, another client's unlock) is noticed within
 /// `unannouncedCheck` at the latest. So a waiter costs each instance one attempt, one
-/// SUBSCRIBE and one PTTL, and then nothing until the lock frees or its TTL runs out.
+/// SUBSCRIBE and one PTTL (none on another client's lock: `mayHaveFreed`), and then
+/// nothing until the lock frees or its TTL runs out.
 final class Waiter {
     private let key: [UInt8]
     private let kind: any LockKind
@@ -61,7 +62,16 @@ final class Waiter {
     /// Whether the lock may have been released while the subscriptions were being made:
     /// asks each instance the kind's one plain read (cheaper for Redis than another attempt).
     /// False only when it is still held where an attempt could not get past.
-    func mayHaveFreed() -> Bool {
+    ///
+    /// Not asked when every holder `attempt` met is another client's (a value redlock did
+    /// not write): such a holder never announces its release, so there was no announcement
+    /// to miss. Its expiry is on the timer and its DEL is noticed within `unannouncedCheck`,
+    /// as at any other moment (only a `force-release` of it in those few milliseconds would
+    /// be, as a DEL is). A command less per waiter and instance for Redis.
+    func mayHaveFreed(after attempt: AcquireAttempt) -> Bool {
+        if let holders = attempt.contention?.holders, !holders.isEmpty, holders.allSatisfy({ LockValue.decode($0.value) == nil }) {
+            return false
+        }
         let stillHeld = instances.broadcast(kind.stillHeldProbe(key: key)).filter { reply in
             if case let .success(reply) = reply { return kind.isStillHeld(reply) }
             return false

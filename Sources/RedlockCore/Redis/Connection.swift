@@ -84,6 +84,10 @@ public final class Connection {
     /// connection's life, not an allocation per read.
     private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
     private var pushed: [Reply] = []
+    /// Handshake steps asked after the request, because the combined one could not answer
+    /// them (`HandshakeStep.describeServerAndRole`): their replies follow the request's, and
+    /// the request is finished only once they are read (a replica fails it, as before).
+    private var lateSteps: [HandshakeStep] = []
 
     /// The server's uptime as INFO reported it in the handshake, and when.
     private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
@@ -96,8 +100,8 @@ public final class Connection {
     /// `tls` is required for a `rediss` endpoint (without it, connecting fails).
     /// `connectTimeout` is shared out between the sentinels of a `redis+sentinel://` endpoint.
     /// With `describesServer` (or the older name `asksUptime`), the handshake asks INFO
-    /// server (uptime and run_id); with `checksRole`, ROLE, and a server that is not a master
-    /// fails every request (a replica never votes).
+    /// server (uptime and run_id); with `checksRole`, the role, and a server that is not a
+    /// master fails every request (a replica never votes). Both: one INFO server replication.
     public init(endpoint: Endpoint, asksUptime: Bool = false, describesServer: Bool = false, checksRole: Bool = false, tls: TLSContext? = nil,
                 connectTimeout: Duration = .milliseconds(500), hostLookups: HostLookups = HostLookups()) {
         self.endpoint = endpoint
@@ -179,7 +183,7 @@ public final class Connection {
     var isFinished: Bool {
         switch state {
         case .failed: return true
-        case .idle, .ready, .listening: return replies.count >= repliesExpected
+        case .idle, .ready, .listening: return replies.count >= repliesExpected && lateSteps.isEmpty
         case .resolving, .lookingUp, .connecting, .securing, .probing, .handshaking: return false
         }
     }
@@ -332,6 +336,7 @@ public final class Connection {
         reader = ReplyReader()
         outbox = []
         outboxOffset = 0
+        lateSteps = []
     }
 
     private var isFailed: Bool {
@@ -633,12 +638,16 @@ public final class Connection {
         case .ready:
             if replies.count < repliesExpected {
                 replies.append(reply)
+            } else if !lateSteps.isEmpty {
+                apply(lateSteps.removeFirst().finding(in: reply))
             } else {
                 fail(.unexpectedReply("more replies than requests"))
             }
         case .listening:
             if replies.count < repliesExpected {
                 replies.append(reply)
+            } else if !lateSteps.isEmpty {
+                apply(lateSteps.removeFirst().finding(in: reply))
             } else {
                 pushed.append(reply)
             }
@@ -658,6 +667,14 @@ public final class Connection {
             // A managed service may refuse INFO: then the uptime and identity are unknown.
             serverUptime = uptimeSeconds.map { (.seconds($0), Instant.now()) }
             serverRunID = runID
+        case let .described(uptimeSeconds, runID, role):
+            apply(.server(uptimeSeconds: uptimeSeconds, runID: runID))
+            if let role { apply(.role(role)) } else { apply(.askSeparately([.checkRole])) }
+        case let .askSeparately(steps):
+            // After the request already sent: one round trip more, only for such servers.
+            lateSteps += steps
+            for step in steps { outbox += step.command(for: endpoint).encoded }
+            flush()
         case let .role(role):
             serverRole = role
             guard let role, role != .master else { return }

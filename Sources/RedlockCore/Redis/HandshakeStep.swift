@@ -12,6 +12,12 @@ enum HandshakeStep: Equatable {
     /// ROLE: only a master votes (a writable replica's keys are lost on its next resync);
     /// through Sentinel, the address the sentinels named must be the master.
     case checkRole
+    /// INFO server replication: `describeServer` and `checkRole` in one command, as every
+    /// voting connection asks both. Every waiter of every `run` opens such a connection to
+    /// each instance, so a second command there is a second command per waiter for Redis
+    /// (the `make bench` load row). A server that cannot answer it (before Redis 7, INFO
+    /// takes one section; INFO refused) is asked the two steps on their own afterwards.
+    case describeServerAndRole
 
     /// What a reply to a step says.
     enum Finding: Equatable {
@@ -21,6 +27,10 @@ enum HandshakeStep: Equatable {
         case server(uptimeSeconds: Int64?, runID: String?)
         /// ROLE's answer; nil where the server refused ROLE.
         case role(ServerRole?)
+        /// INFO server replication's fields; a nil role: INFO did not say it (ask ROLE).
+        case described(uptimeSeconds: Int64?, runID: String?, role: ServerRole?)
+        /// The combined step told nothing: ask these steps on their own.
+        case askSeparately([HandshakeStep])
         /// The step was refused: the connection cannot serve requests.
         case refused(RedisError)
     }
@@ -30,11 +40,14 @@ enum HandshakeStep: Equatable {
         var steps: [HandshakeStep] = []
         if endpoint.password != nil { steps.append(.authenticate) }
         if endpoint.database != 0 { steps.append(.selectDatabase(endpoint.database)) }
-        if describesServer { steps.append(.describeServer) }
-        if case .sentinel = endpoint.address {
-            steps.append(.checkRole)
-        } else if checksRole {
-            steps.append(.checkRole)
+        var role = checksRole
+        // Through Sentinel, ROLE is always asked: the named address must be the master.
+        if case .sentinel = endpoint.address { role = true }
+        switch (describesServer, role) {
+        case (true, true): steps.append(.describeServerAndRole)
+        case (true, false): steps.append(.describeServer)
+        case (false, true): steps.append(.checkRole)
+        case (false, false): break
         }
         return steps
     }
@@ -52,6 +65,8 @@ enum HandshakeStep: Equatable {
             return Command("INFO", "server")
         case .checkRole:
             return Command("ROLE")
+        case .describeServerAndRole:
+            return Command("INFO", "server", "replication")
         }
     }
 
@@ -75,6 +90,26 @@ enum HandshakeStep: Equatable {
             return .server(uptimeSeconds: info["uptime_in_seconds"].flatMap { Int64($0) }, runID: info["run_id"].flatMap { $0.isEmpty ? nil : $0 })
         case .checkRole:
             return .role(reply.errorMessage == nil ? ServerRole(roleReply: reply) : nil)
+        case .describeServerAndRole:
+            guard case let .bulk(bytes) = reply else {
+                // INFO refused: ROLE may still be allowed. Any other error (a server before
+                // Redis 7 answers a syntax error to two sections): both on their own.
+                if let message = reply.errorMessage, RedisError(errorReply: message).isAccessDenied { return .askSeparately([.checkRole]) }
+                return .askSeparately([.describeServer, .checkRole])
+            }
+            var uptime, runID, mode, role, masterHost, masterPort: String?
+            ServerInfo(bytes: bytes).forEachField { field, value in
+                let text = { String(decoding: value, as: UTF8.self) }
+                if ServerInfo.field(field, is: "uptime_in_seconds") { uptime = text() }
+                else if ServerInfo.field(field, is: "run_id") { runID = text() }
+                else if ServerInfo.field(field, is: "redis_mode") { mode = text() }
+                else if ServerInfo.field(field, is: "role") { role = text() }
+                else if ServerInfo.field(field, is: "master_host") { masterHost = text() }
+                else if ServerInfo.field(field, is: "master_port") { masterPort = text() }
+                return true
+            }
+            return .described(uptimeSeconds: uptime.flatMap { Int64($0) }, runID: runID.flatMap { $0.isEmpty ? nil : $0 },
+                              role: ServerRole(mode: mode, role: role, masterHost: masterHost, masterPort: masterPort))
         }
     }
 }
@@ -100,6 +135,25 @@ public enum ServerRole: Equatable, Sendable, CustomStringConvertible {
             self = .replica(of: master)
         case "sentinel": self = .sentinel
         case let word: self = .other(word)
+        }
+    }
+
+    /// The role INFO server replication gives (`role:`, `master_host:`, `master_port:`; a
+    /// Sentinel says `redis_mode:sentinel` and has no replication section); nil when it
+    /// does not say.
+    init?(mode: String?, role: String?, masterHost: String?, masterPort: String?) {
+        if mode == "sentinel" {
+            self = .sentinel
+            return
+        }
+        switch role {
+        case nil: return nil
+        case "master"?: self = .master
+        case "slave"?, "replica"?:
+            var master: HostPort?
+            if let masterHost, let port = masterPort.flatMap({ UInt16($0) }) { master = HostPort(host: masterHost, port: port) }
+            self = .replica(of: master)
+        case let word?: self = .other(word)
         }
     }
 

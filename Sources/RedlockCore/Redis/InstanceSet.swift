@@ -27,14 +27,14 @@ public final class InstanceSet {
     /// Told about every round when set: how `-v` shows each instance's round trip.
     public var observer: ((RoundReport) -> Void)?
 
-    /// Every new connection asks INFO server and ROLE in its handshake, pipelined ahead of
-    /// its first request (no extra round trip): the server's run_id (one server, one vote),
-    /// its uptime (`--restart-grace`) and whether it is a master (a replica never votes).
+    /// Every new connection asks INFO server replication in its handshake (one command,
+    /// `HandshakeStep.describeServerAndRole`), pipelined ahead of its first request (no
+    /// extra round trip): the server's run_id (one server, one vote), its uptime
+    /// (`--restart-grace`) and whether it is a master (a replica never votes).
     /// `tracksUptime` asks the nodes of a Redis Cluster for INFO too.
-    /// `identifiesServers`: every connection's handshake asks INFO server and ROLE (one
-    /// server one vote; a replica never votes). A set that only listens (the waiter's
-    /// subscriptions) votes on nothing and skips both: two commands less per connection
-    /// and waiter, which `make bench`'s Redis load row counts.
+    /// `identifiesServers`: whether the handshake asks that INFO. A set that only listens
+    /// (the waiters' subscriptions, racing or in line) votes on nothing and skips it: a
+    /// command less per connection and waiter, which `make bench`'s Redis load rows count.
     public init(endpoints: [Endpoint], connectTimeout: Duration, operationTimeout: Duration, tracksUptime: Bool = false, tls: TLSContext? = nil, hostLookups: HostLookups = HostLookups(), identifiesServers: Bool = true) {
         self.endpoints = endpoints
         self.hostLookups = hostLookups

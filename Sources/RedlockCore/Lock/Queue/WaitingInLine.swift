@@ -67,10 +67,11 @@ extension Redlock {
                 return .outcome(.finished(attempt))
             }
 
-            // Listen on our own channel, on every instance that is not listening yet.
+            // Listen on our own channel, on every instance that is not listening yet (a set
+            // that votes on nothing: no INFO in its handshake, as the Waiter's).
             var justSubscribed = false
             if !quorum.isReached(by: listening), Instant.now() >= subscribeAgainAt {
-                let set = subscriptions ?? InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls)
+                let set = subscriptions ?? InstanceSet(endpoints: instances.endpoints, connectTimeout: instances.connectTimeout, operationTimeout: instances.operationTimeout, tls: instances.tls, hostLookups: instances.hostLookups, identifiesServers: false)
                 subscriptions = set
                 subscribeAgainAt = Instant.now() + .seconds(1)
                 let before = listening

@@ -111,8 +111,17 @@ extension Redlock {
             if let latest = policy.latestRetry { delay = min(delay, latest - Instant.now()) }
             delay = max(delay, .zero)
 
-            // Sleep until a message on our channel, the timer, or a signal.
-            let until = Instant.now() + delay
+            // Sleep until messages on our channel from a quorum, the timer, or a signal.
+            // A release lands on the instances one after another, and each announces it as
+            // it does: tried at the first announcement, an attempt is refused where the
+            // holder still stands whenever the holder was slower to send the rest (5-20% of
+            // make bench's hand-offs on 2 busy cores), then undone and made again with a
+            // fence to raise: three round trips more on the next holder's clock. So after
+            // the first one, the others get as long as the holder's release round gave them
+            // (the operation timeout); an instance that never announces (it does not have us
+            // first, or the holder died mid-release) costs that once.
+            var until = Instant.now() + delay
+            var announced: Set<Int> = []
             var woken = false
             while true {
                 let descriptors = subscriptions?.listeningDescriptors ?? []
@@ -125,8 +134,13 @@ extension Redlock {
                     leaveQueue(key: key, ticket: ticket)
                     return .outcome(.interrupted(attempt))
                 }
-                if let subscriptions, subscriptions.takeMessages() > 0 { woken = true; break }
-                if Instant.now() >= until { break }
+                if let subscriptions {
+                    let heard = subscriptions.takeMessagesByInstance()
+                    if announced.isEmpty && !heard.isEmpty { until = min(until, Instant.now() + instances.operationTimeout) }
+                    announced.formUnion(heard)
+                }
+                if quorum.isReached(by: announced.count) { woken = true; break }
+                if Instant.now() >= until { woken = !announced.isEmpty; break }
             }
 
             let refresh = Instant.now() >= lastRefresh + Self.queueRefresh - .milliseconds(50)

@@ -356,4 +356,28 @@ import Testing
         #expect(scratch.read("fence") == "\((fences[0] ?? 0) + 1)\n", "one attempt, one increment of the fencing counter")
         late.forEach { $0.stop() }
     }
+
+    /// Taking the lock in line leaves things to tidy: the subscriptions, and where the
+    /// deciding round went on without an instance, our entry there (a round that waits for
+    /// that instance). Both wait until COMMAND has started: a stalled instance must not hold
+    /// back the next holder's COMMAND by its timeouts.
+    @Test func aStalledInstanceDoesNotHoldBackTheNextHoldersCommand() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let proxy = try FaultProxy(targetPort: redis.servers[2].port)
+        let urls = (redis.urls.prefix(2) + [proxy.url]).joined(separator: ",")
+        let waiter = try RedlockProcess(["run", "--wait", "30s", "--connect-timeout", "4s", "--op-timeout", "4s", "deploy", "--", "sh", "-c", "touch \"$D/started\""],
+                                        environment: ["REDLOCK_URLS": urls, "D": scratch.path])
+        #expect(eventually {
+            redis.commandOnEach("PUBSUB", "CHANNELS", "redlock:queue:*").allSatisfy { $0?.elements?.count == 1 }
+        })
+        sleep(milliseconds: 500)
+        proxy.mode = .stall
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        #expect(eventually(timeout: 2.5) { scratch.read("started") != nil }, "COMMAND started without waiting out the stalled instance's 4 s")
+        _ = try waiter.wait(timeout: 30)
+        proxy.stop()
+    }
 }

@@ -30,7 +30,8 @@ extension Redlock {
     /// line), renews its entry, and tries only when first. Leaves the line at once when it
     /// gives up, is interrupted, or is superseded (`supersede`).
     ///
-    /// A free key with nobody in line is taken in one round, as without a queue.
+    /// A free key with nobody in line is taken in one round, as without a queue. Once the
+    /// lock is taken, what is left of waiting (`finishLeavingLine`) waits for the caller.
     public func acquireInLine(
         key: [UInt8], value: LockValue, ttl: Duration, ticket: QueueTicket, policy: WaitPolicy, supersede: Bool,
         pause: (Duration, [FileDescriptor]) -> Bool,
@@ -53,11 +54,14 @@ extension Redlock {
             guard let contention = attempt.contention else {
                 // Granted: the instances that granted took us out of the line in the same
                 // script. One that refused us (we were not first there) keeps our entry only
-                // for the grace, as we stop listening now; one that failed may keep it longer,
-                // so only then is leaving worth a round on the next holder's clock.
-                if place != nil || subscriptions != nil, case let .acquired(_, failures) = attempt, !failures.isEmpty {
-                    leaveQueue(key: key, ticket: ticket)
-                }
+                // for the grace, once we stop listening; one that failed may keep it longer,
+                // so only then is leaving worth a round. Both are left for after COMMAND has
+                // started (`finishLeavingLine`): the next holder's wait includes all we do
+                // between a release and COMMAND's start.
+                var leaving: QueueTicket?
+                if place != nil || subscriptions != nil, case let .acquired(_, failures) = attempt, !failures.isEmpty { leaving = ticket }
+                if subscriptions != nil || leaving != nil { lineLeftovers = LineLeftovers(key: key, subscriptions: subscriptions, leaving: leaving) }
+                subscriptions = nil
                 return .outcome(.finished(attempt))
             }
             let decision: Quorum.Acquisition
@@ -170,6 +174,17 @@ extension Redlock {
         }
     }
 
+    /// Finishes leaving the line after `acquireInLine` took the lock: closes its
+    /// subscriptions and, where the deciding round went on without an instance, leaves the
+    /// line there (a round). Idempotent; a process that exits without it closes the
+    /// subscriptions all the same, and an entry left behind lapses within the grace.
+    public func finishLeavingLine() {
+        guard let leftovers = lineLeftovers else { return }
+        lineLeftovers = nil
+        leftovers.subscriptions?.closeAll()
+        if let ticket = leftovers.leaving { leaveQueue(key: leftovers.key, ticket: ticket) }
+    }
+
     /// Our place as a quorum sees it: the replies sorted by position, the one a quorum is at
     /// or ahead of. Nil when fewer than a quorum answered. Also renews our entry (`refresh`),
     /// and rejoins where it was lost.
@@ -204,4 +219,13 @@ extension Redlock {
         _ = instances.evaluate(QueueScripts.leave, keys: [key, QueueKeys.queueKey(for: key)],
                                arguments: [ticket.encoded, QueueKeys.waiterChannelPrefix(for: key)])
     }
+}
+
+/// What waiting in line leaves to do once the lock is taken (`finishLeavingLine`).
+struct LineLeftovers {
+    let key: [UInt8]
+    /// Listening on our own channel, no longer needed.
+    let subscriptions: InstanceSet?
+    /// Our ticket, when the deciding round went on without an instance: leave the line there.
+    let leaving: QueueTicket?
 }

@@ -113,6 +113,9 @@ enum RunCommand {
             switch event {
             case let .started(pid):
                 childPID = pid
+                // Waiting in line left its subscriptions (and maybe a round) for now, when
+                // they no longer delay COMMAND.
+                redlock.finishLeavingLine()
                 console.log("started COMMAND as pid \(pid)")
             case let .renewed(tally):
                 events?.emit("renewed", EventStream.counts(tally, instances: redlock.instances.count, done: "renewed") + [("ttl_ms", .integer(waiting.ttl.milliseconds))])

@@ -52,6 +52,7 @@ enum StepCommands {
         } else {
             config.console.print(lease.token)
         }
+        redlock.finishLeavingLine()
         return ExitCode.success.rawValue
     }
 

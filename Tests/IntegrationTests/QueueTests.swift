@@ -308,4 +308,56 @@ import Testing
         for waiter in waiters { #expect(try waiter.wait(timeout: 60).status == 0) }
         #expect(scratch.read("order") == "0\n1\n2\n3\n4\n")
     }
+
+    /// A release lands on the instances one after another. The first in line, woken by the
+    /// first instance to let go, must not try before a quorum has: its attempt would be
+    /// refused where the holder still stands, undone, and made again (with a fencing
+    /// counter to raise), three round trips more on the next holder's way in. So the
+    /// hand-off takes one attempt, which its one increment of the fencing counter shows.
+    @Test func theFirstInLineTakesTheLockInOneAttemptWhenTheReleaseLandsUnevenly() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let fences = redis.valuesOf(key: "{deploy}:fence").map { $0?.string.flatMap { Int($0) } }
+        #expect(Set(fences).count == 1 && fences[0] != nil, "\(fences)")
+        let waiter = try RedlockProcess(["run", "--wait", "30s", "deploy", "--", "sh", "-c", "echo $REDLOCK_FENCING_TOKEN > \"$D/fence\""],
+                                        environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        // First in line and listening on every instance, asleep until a release.
+        #expect(eventually {
+            redis.commandOnEach("PUBSUB", "CHANNELS", "redlock:queue:*").allSatisfy { $0?.elements?.count == 1 }
+        })
+        sleep(milliseconds: 500)
+        // The holder's release reaches the first instance at once, the other two 50 ms later.
+        let late = try redis.servers.dropFirst().map { try FaultProxy(targetPort: $0.port, mode: .delayRequests(milliseconds: 50)) }
+        let urls = ([redis.urls[0]] + late.map(\.url)).joined(separator: ",")
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: ["REDLOCK_URLS": urls]).status == 0)
+        #expect(try waiter.wait(timeout: 30).status == 0)
+        #expect(scratch.read("fence") == "\((fences[0] ?? 0) + 1)\n", "one attempt, one increment of the fencing counter")
+        late.forEach { $0.stop() }
+    }
+
+    /// Taking the lock in line leaves things to tidy: the subscriptions, and where the
+    /// deciding round went on without an instance, our entry there (a round that waits for
+    /// that instance). Both wait until COMMAND has started: a stalled instance must not hold
+    /// back the next holder's COMMAND by its timeouts.
+    @Test func aStalledInstanceDoesNotHoldBackTheNextHoldersCommand() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let proxy = try FaultProxy(targetPort: redis.servers[2].port)
+        let urls = (redis.urls.prefix(2) + [proxy.url]).joined(separator: ",")
+        let waiter = try RedlockProcess(["run", "--wait", "30s", "--connect-timeout", "4s", "--op-timeout", "4s", "deploy", "--", "sh", "-c", "touch \"$D/started\""],
+                                        environment: ["REDLOCK_URLS": urls, "D": scratch.path])
+        #expect(eventually {
+            redis.commandOnEach("PUBSUB", "CHANNELS", "redlock:queue:*").allSatisfy { $0?.elements?.count == 1 }
+        })
+        sleep(milliseconds: 500)
+        proxy.mode = .stall
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        #expect(eventually(timeout: 2.5) { scratch.read("started") != nil }, "COMMAND started without waiting out the stalled instance's 4 s")
+        _ = try waiter.wait(timeout: 30)
+        proxy.stop()
+    }
 }

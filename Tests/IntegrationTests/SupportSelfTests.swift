@@ -153,6 +153,17 @@ struct FaultProxySelfTests {
         #expect(elapsedMs >= 200)
     }
 
+    @Test func delayRequestsHoldsRequestsBack() throws {
+        let server = try RedisServer.started()
+        let proxy = try FaultProxy(targetPort: server.port, mode: .delayRequests(milliseconds: 200))
+        let client = try RESPClient(port: proxy.port)
+        let start = DispatchTime.now().uptimeNanoseconds
+        #expect(try client.command("SET", "k", "proxied") == .simple("OK"))
+        let elapsedMs = (DispatchTime.now().uptimeNanoseconds - start) / 1_000_000
+        #expect(elapsedMs >= 200)
+        #expect(try server.client().command("GET", "k") == .bulk("proxied"))
+    }
+
     @Test func garbageIsNotAValidReply() throws {
         let server = try RedisServer.started()
         let proxy = try FaultProxy(targetPort: server.port, mode: .garbage)

@@ -9,6 +9,8 @@ public final class Redlock {
     /// count toward the quorum (`--restart-grace`). Needs an InstanceSet that tracks uptime;
     /// an instance whose uptime is unknown does not count either.
     public let restartGrace: Duration
+    /// What `acquireInLine` left to do after taking the lock, until `finishLeavingLine`.
+    var lineLeftovers: LineLeftovers?
 
     public init(instances: InstanceSet, kind: any LockKind = Exclusive(), restartGrace: Duration = .zero) {
         self.instances = instances

@@ -271,6 +271,15 @@ public final class InstanceSet {
         }
     }
 
+    /// The instances a message arrived from since the last call (reads without blocking):
+    /// each instance announces a release as it lands there, so a waiter can tell a
+    /// quorum's announcements from the first one's.
+    public func takeMessagesByInstance() -> Set<Int> {
+        Set(connections.indices.filter { index in
+            connections[index].takePushed().contains { $0.elements?.first?.text == "message" }
+        })
+    }
+
     /// Closes every connection (the instances see a clean disconnect).
     public func closeAll() {
         connections.forEach { $0.close() }

@@ -41,6 +41,10 @@ final class FaultProxy: @unchecked Sendable {
         /// reading from it for `milliseconds` (once per connection): its socket buffers fill
         /// and its writes meet EAGAIN (write back-pressure), then everything flows again.
         case stopReadingAfter(bytes: Int, milliseconds: Int)
+        /// Forward replies at once, hold each chunk of the client's requests back for this
+        /// long (a request that is slow to arrive: one client's writes land on this server
+        /// later than on the others, while other clients' go through at once).
+        case delayRequests(milliseconds: Int)
     }
 
     /// What `.garbage` answers: not a RESP type byte, then some text.
@@ -96,6 +100,9 @@ extension FaultProxy {
         var server: Int32
         /// Request bytes not yet written upstream.
         var toServer: [UInt8] = []
+        /// Request chunks held back (`.delayRequests`) with the time (monotonic ns) they may
+        /// join `toServer`, in order.
+        var heldRequests: [(due: UInt64, bytes: [UInt8])] = []
         /// Reply chunks for the client with the time (monotonic ns) they may be sent.
         var toClient: [(due: UInt64, bytes: [UInt8])] = []
         /// Bytes of `toClient.first` already written.
@@ -221,6 +228,13 @@ extension FaultProxy {
                         }
                     }
                     if c.closeWhenFlushed { clientEvents &= ~Int16(POLLIN) }
+                    while let held = c.heldRequests.first, held.due <= now {
+                        c.toServer += held.bytes
+                        c.heldRequests.removeFirst()
+                    }
+                    if let held = c.heldRequests.first {
+                        timeoutMs = min(timeoutMs, Int32((held.due - now + 999_999) / 1_000_000))
+                    }
                     if let until = c.deafUntil, until > now {
                         clientEvents &= ~Int16(POLLIN)
                         timeoutMs = min(timeoutMs, Int32((until - now + 999_999) / 1_000_000))
@@ -294,7 +308,11 @@ extension FaultProxy {
                     switch mode {
                     case .pass, .delay, .cutMidReply:
                         if c.server < 0 { return false }
-                        c.toServer += data
+                        // Behind chunks still held back, in order.
+                        if c.heldRequests.isEmpty { c.toServer += data } else { c.heldRequests.append((due: now, bytes: data)) }
+                    case .delayRequests(let ms):
+                        if c.server < 0 { return false }
+                        c.heldRequests.append((due: now + UInt64(max(ms, 0)) * 1_000_000, bytes: data))
                     case let .stopReadingAfter(bytes, milliseconds):
                         if c.server < 0 { return false }
                         c.toServer += data
@@ -321,7 +339,7 @@ extension FaultProxy {
                 } else if n > 0 {
                     let data = Array(buffer[0..<n])
                     switch mode {
-                    case .pass, .stopReadingAfter:
+                    case .pass, .stopReadingAfter, .delayRequests:
                         c.toClient.append((due: now, bytes: data))
                     case .delay(let ms):
                         c.toClient.append((due: now + UInt64(max(ms, 0)) * 1_000_000, bytes: data))
@@ -388,7 +406,7 @@ extension FaultProxy {
                 let server = (try? Sockets.connect(host: "127.0.0.1", port: targetPort)) ?? -1
                 if server < 0 {
                     switch mode {
-                    case .pass, .delay, .cutMidReply, .stopReadingAfter:
+                    case .pass, .delay, .cutMidReply, .stopReadingAfter, .delayRequests:
                         // Nothing to forward to: hang up, as a dead server's link would.
                         close(fd)
                         continue

@@ -30,7 +30,8 @@ extension Redlock {
     /// line), renews its entry, and tries only when first. Leaves the line at once when it
     /// gives up, is interrupted, or is superseded (`supersede`).
     ///
-    /// A free key with nobody in line is taken in one round, as without a queue.
+    /// A free key with nobody in line is taken in one round, as without a queue. Once the
+    /// lock is taken, what is left of waiting (`finishLeavingLine`) waits for the caller.
     public func acquireInLine(
         key: [UInt8], value: LockValue, ttl: Duration, ticket: QueueTicket, policy: WaitPolicy, supersede: Bool,
         pause: (Duration, [FileDescriptor]) -> Bool,
@@ -53,11 +54,14 @@ extension Redlock {
             guard let contention = attempt.contention else {
                 // Granted: the instances that granted took us out of the line in the same
                 // script. One that refused us (we were not first there) keeps our entry only
-                // for the grace, as we stop listening now; one that failed may keep it longer,
-                // so only then is leaving worth a round on the next holder's clock.
-                if place != nil || subscriptions != nil, case let .acquired(_, failures) = attempt, !failures.isEmpty {
-                    leaveQueue(key: key, ticket: ticket)
-                }
+                // for the grace, once we stop listening; one that failed may keep it longer,
+                // so only then is leaving worth a round. Both are left for after COMMAND has
+                // started (`finishLeavingLine`): the next holder's wait includes all we do
+                // between a release and COMMAND's start.
+                var leaving: QueueTicket?
+                if place != nil || subscriptions != nil, case let .acquired(_, failures) = attempt, !failures.isEmpty { leaving = ticket }
+                if subscriptions != nil || leaving != nil { lineLeftovers = LineLeftovers(key: key, subscriptions: subscriptions, leaving: leaving) }
+                subscriptions = nil
                 return .outcome(.finished(attempt))
             }
             let decision: Quorum.Acquisition
@@ -112,8 +116,17 @@ extension Redlock {
             if let latest = policy.latestRetry { delay = min(delay, latest - Instant.now()) }
             delay = max(delay, .zero)
 
-            // Sleep until a message on our channel, the timer, or a signal.
-            let until = Instant.now() + delay
+            // Sleep until messages on our channel from a quorum, the timer, or a signal.
+            // A release lands on the instances one after another, and each announces it as
+            // it does: tried at the first announcement, an attempt is refused where the
+            // holder still stands whenever the holder was slower to send the rest (5-20% of
+            // make bench's hand-offs on 2 busy cores), then undone and made again with a
+            // fence to raise: three round trips more on the next holder's clock. So after
+            // the first one, the others get as long as the holder's release round gave them
+            // (the operation timeout); an instance that never announces (it does not have us
+            // first, or the holder died mid-release) costs that once.
+            var until = Instant.now() + delay
+            var announced: Set<Int> = []
             var woken = false
             while true {
                 let descriptors = subscriptions?.listeningDescriptors ?? []
@@ -126,8 +139,13 @@ extension Redlock {
                     leaveQueue(key: key, ticket: ticket)
                     return .outcome(.interrupted(attempt))
                 }
-                if let subscriptions, subscriptions.takeMessages() > 0 { woken = true; break }
-                if Instant.now() >= until { break }
+                if let subscriptions {
+                    let heard = subscriptions.takeMessagesByInstance()
+                    if announced.isEmpty && !heard.isEmpty { until = min(until, Instant.now() + instances.operationTimeout) }
+                    announced.formUnion(heard)
+                }
+                if quorum.isReached(by: announced.count) { woken = true; break }
+                if Instant.now() >= until { woken = !announced.isEmpty; break }
             }
 
             let refresh = Instant.now() >= lastRefresh + Self.queueRefresh - .milliseconds(50)
@@ -155,6 +173,17 @@ extension Redlock {
                 lastRefresh = Instant.now()
             }
         }
+    }
+
+    /// Finishes leaving the line after `acquireInLine` took the lock: closes its
+    /// subscriptions and, where the deciding round went on without an instance, leaves the
+    /// line there (a round). Idempotent; a process that exits without it closes the
+    /// subscriptions all the same, and an entry left behind lapses within the grace.
+    public func finishLeavingLine() {
+        guard let leftovers = lineLeftovers else { return }
+        lineLeftovers = nil
+        leftovers.subscriptions?.closeAll()
+        if let ticket = leftovers.leaving { leaveQueue(key: leftovers.key, ticket: ticket) }
     }
 
     /// Our place as a quorum sees it: the replies sorted by position, the one a quorum is at
@@ -191,4 +220,13 @@ extension Redlock {
         _ = instances.evaluate(QueueScripts.leave, keys: [key, QueueKeys.queueKey(for: key)],
                                arguments: [ticket.encoded, QueueKeys.waiterChannelPrefix(for: key)])
     }
+}
+
+/// What waiting in line leaves to do once the lock is taken (`finishLeavingLine`).
+struct LineLeftovers {
+    let key: [UInt8]
+    /// Listening on our own channel, no longer needed.
+    let subscriptions: InstanceSet?
+    /// Our ticket, when the deciding round went on without an instance: leave the line there.
+    let leaving: QueueTicket?
 }

@@ -20,7 +20,9 @@ struct Context {
     /// Finds the tools and starts the servers; throws when anything is missing, since then
     /// nothing could be measured.
     static func prepare(_ workspace: Workspace) throws(BenchError) -> Context {
-        let redlock = siblingExecutable("redlock")
+        // The binary `make install` ships (stripped), when make bench names it; else the one
+        // beside this bench binary.
+        let redlock = getenv("REDLOCK_BIN").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? siblingExecutable("redlock")
         guard access(redlock, X_OK) == 0 else {
             throw BenchError("no redlock binary at \(redlock) (build it: swift build -c release --static-swift-stdlib)")
         }

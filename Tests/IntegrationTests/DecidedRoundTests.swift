@@ -20,6 +20,29 @@ import Testing
         #expect(redis.servers[1...].allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 })
     }
 
+    /// A release decided by two instances still waits for the third, which answered the
+    /// acquire and is only slower now: an abandoned release can go down with its connection,
+    /// and the key would stay there until its TTL. When redlock exits, the key is gone from
+    /// every instance that answers.
+    @Test func aReleaseWaitsForASlowerInstanceThatAnsweredTheAcquire() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let proxy = try FaultProxy(targetPort: redis.servers[2].port)
+        let scratch = try TestScratch()
+        let urls = [redis.servers[0].url, redis.servers[1].url, proxy.url].joined(separator: " ")
+        let process = try RedlockProcess(["run", "k", "--", "sh", "-c", "touch \"$D/up\"; while [ ! -e \"$D/go\" ]; do sleep 0.02; done"],
+                                         environment: ["REDLOCK_URLS": urls, "D": scratch.path])
+        #expect(eventually { scratch.exists("up") })
+        #expect(redis.servers.allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 1 }, "held on all three")
+        // From now on the third instance gets requests 40 ms late (within --op-timeout).
+        proxy.mode = .delayRequests(milliseconds: 40)
+        #expect(FileManager.default.createFile(atPath: scratch.file("go"), contents: nil))
+        let result = try process.wait(timeout: 20)
+        #expect(result.status == 0, "\(result)")
+        #expect(redis.servers.allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 },
+                "the key stayed on an instance that was only slower")
+    }
+
     @Test func hungInstanceDoesNotStarveRenewals() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

@@ -227,7 +227,7 @@ public final class Redlock {
     /// Deletes `key` where `token` holds it, and announces the release to waiters.
     public func release(key: [UInt8], token: LockToken) -> Tally {
         let quorum = self.quorum
-        let ballot = vote(kind.release(key: key, token: token, announce: true), patience: .generous, decode: kind.stepVerdict) {
+        let ballot = vote(kind.release(key: key, token: token, announce: true), patience: .complete, decode: kind.stepVerdict) {
             quorum.release($0) != .undecided
         }
         return Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))

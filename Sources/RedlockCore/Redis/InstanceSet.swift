@@ -145,7 +145,7 @@ public final class InstanceSet {
             }
             if active.isEmpty { break }
             if abandonAt == nil, someFinished, let decided, decided(results) {
-                abandonAt = now + patience.grace(afterDecidingIn: now - start)
+                abandonAt = patience.grace(afterDecidingIn: now - start).map { now + $0 } ?? .distantFuture
                 // The unresponsive are let go at once.
                 if active.contains(where: { unresponsive.contains($0) }) { continue }
             }
@@ -347,16 +347,23 @@ public enum Patience: Sendable {
     /// `run -- true` 15-20% in make bench, where the target is 10%.
     case brief
     /// As long again, at least a millisecond: for renewals, where an instance left out keeps
-    /// the old TTL and may drop the key before the others, and for releases, where it keeps
-    /// the key until its TTL (a loaded machine delays a healthy instance's answer by more
-    /// than a brief grace). A hung instance costs neither: it did not answer the acquire,
-    /// so it gets no grace at all.
+    /// the old TTL and may drop the key before the others (a loaded machine delays a healthy
+    /// instance's answer by more than a brief grace). A hung instance costs nothing: it did
+    /// not answer the round before, so it gets no grace at all.
     case generous
+    /// Every instance that answered the round before gets until the round's deadline: for
+    /// releases. A release abandoned on its way can go down with its connection, and that
+    /// instance would keep the key until its TTL (one 40 ms slower than the rest did, every
+    /// time). The exit waits for a slow instance, never for a hung one, which did not answer
+    /// the acquire and is let go at once.
+    case complete
 
-    func grace(afterDecidingIn elapsed: Duration) -> Duration {
+    /// How long the others get once the outcome is decided; nil: until their deadline.
+    func grace(afterDecidingIn elapsed: Duration) -> Duration? {
         switch self {
         case .brief: return max(elapsed / 4, .microseconds(100))
         case .generous: return max(elapsed, .milliseconds(1))
+        case .complete: return nil
         }
     }
 }

@@ -79,15 +79,21 @@ import Testing
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
         let token = try redlock(["acquire", "--ttl", "60s", "stuck"], environment: redis.environment).stdout.trimmingCharacters(in: .newlines)
+        // Held on a quorum; on a loaded machine the acquire round may have been decided
+        // without the third instance, so "nothing deleted" is checked instance by instance
+        // against what each held here.
+        let held = redis.valuesOf(key: "stuck")
+        #expect(held.filter(isRedlockValue).count >= 2, "\(held)")
+        let keepsWhatItHeld = { (now: [RESPValue?]) in zip(held, now).allSatisfy { before, after in !isRedlockValue(before) || before == after } }
 
         let refused = try redlock(["force-release", "stuck"], environment: redis.environment)
         #expect(refused.status == 64)
         #expect(refused.stderr.hasPrefix("redlock: ") && refused.stderr.contains("--yes"))
-        #expect(redis.valuesOf(key: "stuck").allSatisfy(isRedlockValue))
+        #expect(keepsWhatItHeld(redis.valuesOf(key: "stuck")), "a refused force-release deletes nothing")
 
         let wrongToken = try redlock(["force-release", "--yes", "--token", "no-such-token-abcdefgh", "stuck"], environment: redis.environment)
         #expect(wrongToken.status == 1)
-        #expect(redis.valuesOf(key: "stuck").allSatisfy(isRedlockValue))
+        #expect(keepsWhatItHeld(redis.valuesOf(key: "stuck")), "a force-release with another token deletes nothing")
 
         let waiter = try RedlockProcess(["run", "--wait", "50s", "stuck", "--", "echo", "got it"], environment: redis.environment)
         sleep(milliseconds: 300)

@@ -30,17 +30,25 @@ import Testing
         let proxy = try FaultProxy(targetPort: redis.servers[2].port)
         let scratch = try TestScratch()
         let urls = [redis.servers[0].url, redis.servers[1].url, proxy.url].joined(separator: " ")
-        let process = try RedlockProcess(["run", "k", "--", "sh", "-c", "touch \"$D/up\"; while [ ! -e \"$D/go\" ]; do sleep 0.02; done"],
+        let process = try RedlockProcess(["-v", "run", "k", "--", "sh", "-c", "touch \"$D/up\"; while [ ! -e \"$D/go\" ]; do sleep 0.02; done"],
                                          environment: ["REDLOCK_URLS": urls, "D": scratch.path])
         #expect(eventually { scratch.exists("up") })
-        #expect(redis.servers.allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 1 }, "held on all three")
         // From now on the third instance gets requests 40 ms late (within --op-timeout).
         proxy.mode = .delayRequests(milliseconds: 40)
         #expect(FileManager.default.createFile(atPath: scratch.file("go"), contents: nil))
         let result = try process.wait(timeout: 20)
         #expect(result.status == 0, "\(result)")
-        #expect(redis.servers.allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 },
-                "the key stayed on an instance that was only slower")
+        #expect(redis.servers[0...1].allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 })
+        // The property is about an instance that answered the acquire round (-v says "ok");
+        // on a loaded machine the round may have been decided before it answered, and an
+        // instance that did not answer the round before is not waited for (a hung one).
+        let answeredAcquire = result.stderr.split(separator: "\n").contains { line in
+            line.hasPrefix("redlock: acquire") && line.contains("127.0.0.1:\(proxy.port) ok in")
+        }
+        if answeredAcquire {
+            #expect((try? redis.servers[2].client().command("EXISTS", "k").int) == 0,
+                    "the key stayed on an instance that answered the acquire and was only slower: \(result.stderr)")
+        }
     }
 
     @Test func hungInstanceDoesNotStarveRenewals() throws {

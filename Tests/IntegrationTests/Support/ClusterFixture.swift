@@ -17,20 +17,38 @@ final class ClusterFixture: @unchecked Sendable {
 
     init(tls certificates: TestCertificates? = nil) throws {
         try RedisServer.requireAvailable()
-        // The bus ports are chosen too: port+10000 could be taken, or above 65535.
-        let busPorts = try (0..<3).map { _ in try freeLoopbackPort() }
-        let tlsPorts = try certificates.map { _ in try (0..<3).map { _ in try freeLoopbackPort() } } ?? []
-        self.tlsPorts = tlsPorts
-        servers = try busPorts.enumerated().map { index, busPort in
-            var arguments = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                             "--cluster-node-timeout", "5000", "--cluster-port", String(busPort)]
-            if let certificates {
-                arguments += ["--tls-port", String(tlsPorts[index]), "--tls-cluster", "yes",
-                              "--tls-cert-file", certificates.serverCertificate, "--tls-key-file", certificates.serverKey,
-                              "--tls-ca-cert-file", certificates.caCertificate, "--tls-auth-clients", "no"]
+        // The bus ports are chosen too: port+10000 could be taken, or above 65535. A port
+        // chosen here can be taken by another test's server before this one binds it, so a
+        // server that does not start is tried again with new ports.
+        var busPorts: [UInt16] = []
+        var tlsPorts: [UInt16] = []
+        var started: [RedisServer] = []
+        for _ in 0..<3 {
+            var lastError: (any Error)?
+            for _ in 0..<5 {
+                let busPort = try freeLoopbackPort()
+                let tlsPort = try certificates.map { _ in try freeLoopbackPort() }
+                var arguments = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                 "--cluster-node-timeout", "5000", "--cluster-port", String(busPort)]
+                if let certificates, let tlsPort {
+                    arguments += ["--tls-port", String(tlsPort), "--tls-cluster", "yes",
+                                  "--tls-cert-file", certificates.serverCertificate, "--tls-key-file", certificates.serverKey,
+                                  "--tls-ca-cert-file", certificates.caCertificate, "--tls-auth-clients", "no"]
+                }
+                do {
+                    started.append(try RedisServer.started(extraArgs: arguments))
+                    busPorts.append(busPort)
+                    if let tlsPort { tlsPorts.append(tlsPort) }
+                    lastError = nil
+                    break
+                } catch {
+                    lastError = error
+                }
             }
-            return try RedisServer.started(extraArgs: arguments)
+            if let lastError { throw lastError }
         }
+        self.tlsPorts = tlsPorts
+        servers = started
         ids = try servers.map { try $0.client().command("CLUSTER", "MYID").string ?? "" }
         for (index, server) in servers.enumerated() {
             let range = Self.ranges[index]

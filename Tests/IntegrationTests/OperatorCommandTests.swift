@@ -6,7 +6,8 @@ import Testing
     @Test func inspectShowsTheHolderInTextAndJSON() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
-        let held = try RedlockProcess(["run", "deploy-prod", "--", "sleep", "3"], environment: redis.environment)
+        // Inspect is shown a lock held on every instance (see holderOnEveryInstance).
+        let held = try holderOnEveryInstance(["run", "deploy-prod", "--", "sleep", "3"], key: "deploy-prod", redis: redis)
         #expect(eventually { redis.valuesOf(key: "deploy-prod").filter(isRedlockValue).count == 3 })
 
         let text = try redlock(["inspect", "deploy-prod"], environment: redis.environment)
@@ -253,7 +254,7 @@ import Testing
         for server in redis.servers {
             _ = try server.client(timeout: 30).command("EVAL", "for i = 1, tonumber(ARGV[1]) do redis.call('SET', 'other:' .. i, 'x') end return 1", "0", "60000")
         }
-        let held = try RedlockProcess(["run", "held-lock", "--", "sleep", "20"], environment: redis.environment)
+        let held = try holderOnEveryInstance(["run", "held-lock", "--", "sleep", "20"], key: "held-lock", redis: redis)
         defer { held.signal(SIGTERM) }
         #expect(eventually { redis.valuesOf(key: "held-lock").filter(isRedlockValue).count == 3 })
         // Too short for reading every key's value: those reads time out on every instance.

@@ -84,7 +84,7 @@ import Testing
     @Test func forceReleaseWarnsWhenTheHolderIsAliveAndRenewing() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
-        let holder = try RedlockProcess(["run", "--ttl", "1s", "renewed", "--", "sleep", "30"], environment: redis.environment)
+        let holder = try holderOnEveryInstance(["run", "--ttl", "1s", "renewed", "--", "sleep", "30"], key: "renewed", redis: redis)
         #expect(eventually { redis.valuesOf(key: "renewed").filter(isRedlockValue).count == 3 })
         let result = try redlock(["force-release", "--yes", "renewed"], environment: redis.environment)
         #expect(result.status == 0, "\(result)")
@@ -132,7 +132,7 @@ import Testing
         #expect(json["locks"]?[0]?["holder"]?["ended"]?.boolValue == true)
 
         // A holder that still runs is not ended.
-        let live = try RedlockProcess(["run", "alive", "--", "sleep", "30"], environment: redis.environment)
+        let live = try holderOnEveryInstance(["run", "alive", "--", "sleep", "30"], key: "alive", redis: redis)
         defer { live.signal(SIGTERM); _ = try? live.wait(timeout: 20) }
         #expect(eventually { redis.valuesOf(key: "alive").filter(isRedlockValue).count == 3 })
         let alive = try redlock(["inspect", "alive"], environment: redis.environment)

@@ -173,7 +173,7 @@ import Testing
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
         // Held for 3 s: long enough that a loaded machine still finds it held below.
-        let held = try RedlockProcess(["run", key, "--", "sleep", "3"], environment: redis.environment)
+        let held = try holderOnEveryInstance(["run", key, "--", "sleep", "3"], key: key, redis: redis)
         #expect(eventually { redis.valuesOf(key: key).filter(isRedlockValue).count == 3 })
         #expect(try redlock(["run", "-n", key, "--", "true"], environment: redis.environment).status == 75)
         #expect(try held.wait(timeout: 20).status == 0)

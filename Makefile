@@ -94,9 +94,18 @@ bench: build
 
 # The binary (stripped: 9 MB instead of 15; no run reads the symbol table), the
 # man page and the bash, zsh and fish completions, under DESTDIR/PREFIX.
+# The binary is written in one 16 MB write, then renamed into place: on Linux 6.x the page
+# cache then holds it in 2 MB folios (ext4, XFS, tmpfs), which every run maps with one
+# page-table entry each instead of 4 KB pages (about 70 fewer page faults a run, 0.2-0.25
+# ms of a 2.6 ms `run KEY -- true`; see README "Performance"). `install -s` writes the file
+# in small pieces. The rename also replaces a binary that is running without ETXTBSY.
 install: build
 	install -d $(BINDIR) $(MANDIR) $(BASHCOMPDIR) $(ZSHCOMPDIR) $(FISHCOMPDIR)
-	install -m 755 -s "$(RELEASE_DIR)/redlock" $(BINDIR)/redlock
+	strip -o $(BINDIR)/.redlock.stripped "$(RELEASE_DIR)/redlock"
+	dd if=$(BINDIR)/.redlock.stripped of=$(BINDIR)/.redlock.new bs=16M status=none
+	rm -f $(BINDIR)/.redlock.stripped
+	chmod 755 $(BINDIR)/.redlock.new
+	mv -f $(BINDIR)/.redlock.new $(BINDIR)/redlock
 	install -m 644 man/redlock.1 $(MANDIR)/redlock.1
 	install -m 644 completions/redlock.bash $(BASHCOMPDIR)/redlock
 	install -m 644 completions/_redlock $(ZSHCOMPDIR)/_redlock

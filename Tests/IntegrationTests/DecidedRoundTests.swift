@@ -51,6 +51,34 @@ import Testing
         }
     }
 
+    /// An acquire round ends once a quorum granted, so an instance can be left without the
+    /// key: here the third still holds another client's key, which expires 1.5 s later. The
+    /// renewals take the lock there once it is free, so the lock survives the loss of an
+    /// instance it was first taken on. Before, the lease stood on the first two for its
+    /// whole life, and the death of one of them ended COMMAND (76) with a healthy third.
+    @Test func renewalsTakeTheLockWhereTheAcquireLeftAnInstanceBehind() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        #expect(try redis.servers[2].client().command("SET", "k", "another client's key", "PX", "1500").string == "OK")
+        var environment = redis.environment
+        environment["D"] = scratch.path
+        let process = try RedlockProcess(["run", "--ttl", "3s", "k", "--", "sh", "-c", "touch \"$D/up\"; while [ ! -e \"$D/go\" ]; do sleep 0.05; done"],
+                                         environment: environment)
+        #expect(eventually { scratch.exists("up") })
+        let ours = try redis.servers[0].client().command("GET", "k")
+        #expect(ours.string?.hasPrefix("redlock1 ") == true, "\(ours)")
+        // Renewed every second: the third holds our value within a renewal of the expiry.
+        #expect(eventually(timeout: 6) { (try? redis.servers[2].client().command("GET", "k")) == ours },
+                "the third instance never got the lock: \(redis.valuesOf(key: "k"))")
+        redis.servers[0].kill()
+        // Two renewals later the lock still stands, on the second and the third.
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(FileManager.default.createFile(atPath: scratch.file("go"), contents: nil))
+        let result = try process.wait(timeout: 20)
+        #expect(result.status == 0, "COMMAND was stopped although two of three instances held the lock: \(result)")
+    }
+
     @Test func hungInstanceDoesNotStarveRenewals() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

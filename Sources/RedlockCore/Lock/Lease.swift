@@ -4,6 +4,9 @@ public struct Lease: Sendable {
     public let key: [UInt8]
     /// What proves it is ours (all extend and release need).
     public let lockToken: LockToken
+    /// The whole value the lock was taken with, to take it also where the acquire round was
+    /// decided without an instance (`Redlock.extend`); nil for a lease known only by token.
+    public let value: LockValue?
     /// The fencing token: greater than every token handed out for this key before, as long
     /// as a quorum of instances keeps its data. A resource that checks it rejects a holder
     /// whose lease ran out (a long pause) once a newer holder has written.

@@ -75,7 +75,7 @@ public final class Redlock {
             failures += raised.failures
             let end = Instant.now()
             if raised.heldByQuorum && Quorum.validity(ttl: ttl, start: start, end: end) > .zero {
-                let lease = Lease(key: key, lockToken: value.lockToken, fence: fence, ttl: ttl, acquiredAt: start, validUntil: start + ttl - Quorum.driftAllowance(for: ttl))
+                let lease = Lease(key: key, lockToken: value.lockToken, value: value, fence: fence, ttl: ttl, acquiredAt: start, validUntil: start + ttl - Quorum.driftAllowance(for: ttl))
                 return .acquired(lease, failures: failures)
             }
         }
@@ -179,12 +179,25 @@ public final class Redlock {
 
     /// Renews the lease's TTL where our token still stands. The lease's validity moves only
     /// when a quorum renewed it in time.
+    ///
+    /// Then it takes the lock where the renewal found it free: an acquire round ends once a
+    /// quorum granted, so an instance slower than the rest (or one that still held an
+    /// expiring key) may never have got it, and the lease would stand on a bare quorum for
+    /// its whole life, lost with one more instance although that one is healthy. Such a
+    /// take does not count toward this renewal: the renewal's decision is exactly what it
+    /// would be without it, and from the next one on, the instance holds our token like
+    /// the others (and refuses anyone else). A take where another holder stands is refused,
+    /// as any acquire is; instances that did not answer the renewal are not asked.
     public func extend(_ lease: inout Lease, ttl: Duration? = nil, notAfter: Instant? = nil) -> ExtendOutcome {
         let ttl = ttl ?? lease.ttl
         let start = Instant.now()
-        let outcome = extend(key: lease.key, token: lease.lockToken, ttl: ttl, notAfter: notAfter)
+        let (outcome, ballot) = renew(key: lease.key, token: lease.lockToken, ttl: ttl, notAfter: notAfter)
         if case .extended = outcome {
             lease.validUntil = start + ttl - Quorum.driftAllowance(for: ttl)
+            let free = ballot.indices(where: \.isRefused)
+            if let value = lease.value, !free.isEmpty {
+                _ = vote(kind.claim(key: lease.key, value: value, ttl: ttl), on: free, notAfter: notAfter, patience: .generous, decode: kind.acquireVerdict) { _ in false }
+            }
         }
         return outcome
     }
@@ -192,6 +205,10 @@ public final class Redlock {
     /// Renews `key`'s TTL where `token` still stands: what `redlock extend` does with a token
     /// that `redlock acquire` printed. Extended only when a quorum renewed it in time.
     public func extend(key: [UInt8], token: LockToken, ttl: Duration, notAfter: Instant? = nil) -> ExtendOutcome {
+        renew(key: key, token: token, ttl: ttl, notAfter: notAfter).outcome
+    }
+
+    private func renew(key: [UInt8], token: LockToken, ttl: Duration, notAfter: Instant?) -> (outcome: ExtendOutcome, ballot: Ballot) {
         let quorum = self.quorum
         let start = Instant.now()
         let ballot = vote(kind.extend(key: key, token: token, ttl: ttl), notAfter: notAfter, patience: .generous, decode: kind.stepVerdict) {
@@ -199,9 +216,9 @@ public final class Redlock {
         }
         let tally = Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))
         switch quorum.renewal(ballot) {
-        case .renewed where Quorum.validity(ttl: ttl, start: start, end: Instant.now()) > .zero: return .extended(tally)
-        case .lost: return .lost(tally)
-        default: return .failed(tally)
+        case .renewed where Quorum.validity(ttl: ttl, start: start, end: Instant.now()) > .zero: return (.extended(tally), ballot)
+        case .lost: return (.lost(tally), ballot)
+        default: return (.failed(tally), ballot)
         }
     }
 

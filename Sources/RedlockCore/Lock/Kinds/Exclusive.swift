@@ -15,6 +15,11 @@ public struct Exclusive: LockKind {
         Self.readerWriterAcquire(key: key, value: value, ttl: ttl, marksWaiting: marksWaiting)
     }
 
+    /// Without the "writer waiting" mark: a holder claiming an instance waits for nothing.
+    public func claim(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall {
+        Self.readerWriterAcquire(key: key, value: value, ttl: ttl, marksWaiting: .zero)
+    }
+
     public func acquireVerdict(_ reply: Reply) -> Verdict { AnyHolder.acquireVerdict(reply) }
 
     public func raiseFence(key: [UInt8], to fence: Int64) -> ScriptCall {

@@ -34,6 +34,8 @@ public struct InLine: LockKind {
         return base.acquireVerdict(reply)
     }
 
+    /// The holder is out of the line by now: its claims are the plain writer's.
+    public func claim(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall { base.claim(key: key, value: value, ttl: ttl) }
     public func raiseFence(key: [UInt8], to fence: Int64) -> ScriptCall { base.raiseFence(key: key, to: fence) }
     public func extend(key: [UInt8], token: LockToken, ttl: Duration) -> ScriptCall { base.extend(key: key, token: token, ttl: ttl) }
     public func release(key: [UInt8], token: LockToken, announce: Bool) -> ScriptCall { base.release(key: key, token: token, announce: announce) }

@@ -79,6 +79,31 @@ import Testing
         #expect(result.status == 0, "COMMAND was stopped although two of three instances held the lock: \(result)")
     }
 
+    /// A new connection loads the script in the same write as its EVALSHA, so a server that
+    /// has not cached the script yet (new, or restarted) is done in one round trip, and even
+    /// when the round is decided without its reply. Here the third server is paused through
+    /// the acquire round: its request waits in the socket, and it runs it when it resumes.
+    /// By SHA1 alone it answered NOSCRIPT, to a connection closed long before: the key never
+    /// got there (the renewals would take it only a third of the TTL later).
+    @Test func aRoundDecidedWithoutAServerThatNeverSawTheScriptStillReachesIt() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        var environment = redis.environment
+        environment["D"] = scratch.path
+        redis.servers[2].pause()
+        let process = try RedlockProcess(["run", "--ttl", "60s", "k", "--", "sh", "-c", "touch \"$D/up\"; while [ ! -e \"$D/go\" ]; do sleep 0.05; done"],
+                                         environment: environment)
+        #expect(eventually { scratch.exists("up") })
+        redis.servers[2].resume()
+        let ours = try redis.servers[0].client().command("GET", "k")
+        #expect(ours.string?.hasPrefix("redlock1 ") == true, "\(ours)")
+        #expect(eventually(timeout: 5) { (try? redis.servers[2].client().command("GET", "k")) == ours },
+                "the paused server did not take the lock when it resumed: \(redis.valuesOf(key: "k"))")
+        #expect(FileManager.default.createFile(atPath: scratch.file("go"), contents: nil))
+        #expect(try process.wait(timeout: 20).status == 0)
+    }
+
     @Test func hungInstanceDoesNotStarveRenewals() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

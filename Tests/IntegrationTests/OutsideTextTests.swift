@@ -88,12 +88,15 @@ final class ScriptedPeer: @unchecked Sendable {
                     while true {
                         let count = recv(client, &buffer, buffer.count, 0)
                         guard count > 0 else { break }
-                        var commands = 0
+                        // One reply per command: a multibulk request starts "*" on a line of
+                        // its own; a chunk that starts a line without one is an inline command.
+                        // A long request (a script loaded whole) spans chunks.
+                        var commands = previous == UInt8(ascii: "\n") && buffer[0] != UInt8(ascii: "*") ? 1 : 0
                         for byte in buffer[..<count] {
                             if byte == UInt8(ascii: "*") && previous == UInt8(ascii: "\n") { commands += 1 }
                             previous = byte
                         }
-                        guard (try? Sockets.sendAll(client, Array([[UInt8]](repeating: reply, count: max(commands, 1)).joined()))) != nil else { break }
+                        guard (try? Sockets.sendAll(client, Array([[UInt8]](repeating: reply, count: commands).joined()))) != nil else { break }
                     }
                     close(client)
                 }

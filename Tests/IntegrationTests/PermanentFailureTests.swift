@@ -20,7 +20,7 @@ import Testing
              status: 69, message: "127.0.0.1:PORT: cannot select database 5: ERR DB index is out of range"),
         Case(name: "EVALSHA disabled", serverArgs: ["--rename-command", "EVALSHA", ""], url: { "redis://127.0.0.1:\($0)" },
              status: 69, message: "127.0.0.1:PORT: cannot run a command redlock needs: ERR unknown command 'EVALSHA'"),
-        Case(name: "EVAL disabled", serverArgs: ["--rename-command", "EVAL", ""], url: { "redis://127.0.0.1:\($0)" },
+        Case(name: "EVAL and SCRIPT disabled", serverArgs: ["--rename-command", "EVAL", "", "--rename-command", "SCRIPT", ""], url: { "redis://127.0.0.1:\($0)" },
              status: 69, message: "127.0.0.1:PORT: cannot run a command redlock needs: ERR unknown command 'EVAL'"),
         Case(name: "AUTH refused", serverArgs: ["--requirepass", "right-pw-3"], url: { "redis://:wrong-pw-3@127.0.0.1:\($0)" },
              status: 77, message: "127.0.0.1:PORT: authentication failed"),
@@ -41,6 +41,16 @@ import Testing
         #expect(result.stderr.contains(failure.message.replacingOccurrences(of: "PORT", with: String(server.port))), "\(result)")
         #expect(!result.stderr.contains("with args beginning with"), "the lock's value is not part of the error")
         #expect(!result.stderr.contains("wrong-pw-3"))
+    }
+
+    /// A new connection loads each script (SCRIPT LOAD) in the same write as its first
+    /// EVALSHA, so EVAL is needed only where SCRIPT is refused.
+    @Test func evalAloneDisabledIsNoFailure() throws {
+        try RedisServer.requireAvailable()
+        let server = try RedisServer.started(extraArgs: ["--rename-command", "EVAL", ""])
+        let result = try redlock(["run", "-w", "20s", "k", "--", "echo", "ran"], environment: ["REDLOCK_URLS": server.url], timeout: 40)
+        #expect(result.status == 0 && result.stdout == "ran\n", "\(result)")
+        #expect((try server.client().command("EXISTS", "k").int) == 0, "released")
     }
 
     @Test func aReplicaEndsWaitingAtOnce() throws {

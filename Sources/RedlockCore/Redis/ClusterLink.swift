@@ -99,6 +99,9 @@ final class ClusterLink: InstanceLink {
         return opened
     }
 
+    /// Its nodes' connections open as a request is routed: scripts go by SHA1 first.
+    var opensOnNextRequest: Bool { false }
+
     var isFinished: Bool {
         switch state {
         case .done, .failed: return true

@@ -179,6 +179,14 @@ public final class Connection {
         return opened
     }
 
+    /// Whether the next request opens the connection first (none is open, or the last failed).
+    var opensOnNextRequest: Bool {
+        switch state {
+        case .idle, .failed: return true
+        default: return false
+        }
+    }
+
     /// Whether the current request has all its replies, or has failed.
     var isFinished: Bool {
         switch state {

@@ -9,6 +9,9 @@ protocol InstanceLink: AnyObject {
 
     /// Starts a request (a pipeline); returns whether connections had to be opened for it.
     func begin(_ commands: [Command]) -> Bool
+    /// Whether the next request must open a connection first: to a server that may be new
+    /// or restarted since, which then has no script cached.
+    var opensOnNextRequest: Bool { get }
     /// Whether the request has all its replies, or has failed.
     var isFinished: Bool { get }
     /// Still connecting (or asking where to connect): under `--connect-timeout`.

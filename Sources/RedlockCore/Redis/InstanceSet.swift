@@ -217,22 +217,49 @@ public final class InstanceSet {
         round(Array(repeating: [command], count: count), deadline: deadline).map { Self.single($0!) }
     }
 
-    /// Runs `script` on the instances given (all by default), by SHA1 first and, in the same
-    /// round, whole where an instance has not cached it yet.
+    /// Runs `script` on the instances given (all by default) by SHA1, on a connection that
+    /// opens for it after loading it (SCRIPT LOAD, in the same write). Where an instance
+    /// answers that it has not cached it, the same round loads it and runs it again, and
+    /// sends it whole (EVAL) where loading did not help.
+    ///
+    /// A new connection may reach a server that is new or was restarted, with no script
+    /// cached: by SHA1 alone it would take a second round trip (NOSCRIPT, then the script),
+    /// and a round decided by the others meanwhile would leave that instance without the
+    /// write (a restarted server never got the lock, a `--once` mark or a renewal's take).
+    /// Loaded in the same write, the one request does it, even when the round is decided
+    /// before its reply. It costs a few KB on the wire and the server hashing them. Loading
+    /// rather than EVAL keeps EVALSHA in every first request, so a server that refuses it
+    /// fails the first round, not a renewal; a server that refuses SCRIPT gets EVAL after
+    /// NOSCRIPT, as before.
     ///
     /// With `decided` (over the results so far), the round ends as soon as it returns true.
     public func evaluate(_ script: LuaScript, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil, decided: (([Result<Reply, RedisError>?]) -> Bool)? = nil, patience: Patience = .brief) -> [Result<Reply, RedisError>?] {
-        // One command for every instance: it is encoded once.
-        let evalSHA = [script.evalSHA(keys: keys, arguments: arguments)]
+        // Each form is encoded once, for every instance that gets it.
+        let bySHA = [script.evalSHA(keys: keys, arguments: arguments)]
+        let loadedFirst = [script.load] + bySHA
+        var requests = requests(bySHA, on: instances)
+        // Where the request loads the script already.
+        var loads = Array(repeating: false, count: count)
+        for index in requests.indices where requests[index] != nil && connections[index].opensOnNextRequest {
+            requests[index] = loadedFirst
+            loads[index] = true
+        }
         var wholeScript: [Command]?
-        let results = round(requests(evalSHA, on: instances), notAfter: notAfter, label: script.name, decided: decided.map { decided in
-            { partial in decided(partial.map { $0.map(Self.single) }) }
-        }, patience: patience, followUp: { _, result in
-            guard case .failure(.noScript) = Self.single(result) else { return nil }
+        // The script's reply is the last (after SCRIPT LOAD's, whatever that said).
+        let scriptReply = { (result: Result<[Reply], RedisError>) in Self.single(result.map { Array($0.suffix(1)) }) }
+        let results = round(requests, notAfter: notAfter, label: script.name, decided: decided.map { decided in
+            { partial in decided(partial.map { $0.map(scriptReply) }) }
+        }, patience: patience, followUp: { index, result in
+            guard case .failure(.noScript) = scriptReply(result) else { return nil }
+            if !loads[index] {
+                loads[index] = true
+                return loadedFirst
+            }
+            // SCRIPT refused (renamed, or denied by an ACL): the whole script, then.
             if wholeScript == nil { wholeScript = [script.eval(keys: keys, arguments: arguments)] }
             return wholeScript
         })
-        return results.map { $0.map(Self.single) }
+        return results.map { $0.map(scriptReply) }
     }
 
     // MARK: - Pub/sub

@@ -1,5 +1,6 @@
-/// A Lua script run with EVALSHA, falling back to EVAL where the instance has not cached it
-/// (after a restart or SCRIPT FLUSH). Sending the SHA1 keeps every request small.
+/// A Lua script, run by SHA1 (EVALSHA): loaded first (SCRIPT LOAD, in the same write) on a
+/// connection's first request, which may reach a server that never saw it, and sent whole
+/// (EVAL) where an instance answers that it has not cached it. See `InstanceSet.evaluate`.
 public struct LuaScript: Sendable {
     /// What it does, for `-v` logs ("acquire", "extend").
     public let name: String
@@ -23,6 +24,9 @@ public struct LuaScript: Sendable {
     func evalSHA(keys: [[UInt8]], arguments: [[UInt8]]) -> Command {
         Command(arguments: evalSHAPrefix + [Array(String(keys.count).utf8)] + keys + arguments)
     }
+
+    /// `SCRIPT LOAD <source>`: caches the script on the server (its reply is the SHA1).
+    var load: Command { Command("SCRIPT", [Array("LOAD".utf8), Array(source.utf8)]) }
 
     func eval(keys: [[UInt8]], arguments: [[UInt8]]) -> Command {
         Command("EVAL", [Array(source.utf8), Array(String(keys.count).utf8)] + keys + arguments)

@@ -76,6 +76,20 @@ import Testing
         #expect(try redlock(["run", "-n", "-s", "db", "--", "true"], environment: redis.environment).status == 0)
     }
 
+    /// A writer granted by a quorum may have been refused, and have left its "writer
+    /// waiting" mark, where a shared holder still stood: its release takes the mark away
+    /// there too, instead of leaving it to hold new shared holders off for its TTL (3 s).
+    @Test func aWritersReleaseTakesItsMarkAwayWhereItWasRefused() throws {
+        let redis = try RedisFixture(count: 3)
+        // A shared holder on the third instance only (its score: the expiry, on the server's clock).
+        let time = try redis.servers[2].client().command("TIME")
+        let now = (Int64(time.elements?.first?.string ?? "0") ?? 0) * 1000
+        #expect(try redis.servers[2].client().command("ZADD", "{db}:shared", String(now + 60_000), "redlock1 other host=h pid=1 user=u at=0 cmd=x fence=1").int == 1)
+        let result = try redlock(["run", "--wait", "10s", "db", "--", "true"], environment: redis.environment)
+        #expect(result.status == 0, "\(result)")
+        #expect(redis.commandOnEach("EXISTS", "{db}:writer").allSatisfy { $0?.int == 0 }, "the writer's mark stayed: \(redis.commandOnEach("GET", "{db}:writer"))")
+    }
+
     @Test func aWriterThatDoesNotWaitLeavesNoMark() throws {
         let redis = try RedisFixture(count: 3)
         _ = try Self.acquire(["-s", "db"], redis)

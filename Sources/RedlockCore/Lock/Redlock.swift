@@ -196,7 +196,7 @@ public final class Redlock {
             lease.validUntil = start + ttl - Quorum.driftAllowance(for: ttl)
             let free = ballot.indices(where: \.isRefused)
             if let value = lease.value, !free.isEmpty {
-                _ = vote(kind.claim(key: lease.key, value: value, ttl: ttl), on: free, notAfter: notAfter, patience: .generous, decode: kind.acquireVerdict) { _ in false }
+                _ = vote(kind.claim(key: lease.key, value: value, ttl: ttl), on: free, notAfter: notAfter, decode: kind.acquireVerdict) { _ in false }
             }
         }
         return outcome
@@ -211,7 +211,7 @@ public final class Redlock {
     private func renew(key: [UInt8], token: LockToken, ttl: Duration, notAfter: Instant?) -> (outcome: ExtendOutcome, ballot: Ballot) {
         let quorum = self.quorum
         let start = Instant.now()
-        let ballot = vote(kind.extend(key: key, token: token, ttl: ttl), notAfter: notAfter, patience: .generous, decode: kind.stepVerdict) {
+        let ballot = vote(kind.extend(key: key, token: token, ttl: ttl), notAfter: notAfter, patience: .complete, decode: kind.stepVerdict) {
             quorum.renewal($0) != .undecided
         }
         let tally = Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))
@@ -229,7 +229,9 @@ public final class Redlock {
         var tally: Tally
         if let keepFor, keepFor.milliseconds > 0 {
             let quorum = self.quorum
-            let ballot = vote(kind.extend(key: lease.key, token: lease.lockToken, ttl: keepFor), patience: .generous, decode: kind.stepVerdict) {
+            // A release like any other: an instance left out would keep the key for the
+            // rest of its TTL instead of `keepFor`.
+            let ballot = vote(kind.extend(key: lease.key, token: lease.lockToken, ttl: keepFor), patience: .complete, decode: kind.stepVerdict) {
                 quorum.release($0) != .undecided
             }
             tally = Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))

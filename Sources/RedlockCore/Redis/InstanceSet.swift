@@ -371,25 +371,24 @@ extension InstanceSet {
 public enum Patience: Sendable {
     /// A quarter of the time the deciding answers took, at least 0.1 ms: for acquiring,
     /// which a user waits on. "As long again", first chosen, made one hung instance cost a
-    /// `run -- true` 15-20% in make bench, where the target is 10%.
+    /// `run -- true` 15-20% in make bench, where the target is 10%. A new connection's request
+    /// is written whole at once (the script loaded in the same write), so an instance let
+    /// go still runs it.
     case brief
-    /// As long again, at least a millisecond: for renewals, where an instance left out keeps
-    /// the old TTL and may drop the key before the others (a loaded machine delays a healthy
-    /// instance's answer by more than a brief grace). A hung instance costs nothing: it did
-    /// not answer the round before, so it gets no grace at all.
-    case generous
     /// Every instance that answered the round before gets until the round's deadline: for
-    /// releases. A release abandoned on its way can go down with its connection, and that
-    /// instance would keep the key until its TTL (one 40 ms slower than the rest did, every
-    /// time). The exit waits for a slow instance, never for a hung one, which did not answer
-    /// the acquire and is let go at once.
+    /// renewals, releases, and the writes that end a run (a `--min-hold` keep, a `--once`
+    /// mark). An instance left out of a renewal keeps the old TTL and drops the key before
+    /// the others; a release abandoned on its way can go down with its connection, and that
+    /// instance keeps the key until its TTL (one 40 ms slower than the rest did, every time);
+    /// under load on 2 cores, a healthy instance often answers a millisecond after the
+    /// others. A hung instance costs one round its deadline at most: it did not answer that
+    /// round, and is let go at once from the next on.
     case complete
 
     /// How long the others get once the outcome is decided; nil: until their deadline.
     func grace(afterDecidingIn elapsed: Duration) -> Duration? {
         switch self {
         case .brief: return max(elapsed / 4, .microseconds(100))
-        case .generous: return max(elapsed, .milliseconds(1))
         case .complete: return nil
         }
     }

@@ -129,7 +129,9 @@ extension Redlock {
         let quorum = self.quorum
         let mark = OnceMark.key(for: lease.key, id: id)
         let call = ScriptCall(OnceMark.write, keys: [lease.key, mark], arguments: [lease.lockToken.ownershipPrefix, value, Array(String(max(1, keep.milliseconds)).utf8)])
-        let ballot = vote(call, decode: kind.stepVerdict) { quorum.release($0) != .undecided }
+        // Every instance that answers gets it, as a release does: a mark on a bare quorum is
+        // lost with one instance restarted empty, and the job runs again.
+        let ballot = vote(call, patience: .complete, decode: kind.stepVerdict) { quorum.release($0) != .undecided }
         return Tally(ballot, failures: failures(in: ballot), decision: quorum.release(ballot))
     }
 }

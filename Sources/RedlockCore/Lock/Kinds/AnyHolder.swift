@@ -79,11 +79,12 @@ public struct AnyHolder: LockKind {
         /// KEYS: key; ARGV: "extend" | "release" | "clear", ownership prefix, TTL ms, tag
         /// base, channel or "". Finds the holder whose value
         /// starts with the prefix (plain key, shared holder, then the mode's slots) and
-        /// renews or deletes it; "clear" deletes every holder of every mode. 1: done, 0: not ours.
+        /// renews or deletes it; "clear" deletes every holder of every mode. A release also
+        /// deletes our own "writer waiting" mark, held or not. 1: done, 0: not ours.
         /// An announced release also wakes the first in KEY's queue (`{KEY}:queue`, named
         /// here from the tag base, as its channel from KEY: still ten words at most), which
         /// listens on its own channel only.
-        static let step = LuaScript("step", sha1: "4faff18142d312480ef337ea6504f843e18cebbb", ModeLua.prelude + QueueScripts.helpers + """
+        static let step = LuaScript("step", sha1: "ed2e51764ebe970b75a868aa025d767b4312d48b", ModeLua.prelude + QueueScripts.helpers + """
 
             local action, prefix, ttl, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
             local key, shared, modeKey, writer, slots = KEYS[1], ARGV[4] .. ':shared', ARGV[4] .. ':mode', ARGV[4] .. ':writer', ARGV[4] .. ':slot:'
@@ -94,6 +95,7 @@ public struct AnyHolder: LockKind {
               end
               return 1
             end
+            if action == 'release' and owns(redis.call('GET', writer), prefix) then redis.call('DEL', writer) end
             local mode = redis.call('GET', modeKey)
             if action == 'clear' then
               local deleted = redis.call('DEL', key, shared, writer)

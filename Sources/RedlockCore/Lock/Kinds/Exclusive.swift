@@ -31,7 +31,7 @@ public struct Exclusive: LockKind {
     }
 
     public func release(key: [UInt8], token: LockToken, announce: Bool) -> ScriptCall {
-        ScriptCall(Scripts.release, keys: [key, QueueKeys.queueKey(for: key)], arguments: [token.ownershipPrefix, announce ? releaseChannel(for: key) : [], QueueKeys.waiterChannelPrefix(for: key)])
+        ScriptCall(Scripts.release, keys: [key, QueueKeys.queueKey(for: key), LockKeys.writerKey(for: key)], arguments: [token.ownershipPrefix, announce ? releaseChannel(for: key) : [], QueueKeys.waiterChannelPrefix(for: key)])
     }
 
     public func forceRelease(key: [UInt8], token: LockToken?) -> ScriptCall {
@@ -114,13 +114,18 @@ extension Exclusive {
             return 0
             """)
 
-        /// KEYS[1] = key, KEYS[2] = its queue, ARGV[1] = ownership prefix, ARGV[2] = release
-        /// channel or "" (no announcement), ARGV[3] = the queue's channel prefix.
+        /// KEYS[1] = key, KEYS[2] = its queue, KEYS[3] = its "writer waiting" mark, ARGV[1] =
+        /// ownership prefix, ARGV[2] = release channel or "" (no announcement), ARGV[3] = the
+        /// queue's channel prefix.
         /// Deletes the key only where it holds our token, so a release never removes another
         /// holder's lock, and announces it to waiters: those that race, and the first in line
-        /// on its own channel (only it wakes: no herd). Returns 1 or 0.
-        static let release = LuaScript("release", sha1: "24419f1256baefa3bc73634ab96e1167c91dc8e9", QueueScripts.helpers + """
+        /// on its own channel (only it wakes: no herd). Our own writer mark goes too, also
+        /// where the key is not ours: an instance that refused us while shared holders stood
+        /// there still has it, though a quorum granted. Returns 1 or 0.
+        static let release = LuaScript("release", sha1: "a8b682acca221e45c8ade5ea7081b78fa82d55d7", QueueScripts.helpers + """
 
+            local marked = redis.call('GET', KEYS[3])
+            if marked and string.sub(marked, 1, #ARGV[1]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
             local value = redis.call('GET', KEYS[1])
             if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
               redis.call('DEL', KEYS[1])

@@ -69,8 +69,12 @@ import Testing
         let ours = try redis.servers[0].client().command("GET", "k")
         #expect(ours.string?.hasPrefix("redlock1 ") == true, "\(ours)")
         // Renewed every second: the third holds our value within a renewal of the expiry.
+        // The same value there, fencing token included, and the counter raised to it.
         #expect(eventually(timeout: 6) { (try? redis.servers[2].client().command("GET", "k")) == ours },
                 "the third instance never got the lock: \(redis.valuesOf(key: "k"))")
+        let fence = ours.string.flatMap { $0.split(separator: "=").last }.flatMap { Int64($0) }
+        let counter = try redis.servers[2].client().command("GET", "{k}:fence").string.flatMap { Int64($0) }
+        #expect(fence != nil && counter == fence, "value's fence \(String(describing: fence)), counter \(String(describing: counter))")
         redis.servers[0].kill()
         // Two renewals later the lock still stands, on the second and the third.
         Thread.sleep(forTimeInterval: 2.5)

@@ -195,8 +195,8 @@ public final class Redlock {
         if case .extended = outcome {
             lease.validUntil = start + ttl - Quorum.driftAllowance(for: ttl)
             let free = ballot.indices(where: \.isRefused)
-            if let value = lease.value, !free.isEmpty {
-                _ = vote(kind.claim(key: lease.key, value: value, ttl: ttl), on: free, notAfter: notAfter, decode: kind.acquireVerdict) { _ in false }
+            if !free.isEmpty, let value = lease.value, let claim = kind.claim(key: lease.key, value: value, ttl: ttl, fence: lease.fence) {
+                _ = vote(claim, on: free, notAfter: notAfter, decode: kind.stepVerdict) { _ in false }
             }
         }
         return outcome

@@ -179,7 +179,8 @@ public final class InstanceSet {
                 let error: RedisError?
                 switch outcome.result {
                 case let .failure(failure): error = failure
-                case let .success(replies): error = replies.lazy.compactMap(\.errorMessage).first.map { RedisError(errorReply: $0) }
+                // The last reply is the request's own (a script's, after its SCRIPT LOAD).
+                case let .success(replies): error = replies.last?.errorMessage.map { RedisError(errorReply: $0) }
                 }
                 return (endpoints[index], outcome.elapsed, error)
             }))
@@ -234,14 +235,25 @@ public final class InstanceSet {
     ///
     /// With `decided` (over the results so far), the round ends as soon as it returns true.
     public func evaluate(_ script: LuaScript, keys: [[UInt8]], arguments: [[UInt8]], on instances: [Int]? = nil, notAfter: Instant? = nil, decided: (([Result<Reply, RedisError>?]) -> Bool)? = nil, patience: Patience = .brief) -> [Result<Reply, RedisError>?] {
-        // Each form is encoded once, for every instance that gets it.
+        // Each form is encoded once, for every instance that gets it, and only when one does
+        // (the script's source is a few KB: copying it into every request would cost an open
+        // connection's round more than the server takes to run it).
         let bySHA = [script.evalSHA(keys: keys, arguments: arguments)]
-        let loadedFirst = [script.load] + bySHA
+        var loaded: [Command]?
+        func loadedFirst() -> [Command] {
+            if let loaded { return loaded }
+            let request = [script.load] + bySHA
+            loaded = request
+            return request
+        }
         var requests = requests(bySHA, on: instances)
-        // Where the request loads the script already.
-        var loads = Array(repeating: false, count: count)
+        // Where the request loads the script already, or must not: SCRIPT LOAD names no key,
+        // so a Redis Cluster would route it to some node, not the one that runs the script.
+        var loads = endpoints.map { endpoint in
+            if case .cluster = endpoint.address { return true } else { return false }
+        }
         for index in requests.indices where requests[index] != nil && connections[index].opensOnNextRequest {
-            requests[index] = loadedFirst
+            requests[index] = loadedFirst()
             loads[index] = true
         }
         var wholeScript: [Command]?
@@ -253,7 +265,7 @@ public final class InstanceSet {
             guard case .failure(.noScript) = scriptReply(result) else { return nil }
             if !loads[index] {
                 loads[index] = true
-                return loadedFirst
+                return loadedFirst()
             }
             // SCRIPT refused (renamed, or denied by an ACL): the whole script, then.
             if wholeScript == nil { wholeScript = [script.eval(keys: keys, arguments: arguments)] }

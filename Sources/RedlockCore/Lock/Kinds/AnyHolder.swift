@@ -24,7 +24,6 @@ public struct AnyHolder: LockKind {
     }
 
     public func acquire(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall { Exclusive().acquire(key: key, value: value, ttl: ttl) }
-    public func claim(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall { Exclusive().claim(key: key, value: value, ttl: ttl) }
     public func acquireVerdict(_ reply: Reply) -> Verdict { Self.acquireVerdict(reply) }
     public func raiseFence(key: [UInt8], to fence: Int64) -> ScriptCall { Exclusive().raiseFence(key: key, to: fence) }
 

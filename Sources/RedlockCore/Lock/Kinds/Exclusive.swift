@@ -15,9 +15,9 @@ public struct Exclusive: LockKind {
         Self.readerWriterAcquire(key: key, value: value, ttl: ttl, marksWaiting: marksWaiting)
     }
 
-    /// Without the "writer waiting" mark: a holder claiming an instance waits for nothing.
-    public func claim(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall {
-        Self.readerWriterAcquire(key: key, value: value, ttl: ttl, marksWaiting: .zero)
+    public func claim(key: [UInt8], value: LockValue, ttl: Duration, fence: Int64) -> ScriptCall? {
+        ScriptCall(Scripts.claim, keys: [key, LockKeys.fenceKey(for: key)],
+                   arguments: [value.encoded, Self.milliseconds(ttl), Array(String(fence).utf8), LockKeys.tagBase(for: key)])
     }
 
     public func acquireVerdict(_ reply: Reply) -> Verdict { AnyHolder.acquireVerdict(reply) }
@@ -85,6 +85,22 @@ extension Exclusive {
             return 1
             """)
 
+        /// KEYS[1] = key, KEYS[2] = its fencing counter, ARGV[1] = value, ARGV[2] = TTL in ms,
+        /// ARGV[3] = the holder's fencing token, ARGV[4] = the key's tag base.
+        /// A holder's take of an instance its acquire round was decided without: only where
+        /// the key is free and KEY is in no other mode (no mode key, no shared holder, even an
+        /// expired one: when in doubt, no take). The value is the one the other instances hold,
+        /// fence included, and the counter rises to that fence (set-if-greater), as after
+        /// `raiseFence`. Returns 1 when taken, 0 when not.
+        static let claim = LuaScript("claim", sha1: "c4570a2c2236629790b398c2757c29d3b6e0f16b", """
+            local base = ARGV[4]
+            if redis.call('EXISTS', KEYS[1], base .. ':mode', base .. ':shared') > 0 then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1] .. ' fence=' .. ARGV[3], 'PX', ARGV[2])
+            local current = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+            if current < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
+            return 1
+            """)
+
         /// KEYS[1] = key, KEYS[2] = its queue, ARGV[1] = ownership prefix or "", ARGV[2] =
         /// release channel, ARGV[3] = the queue's channel prefix.
         /// Deletes the key whoever holds it, or with a prefix only where it matches, and wakes
@@ -119,13 +135,17 @@ extension Exclusive {
         /// queue's channel prefix.
         /// Deletes the key only where it holds our token, so a release never removes another
         /// holder's lock, and announces it to waiters: those that race, and the first in line
-        /// on its own channel (only it wakes: no herd). Our own writer mark goes too, also
-        /// where the key is not ours: an instance that refused us while shared holders stood
-        /// there still has it, though a quorum granted. Returns 1 or 0.
-        static let release = LuaScript("release", sha1: "a8b682acca221e45c8ade5ea7081b78fa82d55d7", QueueScripts.helpers + """
+        /// on its own channel (only it wakes: no herd). An announced release (the holder's
+        /// last) takes our own writer mark away too, also where the key is not ours: an
+        /// instance that refused us while shared holders stood there still has it, though a
+        /// quorum granted. The undo of a failed attempt keeps it: the writer still waits.
+        /// Returns 1 or 0.
+        static let release = LuaScript("release", sha1: "4ecb5391e439a8583b56400e246992bdc3fb11b1", QueueScripts.helpers + """
 
-            local marked = redis.call('GET', KEYS[3])
-            if marked and string.sub(marked, 1, #ARGV[1]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+            if ARGV[2] ~= '' then
+              local marked = redis.call('GET', KEYS[3])
+              if marked and string.sub(marked, 1, #ARGV[1]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+            end
             local value = redis.call('GET', KEYS[1])
             if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
               redis.call('DEL', KEYS[1])

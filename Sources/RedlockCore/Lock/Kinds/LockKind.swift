@@ -12,11 +12,12 @@ public protocol LockKind: Sendable {
     /// After an acquire whose granting instances disagree about the fencing counter (a
     /// restart lost it on some): raise it to `fence` (set-if-greater).
     func raiseFence(key: [UInt8], to fence: Int64) -> ScriptCall
-    /// Take the lock for `value` on an instance where it is free, for a holder that already
-    /// holds it on a quorum (an instance its acquire round was decided without): the acquire,
-    /// but one that marks nothing when refused and never waits in a line. Decoded by
-    /// `acquireVerdict`. The kinds whose acquire marks or queues give their own.
-    func claim(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall
+    /// Take the lock for `value` with fencing token `fence` on an instance where it is free,
+    /// for a holder that already holds it on a quorum (an instance its acquire round was
+    /// decided without): the same value as on the others, and the instance's counter raised
+    /// to `fence`. Decoded by `stepVerdict`. nil: this kind does not claim (a shared holder
+    /// or a slot stands where the plain key's script would make an exclusive one).
+    func claim(key: [UInt8], value: LockValue, ttl: Duration, fence: Int64) -> ScriptCall?
     /// Renew the TTL where `token` still holds; decoded by `stepVerdict`.
     func extend(key: [UInt8], token: LockToken, ttl: Duration) -> ScriptCall
     /// Delete where `token` holds; `announce`: wake the waiters. Decoded by `stepVerdict`.
@@ -53,7 +54,7 @@ public struct ScriptCall: Sendable {
 }
 
 extension LockKind {
-    public func claim(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall { acquire(key: key, value: value, ttl: ttl) }
+    public func claim(key: [UInt8], value: LockValue, ttl: Duration, fence: Int64) -> ScriptCall? { nil }
 
     /// A TTL as the scripts take it: whole milliseconds, at least 1.
     static func milliseconds(_ duration: Duration) -> [UInt8] {

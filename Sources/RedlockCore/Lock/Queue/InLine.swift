@@ -35,7 +35,7 @@ public struct InLine: LockKind {
     }
 
     /// The holder is out of the line by now: its claims are the plain writer's.
-    public func claim(key: [UInt8], value: LockValue, ttl: Duration) -> ScriptCall { base.claim(key: key, value: value, ttl: ttl) }
+    public func claim(key: [UInt8], value: LockValue, ttl: Duration, fence: Int64) -> ScriptCall? { base.claim(key: key, value: value, ttl: ttl, fence: fence) }
     public func raiseFence(key: [UInt8], to fence: Int64) -> ScriptCall { base.raiseFence(key: key, to: fence) }
     public func extend(key: [UInt8], token: LockToken, ttl: Duration) -> ScriptCall { base.extend(key: key, token: token, ttl: ttl) }
     public func release(key: [UInt8], token: LockToken, announce: Bool) -> ScriptCall { base.release(key: key, token: token, announce: announce) }

@@ -273,8 +273,8 @@ import Testing
         let redis = try RedisFixture(count: 3)
         let scratch = try TestScratch()
         let token = try Self.hold("held", redis)
-        // Load every script first (a first use costs an EVALSHA and an EVAL): a release, a
-        // wait in line that gives up.
+        // Load every script first (a first use on a server without it costs an EVALSHA
+        // more, after NOSCRIPT): a release, a wait in line that gives up.
         #expect(try redlock(["run", "-n", "warm", "--", "true"], environment: redis.environment).status == 0)
         #expect(try redlock(["run", "-q", "--wait", "300ms", "held", "--", "true"], environment: redis.environment).status == 75)
         var waiters: [RedlockProcess] = []

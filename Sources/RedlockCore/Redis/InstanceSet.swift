@@ -247,31 +247,29 @@ public final class InstanceSet {
             return request
         }
         var requests = requests(bySHA, on: instances)
-        // Where the request loads the script already, or must not: SCRIPT LOAD names no key,
-        // so a Redis Cluster would route it to some node, not the one that runs the script.
-        var loads = endpoints.map { endpoint in
-            if case .cluster = endpoint.address { return true } else { return false }
-        }
+        // The instances whose request loads the script already (empty on open connections:
+        // no allocation on the common path).
+        var loads: Set<Int> = []
         for index in requests.indices where requests[index] != nil && connections[index].opensOnNextRequest {
             requests[index] = loadedFirst()
-            loads[index] = true
+            loads.insert(index)
         }
         var wholeScript: [Command]?
-        // The script's reply is the last (after SCRIPT LOAD's, whatever that said).
-        let scriptReply = { (result: Result<[Reply], RedisError>) in Self.single(result.map { Array($0.suffix(1)) }) }
+        // `single` reads a request's last reply: the script's, after SCRIPT LOAD's.
         let results = round(requests, notAfter: notAfter, label: script.name, decided: decided.map { decided in
-            { partial in decided(partial.map { $0.map(scriptReply) }) }
+            { partial in decided(partial.map { $0.map(Self.single) }) }
         }, patience: patience, followUp: { index, result in
-            guard case .failure(.noScript) = scriptReply(result) else { return nil }
-            if !loads[index] {
-                loads[index] = true
-                return loadedFirst()
-            }
+            guard case .failure(.noScript) = Self.single(result) else { return nil }
+            // SCRIPT LOAD names no key: a Redis Cluster would route it to some node, not the
+            // one that runs the script.
+            let cluster: Bool
+            if case .cluster = self.endpoints[index].address { cluster = true } else { cluster = false }
+            if !cluster && loads.insert(index).inserted { return loadedFirst() }
             // SCRIPT refused (renamed, or denied by an ACL): the whole script, then.
             if wholeScript == nil { wholeScript = [script.eval(keys: keys, arguments: arguments)] }
             return wholeScript
         })
-        return results.map { $0.map(scriptReply) }
+        return results.map { $0.map(Self.single) }
     }
 
     // MARK: - Pub/sub
@@ -333,12 +331,13 @@ public final class InstanceSet {
         return requests
     }
 
-    /// A one-command pipeline's reply, with an error reply turned into a typed error.
+    /// A one-command pipeline's reply (or the last of a script's SCRIPT LOAD and EVALSHA),
+    /// with an error reply turned into a typed error.
     static func single(_ result: Result<[Reply], RedisError>) -> Result<Reply, RedisError> {
         switch result {
         case let .failure(error): return .failure(error)
         case let .success(replies):
-            guard let reply = replies.first else { return .failure(.unexpectedReply("no reply")) }
+            guard let reply = replies.last else { return .failure(.unexpectedReply("no reply")) }
             if case let .error(message) = reply { return .failure(RedisError(errorReply: message)) }
             return .success(reply)
         }

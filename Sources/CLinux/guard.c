@@ -258,32 +258,90 @@ __attribute__((constructor)) static void fork_guard_early(int argc, char **argv,
     early_guard = guard_pid;
 }
 
-/// Copies `request` into the shared memory; false when it does not fit (E2BIG).
-static bool share_request(const cspawn_request *request) {
+/// Room kept in the shared pointer array for the variables added after a preparation.
+enum { added_variables_room = 8 };
+
+/// Where a preparation left off: the next environment slot and the next free byte
+/// (slot NULL: nothing prepared).
+static char **prepared_slot;
+static char *prepared_cursor;
+
+/// Copies the strings of `strings` (NULL-terminated) to `*cursor`, their pointers to
+/// `*out`; false when they do not fit before `limit`.
+static bool copy_strings(char *const *strings, char ***out, char **cursor, const char *limit) {
+    for (size_t index = 0; strings[index] != NULL; index++) {
+        size_t length = strlen(strings[index]) + 1;
+        if ((size_t)(limit - *cursor) < length) return false;
+        memcpy(*cursor, strings[index], length);
+        *(*out)++ = *cursor;
+        *cursor += length;
+    }
+    return true;
+}
+
+/// Copies `request`'s arguments and environment into the shared memory, with room for
+/// `room` more variables; leaves the next slot and byte in `prepared_slot` and
+/// `prepared_cursor`. False when it does not fit (E2BIG).
+static bool share_strings(const cspawn_request *request, size_t room) {
     size_t arguments = 0, variables = 0;
     while (request->argv[arguments] != NULL) arguments++;
     while (request->envp[variables] != NULL) variables++;
-    size_t pointers = arguments + 1 + variables + 1;
+    size_t pointers = arguments + 1 + variables + room + 1;
+    if (pointers > (shared_size - sizeof(shared_request)) / sizeof(char *)) return false;
     char *cursor = (char *)&shared->strings[pointers];
-    char *limit = (char *)shared + shared_size;
+    const char *limit = (char *)shared + shared_size;
     char **out = shared->strings;
-    for (int list = 0; list < 2; list++) {
-        char *const *strings = list == 0 ? request->argv : request->envp;
-        size_t count = list == 0 ? arguments : variables;
-        for (size_t index = 0; index < count; index++) {
-            size_t length = strlen(strings[index]) + 1;
-            if ((size_t)(limit - cursor) < length) return false;
-            memcpy(cursor, strings[index], length);
-            *out++ = cursor;
-            cursor += length;
-        }
-        *out++ = NULL;
-    }
-    shared->request = *request;
+    if (!copy_strings(request->argv, &out, &cursor, limit)) return false;
+    *out++ = NULL;
     shared->request.argv = shared->strings;
     shared->request.file = shared->strings[0];
-    shared->request.envp = shared->strings + arguments + 1;
+    shared->request.envp = out;
+    if (!copy_strings(request->envp, &out, &cursor, limit)) return false;
+    *out = NULL;
+    prepared_slot = out;
+    prepared_cursor = cursor;
+    return true;
+}
+
+/// Fills in the rest of the request (everything but the strings) in the shared memory.
+static void share_settings(const cspawn_request *request) {
+    char *const *argv = shared->request.argv, *const *envp = shared->request.envp;
+    const char *file = shared->request.file;
+    shared->request = *request;
+    shared->request.argv = (char **)argv;
+    shared->request.envp = (char **)envp;
+    shared->request.file = file;
     shared->mask = *request->child_mask;
+}
+
+/// Copies `request` into the shared memory; false when it does not fit (E2BIG).
+static bool share_request(const cspawn_request *request) {
+    bool shared_whole = share_strings(request, 0);
+    prepared_slot = NULL;
+    if (!shared_whole) return false;
+    share_settings(request);
+    return true;
+}
+
+int cguard_prepare(char *const argv[], char *const envp[]) {
+    if (early_channel < 0 || argv == NULL || argv[0] == NULL) return -1;
+    cspawn_request request = { .argv = (char **)argv, .envp = (char **)envp };
+    if (!share_strings(&request, added_variables_room)) {
+        prepared_slot = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/// Appends `added` (NULL-terminated) to the prepared environment; false when it does not fit.
+static bool add_prepared_variables(char *const added[]) {
+    size_t count = 0;
+    while (added[count] != NULL) count++;
+    if (prepared_slot == NULL || count > added_variables_room) return false;
+    char **out = prepared_slot;
+    if (!copy_strings(added, &out, &prepared_cursor, (char *)shared + shared_size)) return false;
+    *out = NULL;
+    prepared_slot = NULL;
     return true;
 }
 
@@ -315,15 +373,18 @@ static pid_t fork_guard_now(const cspawn_request *request, int channel[2]) {
     return guard_pid;
 }
 
-int cguard_start(const cspawn_request *request, cguard_job *job, int *exec_errno) {
+int cguard_start(const cspawn_request *request, char *const added[], cguard_job *job, int *exec_errno) {
     *exec_errno = 0;
     int channel;
     pid_t guard_pid;
+    // Not prepared, or too much added: the caller starts over with everything.
+    if (added != NULL && (early_channel < 0 || !add_prepared_variables(added))) return -2;
     if (early_channel >= 0) {
         channel = early_channel;
         guard_pid = early_guard;
         early_channel = -1;
-        if (!share_request(request)) {
+        if (added != NULL) share_settings(request);
+        if (added == NULL && !share_request(request)) {
             close(channel);
             while (waitpid(guard_pid, NULL, 0) < 0 && errno == EINTR) {}
             *exec_errno = E2BIG;

@@ -83,6 +83,16 @@ enum RunCommand {
         let redlock = config.makeRedlock(kind: waiting.kind(for: key))
         let automation = options.automation
         let events = try automation.events.map { target throws(Failure) in try EventStream.open(target, key: waiting.key, console: console) }
+        // COMMAND's environment without the variables the lock sets, handed to the guard now:
+        // once the lock is ours, only those are left to copy (the next holder's start is part
+        // of every hand-off; waiting is not).
+        let lockVariables = ["REDLOCK_KEY", "REDLOCK_TOKEN", "REDLOCK_FENCING_TOKEN"] + (redlock.kind is Slots ? ["REDLOCK_SLOT"] : [])
+        let replaced = lockVariables.map { Array(($0 + "=").utf8) }
+        let baseEnvironment = ProcessIdentity.environmentBytes.filter { entry in
+            !replaced.contains { entry.starts(with: $0) }
+        }
+        var plan = options.plan
+        plan.preparation = ChildProcess.prepare(arguments: plan.arguments, environment: baseEnvironment)
         let askedAt = Instant.now()
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,
@@ -98,13 +108,7 @@ enum RunCommand {
         // Bytes, as the kernel gave them: KEY and the environment reach COMMAND unchanged.
         var added: [(String, [UInt8])] = [("REDLOCK_KEY", waiting.key), ("REDLOCK_TOKEN", Array(lease.token.utf8)), ("REDLOCK_FENCING_TOKEN", Array(String(lease.fence).utf8))]
         if let slot = LockWaiting.slot(of: lease, in: redlock) { added.append(("REDLOCK_SLOT", slot)) }
-        let replaced = added.map { Array(($0.0 + "=").utf8) }
-        var environment = ProcessIdentity.environmentBytes.filter { entry in
-            !replaced.contains { entry.starts(with: $0) }
-        }
-        environment += added.map { Array(($0.0 + "=").utf8) + $0.1 }
-        var plan = options.plan
-        plan.environment = environment
+        plan.environment = baseEnvironment + added.map { Array(($0.0 + "=").utf8) + $0.1 }
         var lossReport = ""
         var childPID: Int32 = 0
         var stoppedBy: String?

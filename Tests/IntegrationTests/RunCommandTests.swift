@@ -58,6 +58,31 @@ import Testing
         #expect(result.stderr.isEmpty, "stderr carries nothing on success: \(result.stderr)")
     }
 
+    /// COMMAND's arguments and environment are handed to the guard while redlock waits, and
+    /// only the lock's variables are added once it is taken: after a wait in line, COMMAND
+    /// still gets every variable of redlock's own environment, byte for byte, and exactly
+    /// one of each lock variable, the new ones (inherited values are replaced, not doubled).
+    @Test func afterAWaitCommandGetsTheWholeEnvironmentAndTheLocksVariablesOnce() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let holder = try RedlockProcess(["run", "env-key", "--", "sh", "-c", "touch \"$D/held\"; sleep 1"],
+                                        environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(eventually { scratch.read("held") != nil })
+        let big = String(repeating: "x", count: 100_000)
+        let environment = redis.environment.merging([
+            "REDLOCK_KEY": "inherited-key", "REDLOCK_TOKEN": "inherited-token", "REDLOCK_FENCING_TOKEN": "0",
+            "KEPT_PLAIN": "plain value", "KEPT_BIG": big,
+        ]) { $1 }
+        let waiter = try redlock(["run", "--wait", "30s", "env-key", "--", "sh", "-c",
+                                  "env | grep -c '^REDLOCK_KEY='; env | grep -c '^REDLOCK_TOKEN='; env | grep -c '^REDLOCK_FENCING_TOKEN='; echo \"$REDLOCK_KEY $KEPT_PLAIN ${#KEPT_BIG} $1\"", "sh", "arg with spaces"],
+                                 environment: environment)
+        _ = try holder.wait(timeout: 30)
+        #expect(waiter.status == 0, "\(waiter.stderr)")
+        let lines = waiter.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == ["1", "1", "1", "env-key plain value 100000 arg with spaces"])
+    }
+
     @Test func commandWithoutDoubleDash() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

@@ -31,27 +31,57 @@ public final class ChildProcess {
         public var exitStatus: Int32 { isNotFound ? 127 : 126 }
     }
 
+    /// COMMAND's arguments and environment, handed to the early guard while redlock waits
+    /// for the lock (`prepare`).
+    public struct Preparation: Sendable {
+        let arguments: [[UInt8]]
+        let environment: [[UInt8]]
+    }
+
+    /// Hands `arguments` and `environment` to the guard ahead of time, so that starting
+    /// COMMAND once the lock is ours copies only the variables the lock adds: the next
+    /// holder's start is on the clock of every hand-off, the wait before it is not. Nil
+    /// when there is nothing to prepare (no early guard, or too large: then the start
+    /// copies everything, as without it).
+    public static func prepare(arguments: [[UInt8]], environment: [[UInt8]]) -> Preparation? {
+        guard !arguments.isEmpty else { return nil }
+        let prepared = withCStrings(arguments) { argv in withCStrings(environment) { envp in cguard_prepare(argv, envp) } }
+        return prepared == 0 ? Preparation(arguments: arguments, environment: environment) : nil
+    }
+
     /// Starts `arguments` (searched in PATH when the name has no slash) with `environment`.
     /// With `foregroundTerminal`, COMMAND's group becomes that terminal's foreground group.
     /// Bytes, not strings: an argument or a variable that is not UTF-8 is passed unchanged.
-    public init(arguments: [[UInt8]], environment: [[UInt8]], foregroundTerminal: FileDescriptor?, childMask: sigset_t) throws(LaunchError) {
+    /// `prepared`: what `prepare` handed the guard; used when `environment` is it plus
+    /// variables added at the end.
+    public init(arguments: [[UInt8]], environment: [[UInt8]], foregroundTerminal: FileDescriptor?, childMask: sigset_t, prepared: Preparation? = nil) throws(LaunchError) {
         precondition(!arguments.isEmpty)
         var execErrno: Int32 = 0
         var mask = childMask
         var job = cguard_job()
-        let started: Int32 = withCStrings(arguments) { argv in
-            withCStrings(environment) { envp in
-                var request = cspawn_request(
-                    file: argv[0], argv: argv, envp: envp,
-                    foreground_tty: foregroundTerminal?.rawValue ?? -1,
-                    parent_death_signal: SIGKILL,
-                    child_mask: nil,
-                    may_have_handlers: 1)
-                return withUnsafePointer(to: &mask) { maskPointer in
-                    request.child_mask = maskPointer
-                    return cguard_start(&request, &job, &execErrno)
-                }
+        func start(argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, added: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+            var request = cspawn_request(
+                file: argv[0], argv: argv, envp: envp,
+                foreground_tty: foregroundTerminal?.rawValue ?? -1,
+                parent_death_signal: SIGKILL,
+                child_mask: nil,
+                may_have_handlers: 1)
+            return withUnsafePointer(to: &mask) { maskPointer in
+                request.child_mask = maskPointer
+                return cguard_start(&request, added, &job, &execErrno)
             }
+        }
+        var started: Int32 = -2
+        if let prepared, arguments == prepared.arguments, environment.count >= prepared.environment.count,
+           environment.starts(with: prepared.environment) {
+            // The guard has the rest: only the added variables are copied (argv and envp
+            // are not read then).
+            started = withCStrings(Array(environment[prepared.environment.count...])) { added in
+                start(argv: added, envp: added, added: added)
+            }
+        }
+        if started == -2 {
+            started = withCStrings(arguments) { argv in withCStrings(environment) { envp in start(argv: argv, envp: envp, added: nil) } }
         }
         if started < 0 { throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: .current) }
         if execErrno != 0 { throw LaunchError(command: String(decoding: arguments[0], as: UTF8.self), errno: Errno(rawValue: execErrno)) }

@@ -16,6 +16,9 @@ extension Runner {
         public var minHold: Duration?
         /// What happens to processes of the job that outlive COMMAND.
         public var leftovers: Leftovers = .kill
+        /// COMMAND's arguments and environment as handed to the guard while waiting
+        /// (`ChildProcess.prepare`); `environment` is that plus the lock's variables.
+        public var preparation: ChildProcess.Preparation?
 
         /// Why a plan cannot be run safely.
         public enum Refusal: Error, Sendable, Equatable {

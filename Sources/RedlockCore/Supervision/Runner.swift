@@ -78,7 +78,7 @@ public final class Runner {
     public func run() -> Outcome {
         let job: ChildProcess
         do {
-            job = try ChildProcess(arguments: plan.arguments, environment: plan.environment, foregroundTerminal: terminal?.descriptor, childMask: inbox.originalMask)
+            job = try ChildProcess(arguments: plan.arguments, environment: plan.environment, foregroundTerminal: terminal?.descriptor, childMask: inbox.originalMask, prepared: plan.preparation)
         } catch {
             terminal?.reclaim()
             releaseLease(lost: false)

@@ -50,6 +50,14 @@ public final class Redlock {
 
     // MARK: - Acquire
 
+    /// An instance that granted an attempt, and the fencing counter it reported. A struct,
+    /// not a tuple: an array of tuples has its type built at run time on first use, which
+    /// the first granted attempt, between taking the lock and starting COMMAND, would pay.
+    private struct Grant {
+        let instance: Int
+        let fence: Int64
+    }
+
     /// One attempt to take `key` on a quorum. On failure, whatever it did set is released.
     ///
     /// Costs one round; a second one only when the instances that granted disagree about
@@ -65,8 +73,8 @@ public final class Redlock {
             quorum.acquisition($0) == .acquired
         }
         var failures = self.failures(in: ballot)
-        let granted: [(instance: Int, fence: Int64)] = ballot.verdicts.indices.compactMap { index in
-            if case let .granted(fence)? = ballot.verdicts[index] { return (index, fence ?? 0) } else { return nil }
+        let granted: [Grant] = ballot.verdicts.indices.compactMap { index in
+            if case let .granted(fence)? = ballot.verdicts[index] { return Grant(instance: index, fence: fence ?? 0) } else { return nil }
         }
         let decision = quorum.acquisition(ballot)
         if decision == .acquired {
@@ -105,7 +113,7 @@ public final class Redlock {
     /// Makes sure a quorum's counters are at least `fence` before the token is used: the
     /// granting instances that reported less are raised (set-if-greater). Returns whether a
     /// quorum now holds it, and the failures of that round (none when none was needed).
-    private func raiseFence(_ key: [UInt8], to fence: Int64, granted: [(instance: Int, fence: Int64)]) -> (heldByQuorum: Bool, failures: [InstanceError]) {
+    private func raiseFence(_ key: [UInt8], to fence: Int64, granted: [Grant]) -> (heldByQuorum: Bool, failures: [InstanceError]) {
         let quorum = self.quorum
         let behind = granted.filter { $0.fence < fence }.map { $0.instance }
         let holding = granted.filter { $0.fence >= fence }.map { $0.instance }

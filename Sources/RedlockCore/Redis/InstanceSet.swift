@@ -364,14 +364,13 @@ extension InstanceSet {
     /// `/0` and `/1`. Such a server would vote twice. Known for the instances that have
     /// connected: ask after a round.
     public func duplicateIdentities() -> [(Int, Int)] {
-        var firstWith: [String: Int] = [:]
+        // A handful of instances: comparing each with those before it costs less than
+        // hashing, and this runs between taking the lock and starting COMMAND.
         var pairs: [(Int, Int)] = []
         for index in connections.indices {
             guard let identity = connections[index].serverRunID else { continue }
-            if let first = firstWith[identity] {
+            if let first = connections.indices.prefix(index).first(where: { connections[$0].serverRunID == identity }) {
                 pairs.append((first, index))
-            } else {
-                firstWith[identity] = index
             }
         }
         return pairs

@@ -4,8 +4,12 @@
 public struct LuaScript: Sendable {
     /// What it does, for `-v` logs ("acquire", "extend").
     public let name: String
-    public let source: String
     public let sha1: String
+    /// The script's text, made when it is sent whole (SCRIPT LOAD, EVAL): a request by
+    /// SHA1 needs only `sha1`, and building the text (a few KB of interpolated Lua) on the
+    /// way to a release or an acquire would put it on a hand-off's clock.
+    private let makeSource: @Sendable () -> String
+    public var source: String { makeSource() }
 
     /// `EVALSHA <sha1>`, the start of every request: made once.
     private let evalSHAPrefix: [[UInt8]]
@@ -13,10 +17,10 @@ public struct LuaScript: Sendable {
     /// `sha1` is the source's SHA1, written out rather than computed: hashing the scripts a
     /// `run` uses cost about a quarter of its own instructions at start-up (0.33 M of 1.39 M).
     /// Debug builds check it here; LuaScriptDigestTests checks every script.
-    public init(_ name: String, sha1: String, _ source: String) {
-        assert(sha1 == SHA1.hexDigest(Array(source.utf8)), "LuaScript \(name): sha1 must be \(SHA1.hexDigest(Array(source.utf8)))")
+    public init(_ name: String, sha1: String, _ source: @autoclosure @escaping @Sendable () -> String) {
+        assert(sha1 == SHA1.hexDigest(Array(source().utf8)), "LuaScript \(name): sha1 must be \(SHA1.hexDigest(Array(source().utf8)))")
         self.name = name
-        self.source = source
+        makeSource = source
         self.sha1 = sha1
         evalSHAPrefix = [Array("EVALSHA".utf8), Array(sha1.utf8)]
     }

@@ -17,6 +17,8 @@ enum HandoffBench {
     static let criticalSection = Duration.milliseconds(20)
     static var ideal: Duration { criticalSection * (workers * runsPerWorker) }
     static let wallTarget = 1.35
+    /// Issue 14's target: the wall within 5% of flock's, in the same run.
+    static let ratioTarget = 1.05
     static let targetN = 3
 
     /// The critical section, the same for both tools. Builtins only, but for `sleep`:
@@ -112,6 +114,13 @@ enum HandoffBench {
                 report.rows.append(.notMeasured(measure, n: n))
                 report.notes.append("hand-off N=\(n): \(error)")
             }
+        }
+        for case let (n, .success((r, f))) in results where n == targetN {
+            let ratio = Statistics.ratio(r.wall, f.wall)
+            report.rows.append(Row(
+                measure: "  hand-off wall / flock's wall", n: n,
+                redlock: Format.seconds(r.wall), baseline: "flock " + Format.seconds(f.wall),
+                ratio: Format.fixed(ratio, 3), target: "<= " + Format.ratio(ratioTarget), verdict: .check(ratio <= ratioTarget)))
         }
         report.notes.append("hand-off: wall/ideal includes the critical section's own start-up (sh, then sleep 0.02), which both tools pay; flock's figure is the practical floor")
         for case let (n, .success((r, f))) in results {

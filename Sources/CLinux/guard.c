@@ -324,6 +324,14 @@ static bool share_request(const cspawn_request *request) {
 }
 
 int cguard_prepare(char *const argv[], char *const envp[]) {
+    // One preparation per process: a second one spoils the first, so a caller holding the
+    // first cannot start COMMAND with the second one's strings.
+    static bool prepared_before;
+    if (prepared_before) {
+        prepared_slot = NULL;
+        return -1;
+    }
+    prepared_before = true;
     if (early_channel < 0 || argv == NULL || argv[0] == NULL) return -1;
     cspawn_request request = { .argv = (char **)argv, .envp = (char **)envp };
     if (!share_strings(&request, added_variables_room)) {

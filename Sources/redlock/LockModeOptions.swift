@@ -41,6 +41,12 @@ extension LockWaiting {
         (redlock.kind as? Slots)?.slotName(of: lease.key)
     }
 
+    /// Whether a lease of `redlock` names a slot (REDLOCK_SLOT): `slot(of:in:)` is non-nil
+    /// for its leases.
+    static func namesSlots(_ redlock: Redlock) -> Bool {
+        redlock.kind is Slots
+    }
+
     /// 78: KEY is held in another mode, which no waiting changes.
     func modeConflict(_ inUse: String) -> Failure {
         let wanted = mode == .exclusive || mode == .shared ? mode.description : mode.description

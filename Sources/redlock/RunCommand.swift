@@ -83,16 +83,18 @@ enum RunCommand {
         let redlock = config.makeRedlock(kind: waiting.kind(for: key))
         let automation = options.automation
         let events = try automation.events.map { target throws(Failure) in try EventStream.open(target, key: waiting.key, console: console) }
-        // COMMAND's environment without the variables the lock sets, handed to the guard now:
-        // once the lock is ours, only those are left to copy (the next holder's start is part
-        // of every hand-off; waiting is not).
-        let lockVariables = ["REDLOCK_KEY", "REDLOCK_TOKEN", "REDLOCK_FENCING_TOKEN"] + (redlock.kind is Slots ? ["REDLOCK_SLOT"] : [])
+        // COMMAND's environment without the variables the lock sets. When redlock may wait,
+        // it is handed to the guard now: once the lock is ours, only those variables are left
+        // to copy (the next holder's start is part of every hand-off; waiting is not).
+        let lockVariables = ["REDLOCK_KEY", "REDLOCK_TOKEN", "REDLOCK_FENCING_TOKEN"] + (LockWaiting.namesSlots(redlock) ? ["REDLOCK_SLOT"] : [])
         let replaced = lockVariables.map { Array(($0 + "=").utf8) }
         let baseEnvironment = ProcessIdentity.environmentBytes.filter { entry in
             !replaced.contains { entry.starts(with: $0) }
         }
         var plan = options.plan
-        plan.preparation = ChildProcess.prepare(arguments: plan.arguments, environment: baseEnvironment)
+        if waiting.waitLimit != .zero {
+            plan.preparation = ChildProcess.prepare(arguments: plan.arguments, environment: baseEnvironment)
+        }
         let askedAt = Instant.now()
         let value = LockValue.fresh(for: .init(
             host: ProcessIdentity.hostName, pid: ProcessIdentity.processID, user: ProcessIdentity.userName,

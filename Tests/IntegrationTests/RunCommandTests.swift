@@ -83,6 +83,31 @@ import Testing
         #expect(lines == ["1", "1", "1", "env-key plain value 100000 arg with spaces"])
     }
 
+    /// REDLOCK_SLOT is the lock's only in slot mode: an exclusive run leaves an inherited
+    /// one as it is, a run with a limit replaces it with its slot, once, after a wait.
+    @Test func anInheritedSlotVariableIsReplacedOnlyInSlotMode() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let environment = redis.environment.merging(["REDLOCK_SLOT": "inherited"]) { $1 }
+        let show = "env | grep -c '^REDLOCK_SLOT='; echo \"$REDLOCK_SLOT\""
+        let exclusive = try redlock(["run", "--wait", "10s", "slot-env-x", "--", "sh", "-c", show], environment: environment)
+        #expect(exclusive.status == 0, "\(exclusive.stderr)")
+        #expect(exclusive.stdout == "1\ninherited\n")
+
+        let scratch = try TestScratch()
+        // Both slots taken, so the limited run below waits before it gets one.
+        let holders = try (1...2).map { index in
+            try RedlockProcess(["run", "-l", "2", "slot-env", "--", "sh", "-c", "touch \"$D/held-$REDLOCK_SLOT\"; sleep 1"],
+                               environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        }
+        #expect(eventually { scratch.read("held-1") != nil && scratch.read("held-2") != nil })
+        let limited = try redlock(["run", "-l", "2", "--wait", "30s", "slot-env", "--", "sh", "-c", show], environment: environment)
+        for holder in holders { _ = try holder.wait(timeout: 30) }
+        #expect(limited.status == 0, "\(limited.stderr)")
+        let lines = limited.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2 && lines[0] == "1" && ["1", "2"].contains(lines[1]), "\(limited.stdout)")
+    }
+
     @Test func commandWithoutDoubleDash() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 1)

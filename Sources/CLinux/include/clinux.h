@@ -84,14 +84,15 @@ typedef struct {
 /// `added`: when not NULL and the arguments and environment were prepared
 /// (cguard_prepare), the variables to add to the prepared environment; `request`'s own
 /// argv and envp are then not copied (they must be the prepared ones plus `added`). When
-/// nothing was prepared (or `added` does not fit), it returns -2 having done nothing: call
-/// it again with the whole request and `added` NULL.
+/// nothing was prepared (or `added` does not fit), it returns -2 without starting anything
+/// (a preparation is spoiled then): call it again with the whole request and `added` NULL.
 int cguard_start(const cspawn_request *request, char *const added[], cguard_job *job, int *exec_errno);
 
 /// Copies COMMAND's arguments and environment for the early guard ahead of time (while
 /// redlock waits for the lock), so that starting it then copies only what the lock added.
-/// Returns 0, or -1 when there is no early guard or it does not fit (then cguard_start
-/// copies everything, as without it).
+/// Returns 0, or -1 when there is no early guard, it does not fit, or it was called before
+/// (one preparation per process; a second call spoils the first). cguard_start then copies
+/// everything, as without it.
 int cguard_prepare(char *const argv[], char *const envp[]);
 
 /// Sends one message to the guard (never raising SIGPIPE); -1 with errno when it failed.

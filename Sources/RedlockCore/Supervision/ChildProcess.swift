@@ -42,7 +42,7 @@ public final class ChildProcess {
     /// COMMAND once the lock is ours copies only the variables the lock adds: the next
     /// holder's start is on the clock of every hand-off, the wait before it is not. Nil
     /// when there is nothing to prepare (no early guard, or too large: then the start
-    /// copies everything, as without it).
+    /// copies everything, as without it). One per process: a second call spoils the first.
     public static func prepare(arguments: [[UInt8]], environment: [[UInt8]]) -> Preparation? {
         guard !arguments.isEmpty else { return nil }
         let prepared = withCStrings(arguments) { argv in withCStrings(environment) { envp in cguard_prepare(argv, envp) } }

@@ -51,6 +51,24 @@ import Testing
         }
     }
 
+    /// An instance slower than the others is left behind by the decided acquire round, and
+    /// its request still runs there (the FaultProxy delivers what a client sent before it
+    /// hung up, as TCP does). The release must follow it there, or the key stays until its
+    /// TTL. With the third instance 40 ms late from the start, when redlock has exited, the
+    /// acquire has run on all three and the key is on none.
+    @Test func aReleaseFollowsTheAcquireToAnInstanceTheRoundLeftBehind() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let proxy = try FaultProxy(targetPort: redis.servers[2].port, mode: .delayRequests(milliseconds: 40))
+        let urls = [redis.servers[0].url, redis.servers[1].url, proxy.url].joined(separator: " ")
+        let result = try redlock(["run", "left-behind", "--", "true"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 0, "\(result)")
+        let third = try redis.servers[2].client()
+        #expect(eventually(timeout: 5) { (try? third.command("GET", "{left-behind}:fence"))?.string == "1" }, "the acquire never reached the third instance")
+        #expect(eventually(timeout: 5) { (try? third.command("EXISTS", "left-behind").int) == 0 }, "the key stayed on the instance the acquire round left behind")
+        #expect(redis.servers[0...1].allSatisfy { server in (try? server.client().command("EXISTS", "left-behind").int) == 0 })
+    }
+
     /// An acquire round ends once a quorum granted, so an instance can be left without the
     /// key: here the third still holds another client's key, which expires 1.5 s later. The
     /// renewals take the lock there once it is free, so the lock survives the loss of an

@@ -113,6 +113,9 @@ extension FaultProxy {
         var receivedFromClient = 0
         /// Until when (monotonic ns) the client is not read from (`.stopReadingAfter`).
         var deafUntil: UInt64?
+        /// The client hung up with requests still held back: as TCP delivers what was sent
+        /// before a FIN, they still go to the server, and then the connection closes.
+        var clientGone = false
 
         init(client: Int32, server: Int32) {
             self.client = client
@@ -239,7 +242,7 @@ extension FaultProxy {
                         clientEvents &= ~Int16(POLLIN)
                         timeoutMs = min(timeoutMs, Int32((until - now + 999_999) / 1_000_000))
                     }
-                    pollFDs.append(pollfd(fd: c.client, events: clientEvents, revents: 0))
+                    pollFDs.append(pollfd(fd: c.clientGone ? -1 : c.client, events: clientEvents, revents: 0))
                     var serverEvents: Int16 = 0
                     if c.server >= 0 {
                         serverEvents = Int16(POLLIN)
@@ -299,7 +302,11 @@ extension FaultProxy {
             let deaf = c.deafUntil.map { $0 > now } ?? false
             if clientRevents & Int16(POLLIN | POLLHUP | POLLERR) != 0 && !c.closeWhenFlushed && !deaf {
                 let n = buffer.withUnsafeMutableBytes { recv(c.client, $0.baseAddress, $0.count, 0) }
-                if n == 0 { return false }
+                if n == 0 {
+                    guard c.server >= 0, !c.heldRequests.isEmpty || !c.toServer.isEmpty else { return false }
+                    c.clientGone = true
+                    return true
+                }
                 if n < 0 {
                     if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return false }
                 } else {
@@ -364,6 +371,8 @@ extension FaultProxy {
                     return false
                 }
             }
+
+            if c.clientGone { return !c.heldRequests.isEmpty || !c.toServer.isEmpty }
 
             // Proxy -> client: every chunk that is due, in order.
             if clientRevents & Int16(POLLOUT) != 0 {

@@ -304,17 +304,25 @@ public final class InstanceSet {
     /// How many messages have arrived since the last call (reads without blocking).
     public func takeMessages() -> Int {
         connections.reduce(0) { total, connection in
-            total + connection.takePushed().filter { $0.elements?.first?.text == "message" }.count
+            total + connection.takePushed().filter(Self.isMessage).count
         }
     }
 
     /// The instances a message arrived from since the last call (reads without blocking):
     /// each instance announces a release as it lands there, so a waiter can tell a
-    /// quorum's announcements from the first one's.
-    public func takeMessagesByInstance() -> Set<Int> {
-        Set(connections.indices.filter { index in
-            connections[index].takePushed().contains { $0.elements?.first?.text == "message" }
-        })
+    /// quorum's announcements from the first one's. (An array, in instance order: this
+    /// runs on a hand-off's clock, and a set would be built and hashed for two or three.)
+    public func takeMessagesByInstance() -> [Int] {
+        connections.indices.filter { index in
+            connections[index].takePushed().contains(where: Self.isMessage)
+        }
+    }
+
+    /// Whether a pushed reply is a published message ("message", channel, payload),
+    /// compared as bytes.
+    private static func isMessage(_ reply: Reply) -> Bool {
+        guard case let .bulk(kind)? = reply.elements?.first else { return false }
+        return kind.elementsEqual("message".utf8)
     }
 
     /// Closes every connection (the instances see a clean disconnect).

@@ -126,7 +126,9 @@ extension Redlock {
             // (the operation timeout); an instance that never announces (it does not have us
             // first, or the holder died mid-release) costs that once.
             var until = Instant.now() + delay
-            var announced: Set<Int> = []
+            // Which instances have announced a release, by index.
+            var announced = Array(repeating: false, count: instances.count)
+            var announcements = 0
             var woken = false
             while true {
                 let descriptors = subscriptions?.listeningDescriptors ?? []
@@ -141,11 +143,14 @@ extension Redlock {
                 }
                 if let subscriptions {
                     let heard = subscriptions.takeMessagesByInstance()
-                    if announced.isEmpty && !heard.isEmpty { until = min(until, Instant.now() + instances.operationTimeout) }
-                    announced.formUnion(heard)
+                    if announcements == 0 && !heard.isEmpty { until = min(until, Instant.now() + instances.operationTimeout) }
+                    for index in heard where !announced[index] {
+                        announced[index] = true
+                        announcements += 1
+                    }
                 }
-                if quorum.isReached(by: announced.count) { woken = true; break }
-                if Instant.now() >= until { woken = !announced.isEmpty; break }
+                if quorum.isReached(by: announcements) { woken = true; break }
+                if Instant.now() >= until { woken = announcements > 0; break }
             }
 
             let refresh = Instant.now() >= lastRefresh + Self.queueRefresh - .milliseconds(50)

@@ -72,8 +72,7 @@ public final class ChildProcess {
             }
         }
         var started: Int32 = -2
-        if let prepared, arguments == prepared.arguments, environment.count >= prepared.environment.count,
-           environment.starts(with: prepared.environment) {
+        if let prepared, arguments == prepared.arguments, environment.starts(with: prepared.environment) {
             // The guard has the rest: only the added variables are copied (argv and envp
             // are not read then).
             started = withCStrings(Array(environment[prepared.environment.count...])) { added in

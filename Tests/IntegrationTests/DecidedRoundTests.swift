@@ -69,6 +69,29 @@ import Testing
         #expect(redis.servers[0...1].allSatisfy { server in (try? server.client().command("EXISTS", "left-behind").int) == 0 })
     }
 
+    /// The round that leaves an instance behind keeps its connection: the release follows the
+    /// acquire on it (no connection could overtake it there), and the late reply is read and
+    /// dropped. The third instance, 40 ms late, sees one connection for the whole run, where
+    /// closing it cost a second connection and a second handshake for the release.
+    @Test func theInstanceLeftBehindKeepsItsConnection() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let proxy = try FaultProxy(targetPort: redis.servers[2].port, mode: .delayRequests(milliseconds: 40))
+        let admin = try redis.servers[2].client()
+        func connectionsSoFar() throws -> Int? {
+            let info = try admin.command("INFO", "stats").string ?? ""
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("total_connections_received:") }
+            return line.flatMap { Int($0.split(separator: ":")[1]) }
+        }
+        let before = try #require(try connectionsSoFar())
+        let urls = [redis.servers[0].url, redis.servers[1].url, proxy.url].joined(separator: " ")
+        let result = try redlock(["run", "kept", "--", "true"], environment: ["REDLOCK_URLS": urls])
+        #expect(result.status == 0, "\(result)")
+        #expect(eventually(timeout: 5) { (try? admin.command("GET", "{kept}:fence"))?.string == "1" }, "the acquire never reached the third instance")
+        #expect(eventually(timeout: 5) { (try? admin.command("EXISTS", "kept").int) == 0 }, "the key stayed on the instance the acquire round left behind")
+        #expect(try connectionsSoFar() == before + 1, "redlock connected to the instance it left behind more than once")
+    }
+
     /// An acquire round ends once a quorum granted, so an instance can be left without the
     /// key: here the third still holds another client's key, which expires 1.5 s later. The
     /// renewals take the lock there once it is free, so the lock survives the loss of an

@@ -80,6 +80,10 @@ final class ClusterLink: InstanceLink {
 
     deinit { nodes.values.forEach { $0.close() } }
 
+    /// A request may be spread over several nodes: given up, as by a timeout.
+    func letGo() { timeOut() }
+    var owesReplies: Bool { false }
+
     // MARK: - A request
 
     func begin(_ commands: [Command]) -> Bool {
@@ -100,7 +104,7 @@ final class ClusterLink: InstanceLink {
     }
 
     /// Its nodes' connections open as a request is routed: scripts go by SHA1 first.
-    var opensOnNextRequest: Bool { false }
+    var loadsScriptsFirst: Bool { false }
 
     var isFinished: Bool {
         switch state {

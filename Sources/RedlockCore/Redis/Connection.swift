@@ -88,6 +88,11 @@ public final class Connection {
     /// them (`HandshakeStep.describeServerAndRole`): their replies follow the request's, and
     /// the request is finished only once they are read (a replica fails it, as before).
     private var lateSteps: [HandshakeStep] = []
+    /// Replies owed for requests a decided round stopped waiting for (`letGo`). The server
+    /// answers in order, so the next replies read are theirs, and they are dropped.
+    private var owedReplies = 0
+    /// A request was let go since the last one answered (`loadsScriptsFirst`).
+    private var letGoUnanswered = false
 
     /// The server's uptime as INFO reported it in the handshake, and when.
     private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
@@ -179,11 +184,13 @@ public final class Connection {
         return opened
     }
 
-    /// Whether the next request opens the connection first (none is open, or the last failed).
-    var opensOnNextRequest: Bool {
+    /// Whether the next request opens the connection first (none is open, or the last
+    /// failed), or follows a request let go unanswered (`letGo`): its script may be missing
+    /// there, and a NOSCRIPT for it went unread, so the next one loads its script first.
+    var loadsScriptsFirst: Bool {
         switch state {
         case .idle, .failed: return true
-        default: return false
+        default: return letGoUnanswered
         }
     }
 
@@ -285,6 +292,7 @@ public final class Connection {
     /// Ends the current request: its replies, or why there are none.
     func finish() -> Result<[Reply], RedisError> {
         if case let .failed(error) = state { return .failure(error) }
+        letGoUnanswered = false
         // A master that turned replica under a failover answers READONLY: drop it, so that
         // the next request asks the sentinels again.
         if case .sentinel = endpoint.address, replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) {
@@ -306,6 +314,30 @@ public final class Connection {
         }
         fail(.timedOut(what))
     }
+
+    /// A decided round stops waiting for the current request. When the whole request is out
+    /// on an open connection (its handshake's replies may still be coming), the connection
+    /// stays: the server still runs the request and answers in order, so its replies are
+    /// dropped when they come, and the next request follows it on the same connection (on
+    /// a new one it could overtake it on the server, and it would cost a connect and a
+    /// handshake). Otherwise (still connecting, some bytes unsent) it is closed, as by a
+    /// timeout.
+    func letGo() {
+        let open: Bool
+        switch state {
+        case .ready, .handshaking: open = true
+        default: open = false
+        }
+        guard open, outboxOffset >= outbox.count, lateSteps.isEmpty else { return timeOut() }
+        owedReplies += repliesExpected - replies.count
+        letGoUnanswered = true
+        repliesExpected = 0
+        replies = []
+    }
+
+    /// Whether replies to a request let go (`letGo`) are still to come: the server has not
+    /// answered it yet.
+    var owesReplies: Bool { owedReplies > 0 }
 
     /// Keeps the connection open for pushed messages once the current request (SUBSCRIBE)
     /// has its replies. It takes no further requests.
@@ -345,6 +377,8 @@ public final class Connection {
         outbox = []
         outboxOffset = 0
         lateSteps = []
+        owedReplies = 0
+        letGoUnanswered = false
     }
 
     private var isFailed: Bool {
@@ -644,7 +678,9 @@ public final class Connection {
             state = rest.isEmpty ? .ready(link) : .handshaking(link, pending: rest)
             apply(step.finding(in: reply))
         case .ready:
-            if replies.count < repliesExpected {
+            if owedReplies > 0 {
+                owedReplies -= 1
+            } else if replies.count < repliesExpected {
                 replies.append(reply)
             } else if !lateSteps.isEmpty {
                 apply(lateSteps.removeFirst().finding(in: reply))

@@ -9,9 +9,10 @@ protocol InstanceLink: AnyObject {
 
     /// Starts a request (a pipeline); returns whether connections had to be opened for it.
     func begin(_ commands: [Command]) -> Bool
-    /// Whether the next request must open a connection first: to a server that may be new
-    /// or restarted since, which then has no script cached.
-    var opensOnNextRequest: Bool { get }
+    /// Whether the next request should load its script first: it opens a connection (to a
+    /// server that may be new or restarted since, which then has no script cached), or a
+    /// request let go on this one may have been refused NOSCRIPT without anyone reading it.
+    var loadsScriptsFirst: Bool { get }
     /// Whether the request has all its replies, or has failed.
     var isFinished: Bool { get }
     /// Still connecting (or asking where to connect): under `--connect-timeout`.
@@ -26,6 +27,10 @@ protocol InstanceLink: AnyObject {
     func finish() -> Result<[Reply], RedisError>
     /// The round's deadline passed: give up on the request.
     func timeOut()
+    /// A decided round stops waiting for the request: its replies may still come, and are
+    /// dropped (`owesReplies` until then), or the link gives up on it as `timeOut` does.
+    func letGo()
+    var owesReplies: Bool { get }
     func close()
 
     /// After a SUBSCRIBE request: keep the connection for pushed messages.

@@ -91,6 +91,8 @@ public final class InstanceSet {
         // answer its last round gets nothing: a hung instance costs one round this much, and
         // then no more. What is still in flight then is abandoned.
         var abandonAt: Instant?
+        // Did not answer its last round, or has not yet answered a request it was let go with.
+        func isUnresponsive(_ index: Int) -> Bool { unresponsive.contains(index) || connections[index].owesReplies }
         for (index, request) in requests.enumerated() {
             guard let request else { continue }
             if connections[index].begin(request) {
@@ -117,11 +119,13 @@ public final class InstanceSet {
                 finishedAt[index] = now
                 if let step = connection.stepDeadline, now >= step { connection.stepTimedOut() }
                 let limit = connection.isStillConnecting ? min(connectDeadlines[index], deadlines[index]) : deadlines[index]
-                let abandoning = abandonAt != nil && (graceOver || unresponsive.contains(index))
+                let abandoning = abandonAt != nil && (graceOver || isUnresponsive(index))
                 if !connection.isFinished {
                     if abandoning {
-                        connection.timeOut()
-                        unresponsive.insert(index)
+                        // An open connection stays, owing the reply: until it comes, the
+                        // instance counts as unresponsive without being marked.
+                        connection.letGo()
+                        if !connection.owesReplies { unresponsive.insert(index) }
                         results[index] = .failure(Self.abandoned)
                         return true
                     }
@@ -147,7 +151,7 @@ public final class InstanceSet {
             if abandonAt == nil, someFinished, let decided, decided(results) {
                 abandonAt = patience.grace(afterDecidingIn: now - start).map { now + $0 } ?? .distantFuture
                 // The unresponsive are let go at once.
-                if active.contains(where: { unresponsive.contains($0) }) { continue }
+                if active.contains(where: isUnresponsive) { continue }
             }
             var watched: [(FileDescriptor, Poll.Events)] = []
             var owners: [(index: Int, range: Range<Int>)] = []
@@ -250,7 +254,7 @@ public final class InstanceSet {
         // The instances whose request loads the script already (empty on open connections:
         // no allocation on the common path).
         var loads: Set<Int> = []
-        for index in requests.indices where requests[index] != nil && connections[index].opensOnNextRequest {
+        for index in requests.indices where requests[index] != nil && connections[index].loadsScriptsFirst {
             requests[index] = loadedFirst()
             loads.insert(index)
         }

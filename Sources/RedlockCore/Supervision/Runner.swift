@@ -234,6 +234,11 @@ public final class Runner {
                 lease.validUntil = answer.validUntil
                 holds = answer.holds
             }
+            // The keeper's rounds went over the same sockets, and its connection state did not
+            // come back with the lease: a reply it let go (`Connection.letGo`) or never read
+            // would be read here as the answer to another request. The next round connects
+            // afresh.
+            redlock.instances.closeAll()
         }
         nextRenewal = renewal(after: .now(), every: plan.renewEvery)
         terminal = Terminal.foreground()

@@ -92,6 +92,29 @@ import Testing
         #expect(try connectionsSoFar() == before + 1, "redlock connected to the instance it left behind more than once")
     }
 
+    /// An instance a little slower than the others (5 ms) that misses one renewal (stopped
+    /// for longer than --op-timeout) is waited for again as soon as it has answered: the
+    /// renewals after it and the release reach all three. Before, once it had missed a
+    /// round it was let go in every decided round for the rest of the run, and the lease
+    /// stood on a bare quorum ("released on 2 of 3").
+    @Test func anInstanceThatMissedARenewalIsWaitedForAgainOnceItAnswers() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let proxy = try FaultProxy(targetPort: redis.servers[2].port, mode: .delay(milliseconds: 5))
+        let urls = [redis.servers[0].url, redis.servers[1].url, proxy.url].joined(separator: " ")
+        let process = try RedlockProcess(["-v", "--op-timeout", "300ms", "run", "--ttl", "3s", "k", "--", "sleep", "6"],
+                                         environment: ["REDLOCK_URLS": urls])
+        Thread.sleep(forTimeInterval: 0.5)
+        redis.servers[2].pause()
+        Thread.sleep(forTimeInterval: 1.2)
+        redis.servers[2].resume()
+        let result = try process.wait(timeout: 30)
+        #expect(result.status == 0, "\(result)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("redlock: extend:") && $0.contains("failed") }, "no renewal missed the stopped instance: \(result.stderr)")
+        #expect(lines.contains { $0.hasPrefix("redlock: released 'k' on 3 of 3") }, "the release left the instance out: \(result.stderr)")
+    }
+
     /// An acquire round ends once a quorum granted, so an instance can be left without the
     /// key: here the third still holds another client's key, which expires 1.5 s later. The
     /// renewals take the lock there once it is free, so the lock survives the loss of an

@@ -6,7 +6,8 @@ import Glibc
 ///
 /// A connection carries at most one request (a pipeline of commands) at a time. When a
 /// request fails or times out the socket is closed, because late replies would arrive out
-/// of step; the next request connects again.
+/// of step; the next request connects again. A request a decided round lets go (`letGo`)
+/// keeps an open connection: its replies are counted as owed and dropped when they come.
 ///
 /// Where it stands is one `State`: asking the sentinels (`redis+sentinel://`), looking up
 /// the host name, connecting, in the TLS handshake (`rediss://`), waiting for the replies
@@ -93,6 +94,9 @@ public final class Connection {
     private var owedReplies = 0
     /// A request was let go since the last one answered (`loadsScriptsFirst`).
     private var letGoUnanswered = false
+    /// A dropped reply said READONLY (a Sentinel master turned replica): closed after the
+    /// current request, as when the request's own reply says so.
+    private var droppedReadOnly = false
 
     /// The server's uptime as INFO reported it in the handshake, and when.
     private(set) var serverUptime: (seconds: Duration, measuredAt: Instant)?
@@ -295,7 +299,7 @@ public final class Connection {
         letGoUnanswered = false
         // A master that turned replica under a failover answers READONLY: drop it, so that
         // the next request asks the sentinels again.
-        if case .sentinel = endpoint.address, replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) {
+        if case .sentinel = endpoint.address, droppedReadOnly || replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) {
             close()
         }
         return .success(replies)
@@ -379,6 +383,7 @@ public final class Connection {
         lateSteps = []
         owedReplies = 0
         letGoUnanswered = false
+        droppedReadOnly = false
     }
 
     private var isFailed: Bool {
@@ -680,6 +685,7 @@ public final class Connection {
         case .ready:
             if owedReplies > 0 {
                 owedReplies -= 1
+                if reply.errorMessage?.hasPrefix("READONLY") == true { droppedReadOnly = true }
             } else if replies.count < repliesExpected {
                 replies.append(reply)
             } else if !lateSteps.isEmpty {

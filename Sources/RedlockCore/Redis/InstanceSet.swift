@@ -14,8 +14,10 @@ public final class InstanceSet {
     /// (and with another set made with `hostLookups:` this one's).
     public let hostLookups: HostLookups
     private let connections: [any InstanceLink]
-    /// Instances that did not answer their last round (timed out or abandoned): once a
-    /// round is decided they are not waited for again, until one answers.
+    /// Instances that did not answer their last round (timed out, or let go on a connection
+    /// that had to be closed): once a round is decided they are not waited for again, until
+    /// one answers. An instance let go on a connection that stays open is not marked: it
+    /// counts as unresponsive while it owes the replies (`owesReplies`), and no longer.
     private var unresponsive: Set<Int> = []
 
     /// One instance's part in a finished round, for `-v` logs.
@@ -60,9 +62,10 @@ public final class InstanceSet {
     ///
     /// With `decided`, the round ends once it returns true for the results so far (nil where
     /// an instance has not answered yet), after a quarter as long again for the others. An instance
-    /// still in flight then is abandoned: its connection is closed, so that a late reply
-    /// cannot be read as the answer to a later request (the next round reconnects), and it
-    /// counts as not answered.
+    /// still in flight then is let go (`Connection.letGo`) and counts as not answered: an
+    /// open connection whose request is out stays, and drops the late replies when they
+    /// come (the next request follows the one let go, in order); any other is closed, and
+    /// the next round reconnects.
     public func round(_ requests: [[Command]?], deadline: Instant? = nil, notAfter: Instant? = nil, label: String? = nil, decided: (([Result<[Reply], RedisError>?]) -> Bool)? = nil, patience: Patience = .brief, followUp: ((Int, Result<[Reply], RedisError>) -> [Command]?)? = nil) -> [Result<[Reply], RedisError>?] {
         timedRound(requests, deadline: deadline, notAfter: notAfter, label: label, decided: decided, patience: patience, followUp: followUp).map { $0?.result }
     }
@@ -125,7 +128,7 @@ public final class InstanceSet {
                         // An open connection stays, owing the reply: until it comes, the
                         // instance counts as unresponsive without being marked.
                         connection.letGo()
-                        if !connection.owesReplies { unresponsive.insert(index) }
+                        if connection.owesReplies { unresponsive.remove(index) } else { unresponsive.insert(index) }
                         results[index] = .failure(Self.abandoned)
                         return true
                     }
@@ -331,6 +334,9 @@ public final class InstanceSet {
 
     /// Closes every connection (the instances see a clean disconnect).
     public func closeAll() {
+        // An instance that owes replies has not answered its last request: closing forgets
+        // that, so it is marked.
+        for index in connections.indices where connections[index].owesReplies { unresponsive.insert(index) }
         connections.forEach { $0.close() }
     }
 

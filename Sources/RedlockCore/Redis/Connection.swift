@@ -299,11 +299,14 @@ public final class Connection {
         letGoUnanswered = false
         // A master that turned replica under a failover answers READONLY: drop it, so that
         // the next request asks the sentinels again.
-        if case .sentinel = endpoint.address, droppedReadOnly || replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) {
+        if case .sentinel = endpoint.address, droppedReadOnly || replies.contains(where: Self.saysReadOnly) {
             close()
         }
         return .success(replies)
     }
+
+    /// A READONLY error: the server is a replica now.
+    private static func saysReadOnly(_ reply: Reply) -> Bool { reply.errorMessage?.hasPrefix("READONLY") == true }
 
     /// Gives up on the current request (its deadline passed); the socket is closed.
     func timeOut() {
@@ -685,7 +688,7 @@ public final class Connection {
         case .ready:
             if owedReplies > 0 {
                 owedReplies -= 1
-                if reply.errorMessage?.hasPrefix("READONLY") == true { droppedReadOnly = true }
+                if Self.saysReadOnly(reply) { droppedReadOnly = true }
             } else if replies.count < repliesExpected {
                 replies.append(reply)
             } else if !lateSteps.isEmpty {

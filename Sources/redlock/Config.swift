@@ -80,7 +80,13 @@ struct Config {
             let console = console
             instances.observer = { report in
                 let parts = report.outcomes.map { outcome in
-                    "\(outcome.endpoint) \(outcome.error.map { "failed (\($0.withFlagHint))" } ?? "ok") in \(DurationSyntax.formatPrecise(outcome.elapsed))"
+                    let elapsed = DurationSyntax.formatPrecise(outcome.elapsed)
+                    switch outcome.error {
+                    case nil: return "\(outcome.endpoint) ok in \(elapsed)"
+                    // Not a failure of the instance: the round went on without its answer.
+                    case let .notWaitedFor(reason)?: return "\(outcome.endpoint) not waited for (\(reason)) after \(elapsed)"
+                    case let error?: return "\(outcome.endpoint) failed (\(error.withFlagHint)) in \(elapsed)"
+                    }
                 }
                 console.log("\(report.label): " + parts.joined(separator: "; "))
             }

@@ -15,7 +15,7 @@ enum InstanceStateText {
     /// Whether the instance could not be reached at all (as opposed to answering badly).
     static func isUnreachable(_ error: RedisError) -> Bool {
         switch error {
-        case .connectionFailed, .timedOut, .connectionClosed: return true
+        case .connectionFailed, .timedOut, .notWaitedFor, .connectionClosed: return true
         default: return false
         }
     }

@@ -20,6 +20,26 @@ import Testing
         #expect(redis.servers[1...].allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 })
     }
 
+    /// `-v` says what a decided round did about an instance it went on without: not waited
+    /// for, and why, rather than "timed out" after a millisecond. The acquire gave the hung
+    /// instance its grace; the release, which would wait for every instance, does not wait
+    /// for one that has not answered the acquire yet.
+    @Test func anInstanceTheRoundWentOnWithoutIsSaidNotWaitedFor() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers[2].pause()
+        defer { redis.servers[2].resume() }
+        let result = try redlock(["-v", "run", "--op-timeout", "5s", "k", "--", "true"], environment: redis.environment)
+        #expect(result.status == 0, "\(result)")
+        let hung = "127.0.0.1:\(redis.servers[2].port)"
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("redlock: acquire") && $0.contains("\(hung) not waited for (the others decided the round first) after ") },
+                "\(result.stderr)")
+        #expect(lines.contains { $0.hasPrefix("redlock: release: ") && $0.contains("\(hung) not waited for (no reply yet to an earlier request) after ") },
+                "\(result.stderr)")
+        #expect(!result.stderr.contains("timed out"), "\(result.stderr)")
+    }
+
     /// A release decided by two instances still waits for the third, which answered the
     /// acquire and is only slower now: an abandoned release can go down with its connection,
     /// and the key would stay there until its TTL. When redlock exits, the key is gone from

@@ -70,8 +70,12 @@ public final class InstanceSet {
         timedRound(requests, deadline: deadline, notAfter: notAfter, label: label, decided: decided, patience: patience, followUp: followUp).map { $0?.result }
     }
 
-    /// What an instance abandoned by a decided round counts as.
-    public static let abandoned = RedisError.timedOut("waiting for a reply (the round was decided without it)")
+    /// What an instance let go by a decided round counts as: it had its grace and did not
+    /// answer in it.
+    public static let abandoned = RedisError.notWaitedFor("the others decided the round first")
+    /// What an instance let go at once by a decided round counts as: it has not answered an
+    /// earlier request yet (or did not answer its last round), so it got no grace.
+    public static let stillSilent = RedisError.notWaitedFor("no reply yet to an earlier request")
 
     /// `round`, with how long each instance took to answer (connecting included).
     ///
@@ -125,11 +129,12 @@ public final class InstanceSet {
                 let abandoning = abandonAt != nil && (graceOver || isUnresponsive(index))
                 if !connection.isFinished {
                     if abandoning {
+                        let silentBefore = isUnresponsive(index)
                         // An open connection stays, owing the reply: until it comes, the
                         // instance counts as unresponsive without being marked.
                         connection.letGo()
                         if connection.owesReplies { unresponsive.remove(index) } else { unresponsive.insert(index) }
-                        results[index] = .failure(Self.abandoned)
+                        results[index] = .failure(silentBefore ? Self.stillSilent : Self.abandoned)
                         return true
                     }
                     guard now >= limit else { return false }

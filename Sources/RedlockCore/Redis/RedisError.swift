@@ -5,6 +5,9 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case connectionFailed(String)
     /// No answer before the deadline (`--connect-timeout` or `--op-timeout`).
     case timedOut(String)
+    /// A round decided without this instance did not wait for its reply (`reason` says
+    /// why). Not a timeout: often no time passed at all. The request may still run there.
+    case notWaitedFor(String)
     /// The instance closed the connection.
     case connectionClosed
     /// No sentinel of a `redis+sentinel://` URL gave the master's address, or the address
@@ -106,6 +109,7 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .connectionFailed(reason): return "cannot connect: \(reason)"
         case let .timedOut(what): return "timed out \(what)"
+        case let .notWaitedFor(reason): return "not waited for: \(reason)"
         case .connectionClosed: return "connection closed by the server"
         case let .tls(reason, remedy): return "TLS \(reason)" + (remedy.map { " (\($0))" } ?? "")
         case let .sentinel(reason): return reason

@@ -65,6 +65,29 @@ import Testing
         #expect(result.stdout.contains("slept-2") && result.stdout.contains("done-0"), "\(result)")
     }
 
+    /// Ctrl-Z with a hung instance: redlock closes its connections when it takes the lease
+    /// back from the keeper, and must remember that the hung instance owed a reply. Had it
+    /// forgotten, the next renewal would wait for that instance until --op-timeout ("timed
+    /// out" in -v) instead of going on without it at once.
+    @Test func controlZWithAHungInstanceDoesNotWaitForIt() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers[2].pause()
+        defer { redis.servers[2].resume() }
+        let keys: [(delay: Double, text: String)] = [
+            (0.5, "\"$R\" -v run --ttl 3s --op-timeout 1s k -- sh -c \"sleep 3; echo slept-\\$((1+1))\"\\n"),
+            (1.0, "\\032"),
+            (2.5, "fg\\n"),
+            (3.0, "echo done-$?\\n"),
+            (0.5, "exit\\n"),
+        ]
+        let result = try onTerminal("bash --norc --noprofile -i", keys: keys, environment: redis.environment)
+        #expect(result.stdout.contains("slept-2") && result.stdout.contains("done-0"), "\(result)")
+        let hung = "127.0.0.1:\(redis.servers[2].port)"
+        #expect(result.stdout.contains("\(hung) not waited for (no reply yet to an earlier request)"), "\(result)")
+        #expect(!result.stdout.contains("timed out"), "a round waited for the hung instance: \(result)")
+    }
+
     /// A background `redlock run` whose COMMAND reads the terminal stops (SIGTTIN), and `fg`
     /// gives COMMAND the terminal.
     @Test func backgroundRunThenFgReadsTheTerminal() throws {

@@ -28,6 +28,21 @@ import Testing
         #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null }, "released before dying")
     }
 
+    /// A cron wrapper's log reader that died leaves redlock's stderr a pipe nobody reads: the
+    /// first warning (here --max-time's) must cost redlock the message, not its life before
+    /// it has released the lock and passed on the status.
+    @Test func aDeadStderrReaderDoesNotKillRedlockBeforeItReleases() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let pipeline = "\"$R\" run --max-time 1s k -- sleep 5 2>&1 >/dev/null | true; echo ${PIPESTATUS[0]} > \"$D/status\""
+        let shell = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/bash"), ["-c", pipeline],
+                                       environment: redis.environment.merging(["D": scratch.path, "R": try RedlockBinary.executableURL().path]) { $1 })
+        _ = try shell.wait(timeout: 30)
+        #expect(scratch.read("status") == "124\n", "redlock died of SIGPIPE (141) instead of exiting 124: \(scratch.read("status") ?? "")")
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null }, "the lock was left held")
+    }
+
     /// A stall of redlock shorter than the lease (SIGSTOP right after a renewal, longer than
     /// the renewal and stop points, shorter than the validity) must not cost COMMAND its run.
     @Test func stallShorterThanTheLeaseRenewsInsteadOfKilling() throws {

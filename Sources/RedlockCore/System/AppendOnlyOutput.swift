@@ -4,9 +4,8 @@ import Glibc
 ///
 /// Each line goes out in one write(2): with O_APPEND (a file) several writers sharing the
 /// file never interleave inside a line, and on a pipe a line up to PIPE_BUF (4096 bytes)
-/// arrives whole. SIGPIPE is blocked around the write, so a reader that went away costs
-/// redlock an error (EPIPE), never its life: a dead log reader must not kill the job that
-/// holds the lock, and the disposition COMMAND inherits is left alone.
+/// arrives whole. SIGPIPE is blocked around the write (`withBrokenPipeSignalBlocked`): a
+/// reader that went away costs redlock an error, never its life.
 public final class AppendOnlyOutput {
     public let descriptor: FileDescriptor
     /// Whether redlock opened it (and closes it); an inherited descriptor is the caller's.
@@ -32,23 +31,10 @@ public final class AppendOnlyOutput {
 
     /// Writes `bytes` in one write(2) (a rare short write is completed with more).
     public func write(_ bytes: [UInt8]) throws(Errno) {
-        var blocked = sigset_t(), previous = sigset_t()
-        sigemptyset(&blocked)
-        sigaddset(&blocked, SIGPIPE)
-        var pending = sigset_t()
-        sigpending(&pending)
-        let wasPending = sigismember(&pending, SIGPIPE) == 1
-        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
-        defer {
-            // An EPIPE left a SIGPIPE pending for this thread: take it before unblocking.
-            var now = sigset_t()
-            sigpending(&now)
-            if !wasPending && sigismember(&now, SIGPIPE) == 1 {
-                var zero = timespec(tv_sec: 0, tv_nsec: 0)
-                _ = sigtimedwait(&blocked, nil, &zero)
-            }
-            pthread_sigmask(SIG_SETMASK, &previous, nil)
-        }
+        try withBrokenPipeSignalBlocked { () throws(Errno) in try writeWhole(bytes) }
+    }
+
+    private func writeWhole(_ bytes: [UInt8]) throws(Errno) {
         let fd = descriptor.rawValue
         let result: Result<Void, Errno> = bytes.withUnsafeBytes { raw in
             var offset = 0

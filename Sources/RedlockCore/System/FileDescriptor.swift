@@ -24,13 +24,16 @@ public struct FileDescriptor: Hashable, Sendable {
     }
 
     /// Writes all of `bytes` (blocking descriptors: stdout, stderr). A closed or full
-    /// descriptor loses the rest: there is nowhere left to report that.
+    /// descriptor loses the rest: there is nowhere left to report that. A pipe whose reader
+    /// is gone does not kill redlock (`withBrokenPipeSignalBlocked`): it may hold a lock.
     public func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                guard let n = try? retryingOnInterrupt({ Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset) }), n > 0 else { return }
-                offset += n
+        withBrokenPipeSignalBlocked {
+            bytes.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    guard let n = try? retryingOnInterrupt({ Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset) }), n > 0 else { return }
+                    offset += n
+                }
             }
         }
     }

@@ -1,3 +1,5 @@
+import RedlockCore
+
 /// The exit statuses of SPEC, decided here and nowhere else. Where they overlap, they are
 /// the sysexits(3) codes that flock(1) and other system tools use.
 enum ExitCode: Int32 {
@@ -31,6 +33,8 @@ struct Failure: Error {
     let status: Int32
     /// The line to print after "redlock: "; nil when nothing is to be said.
     let message: String?
+    /// The signal that ended the wait, which redlock then dies of (`Main.run`).
+    private(set) var signal: Signal?
 
     init(_ code: ExitCode, _ message: String?) {
         status = code.rawValue
@@ -40,6 +44,15 @@ struct Failure: Error {
     init(status: Int32, _ message: String?) {
         self.status = status
         self.message = message
+    }
+
+    /// A wait ended by `signal`: redlock dies of it, quietly, so that a calling shell sees
+    /// what it would see of flock ("killed by SIGINT": bash stops a loop on Ctrl-C only when
+    /// its child died of it; an exit status of 130 reads as a child that handled it).
+    static func endedBy(_ signal: Signal) -> Failure {
+        var failure = Failure(status: 128 + signal.rawValue, nil)
+        failure.signal = signal
+        return failure
     }
 
     /// A usage error, with the hint where to read more.

@@ -113,9 +113,7 @@ struct LockWaiting {
             console.log("acquired '\(keyName)' on a quorum in \(DurationSyntax.formatRough(Instant.now() - lease.acquiredAt)), valid for \(DurationSyntax.formatRough(lease.validUntil.remaining()))")
             return lease
         case .interrupted:
-            // Ended by a signal: exit as if it had killed us, quietly, as a shell expects.
-            let signal = stoppedBy ?? .interrupt
-            throw Failure(status: 128 + signal.rawValue, nil)
+            throw Failure.endedBy(stoppedBy ?? .interrupt)
         case let .finished(.busy(contention)):
             let silent = conflictStatus == 0 || console.quiet
             let how = waitLimit == .zero ? "(--no-wait)" : "after waiting \(DurationSyntax.formatRough(Instant.now() - started))"

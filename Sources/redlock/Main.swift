@@ -24,6 +24,8 @@ enum Main {
             if let message = error.message {
                 Console.writeError(message)
             }
+            // Everything is undone by now (the queue left, nothing held): die of it.
+            if let signal = error.signal { signal.endThisProcess(alsoTheGroup: false) }
             return error.status
         }
     }

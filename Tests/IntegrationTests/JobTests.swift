@@ -28,6 +28,26 @@ import Testing
         #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null }, "released before dying")
     }
 
+    /// The same Ctrl-C while redlock is still waiting for the lock: it leaves the line and
+    /// dies of the signal (an exit status of 130 would read to bash as a child that handled
+    /// it, and the loop would go on to wait again).
+    @Test func interruptedWaitStopsTheCallingShellLoop() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        for server in redis.servers { try server.client().command("SET", "k", "busy", "PX", "60000") }
+        let loop = "for i in 1 2 3; do touch \"$D/try$i\"; \"$R\" run k -- true; echo \"iter$i $?\" >> \"$D/log\"; done; echo end >> \"$D/log\""
+        let shell = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/bash"), ["-c", loop],
+                                       environment: redis.environment.merging(["D": scratch.path, "R": try RedlockBinary.executableURL().path]) { $1 })
+        #expect(eventually { scratch.exists("try1") })
+        sleep(milliseconds: 400)
+        shell.signalGroup(SIGINT)
+        let result = try shell.wait(timeout: 30)
+        #expect(!scratch.exists("try2"), "the loop went on: \(scratch.read("log") ?? "")")
+        #expect(result.status == 128 + SIGINT, "\(result)")
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0?.string == "busy" })
+    }
+
     /// A cron wrapper's log reader that died leaves redlock's stderr a pipe nobody reads: the
     /// first warning (here --max-time's) must cost redlock the message, not its life before
     /// it has released the lock and passed on the status.

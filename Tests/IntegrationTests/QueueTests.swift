@@ -99,6 +99,31 @@ import Testing
         _ = again
     }
 
+    /// The first two in line killed together (a CI pipeline cancelled): the third is woken
+    /// by nobody (the release is announced to the first, and only the second looked whether
+    /// the first was still there), so it must look now and then itself, not only at its
+    /// entry's refresh (30 s).
+    @Test func theFirstLiveWaiterBehindSeveralKilledOnesIsServedWithinSeconds() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        var doomed: [RedlockProcess] = []
+        for (count, name) in ["A", "B"].enumerated() {
+            doomed.append(try Self.waiter(name, "deploy", redis, scratch))
+            #expect(eventually { Self.queued("deploy", redis) == count + 1 })
+        }
+        let third = try Self.waiter("C", "deploy", redis, scratch)
+        #expect(eventually { Self.queued("deploy", redis) == 3 })
+        for waiter in doomed { waiter.signal(SIGKILL) }
+        for waiter in doomed { _ = try waiter.wait(timeout: 10) }
+        let released = Date()
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        #expect(try third.wait(timeout: 40).status == 0)
+        #expect(Date().timeIntervalSince(released) < 15, "served after its own refresh, not within seconds")
+        #expect(scratch.read("order") == "C\n")
+    }
+
     @Test func orderKeysServeSmallestFirstWhateverTheOrderOfJoining() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

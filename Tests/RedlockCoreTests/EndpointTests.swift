@@ -100,6 +100,8 @@ import Testing
         ("REDIS://u:hunter2@h:1", "REDIS://***@h:1"),
         ("redis://:pw@with@at@h", "redis://***@h"),
         ("redis://h:1", "redis://h:1"),
+        ("unix:///s?db=2&password=hunter2&hunter2", "unix:///s?db=2&password=***&***"),
+        ("redis://u:hunter2@h:1/0?password=hunter2", "redis://***@h:1/0?password=***"),
     ])
     func redactionHidesWhateverCouldBeACredential(_ url: String, _ shown: String) {
         #expect(Endpoint.redacted(url) == shown)
@@ -108,7 +110,11 @@ import Testing
 
     @Test(arguments: ["redis:/:hunter2@host", "redis//:hunter2@host", "redis:hunter2@host", "hunter2@host", "redis://u:hunter2@host:0", "redis://u:hunter2@ho st",
                       ":hunter2@host://x", "redis:hunter2@host://x", "redis://:hunter2", "redis://u:hunter2", "redis://u:hunter2/0",
-                      "redis+sentinel://u:hunter2/m", "redis+cluster://h:1,u:hunter2"])
+                      "redis+sentinel://u:hunter2/m", "redis+cluster://h:1,u:hunter2",
+                      // A password in a query, as other clients take one (and items without '=').
+                      "unix:///tmp/r.sock?password=hunter2", "unix:///tmp/r.sock?db=1&password=hunter2", "unix:///tmp/r.sock?hunter2",
+                      "redis://h:1/0?password=hunter2", "redis://h:1?password=hunter2", "rediss://h:1/?user=a&password=hunter2",
+                      "redis+sentinel://h:1/m?password=hunter2", "redis+cluster://h:1?hunter2", "redis://u:p?w@h:1/0?password=hunter2"])
     func malformedURLsDoNotEchoThePassword(_ url: String) {
         do {
             _ = try Endpoint.parse(url)

@@ -120,6 +120,7 @@ extension Endpoint {
 
     private static func parseTCP(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
         var (username, password, remainder) = try splitCredentials(Substring(rest), url: url)
+        try refuseQuery(remainder, url: url)
         var database = 0
         if let slash = remainder.firstIndex(of: "/") {
             database = try parseDatabase(remainder[remainder.index(after: slash)...], url: url)
@@ -133,6 +134,7 @@ extension Endpoint {
     /// master's; the sentinels are asked without credentials.
     private static func parseSentinel(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
         let (username, password, remainder) = try splitCredentials(Substring(rest), url: url)
+        try refuseQuery(remainder, url: url)
         guard let slash = remainder.firstIndex(of: "/") else {
             throw EndpointError(url, "missing master name (redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB])")
         }
@@ -154,6 +156,7 @@ extension Endpoint {
     /// only database 0.
     private static func parseCluster(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
         var (username, password, remainder) = try splitCredentials(Substring(rest), url: url)
+        try refuseQuery(remainder, url: url)
         if let slash = remainder.firstIndex(of: "/") {
             let path = remainder[remainder.index(after: slash)...]
             guard path.isEmpty || path == "0" else {
@@ -247,6 +250,13 @@ extension Endpoint {
         }
     }
 
+    /// Only unix:// takes a query (`?db=N`). Other clients take `?password=...` in a URL;
+    /// here that is an error, which must not quote it (`redacted` hides query values).
+    private static func refuseQuery(_ remainder: Substring, url: String) throws(EndpointError) {
+        guard remainder.contains("?") else { return }
+        throw EndpointError(url, "query parameters are not supported here (the database is /N after the host; a password goes before '@' or in --password-file)")
+    }
+
     private static func parseUnix(_ rest: String, url: String) throws(EndpointError) -> Endpoint {
         var path = Substring(rest)
         var database = 0
@@ -256,7 +266,10 @@ extension Endpoint {
             for item in query.split(separator: "&") {
                 let parts = item.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, parts[0] == "db", let number = Int(parts[1]), number >= 0 else {
-                    throw EndpointError(url, "unknown query '\(item)' (only db=N is known)")
+                    // The name only: the value may be a password (`?password=...`, as
+                    // other clients take one), and so may an item without '='.
+                    let name = parts.count == 2 && parts[0] != "db" ? " '\(parts[0])'" : ""
+                    throw EndpointError(url, "unknown query parameter\(name) (only db=N is known)")
                 }
                 database = number
             }
@@ -277,9 +290,10 @@ extension Endpoint {
     /// stands before the last "@", except a known scheme and the ':' and '/' after it. A
     /// malformed URL (`redis:/:PW@h`, `redis//:PW@h`, `redis:PW@h`, `PW@h`) is redacted
     /// as well as a good one: the shape that failed to parse is the one that leaks.
+    /// A query's values are hidden too, but for db=N: other clients take `?password=...`.
     public static func redacted(_ url: String) -> String {
         let bytes = Array(url.utf8)
-        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")) else { return url }
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")) else { return hidingQueryValues(url) }
         var keep = 0
         while keep < at, isSchemeByte(bytes[keep]) { keep += 1 }
         let scheme = String(decoding: bytes[..<keep], as: UTF8.self).lowercased()
@@ -289,7 +303,19 @@ extension Endpoint {
         } else {
             keep = 0
         }
-        return String(decoding: bytes[..<keep], as: UTF8.self) + "***" + String(decoding: bytes[at...], as: UTF8.self)
+        return String(decoding: bytes[..<keep], as: UTF8.self) + "***" + hidingQueryValues(String(decoding: bytes[at...], as: UTF8.self))
+    }
+
+    /// `text` with the value of every query item but db=N replaced ("?password=***"), and
+    /// items without '=' altogether.
+    private static func hidingQueryValues(_ text: String) -> String {
+        guard let question = text.firstIndex(of: "?") else { return text }
+        let items = text[text.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { item in
+            if item.hasPrefix("db=") { return String(item) }
+            if let equals = item.firstIndex(of: "=") { return item[...equals] + "***" }
+            return "***"
+        }
+        return text[...question] + items.joined(separator: "&")
     }
 
     private static let knownSchemes: Set<String> = [

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 // The guard: a small process between redlock and COMMAND that keeps the whole job together.
@@ -117,14 +118,43 @@ static pid_t start_command(int channel, const cspawn_request *request) {
     return command;
 }
 
+static long long boottime_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_BOOTTIME, &now);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+/// poll's timeout until `at` (CLOCK_BOOTTIME ns; 0: none), rounded up to whole milliseconds.
+static int milliseconds_until(long long at) {
+    if (at == 0) return -1;
+    long long left = at - boottime_now();
+    if (left <= 0) return 0;
+    long long milliseconds = (left + 999999) / 1000000;
+    return milliseconds > 1000000000LL ? 1000000000 : (int)milliseconds;
+}
+
 /// The guard's work once COMMAND runs: report its end and the job's, obey redlock, and
 /// end the job if redlock goes away. Never returns.
+///
+/// It also keeps the lease's end (CGUARD_KILL_AT, after the spawn and every renewal) and
+/// kills the whole job then if no later one came: redlock does that itself, but redlock may
+/// be stopped (SIGSTOP, a debugger, a cgroup freezer that took only it) while the job runs
+/// on, and COMMAND must not outlive the lease whatever happens to redlock.
 static void watch(int channel, int children, pid_t command) {
     bool command_ended = false;
     bool told_empty = false;
+    long long kill_at = 0;
     for (;;) {
         struct pollfd watched[2] = { { .fd = channel, .events = POLLIN }, { .fd = children, .events = POLLIN } };
-        if (poll(watched, 2, -1) < 0) continue;
+        int timeout = milliseconds_until(kill_at);
+        if (timeout == 0) {
+            signal_descendants(SIGKILL);
+            kill_at = 0;
+            // Before COMMAND's end is reported: redlock reads it first.
+            tell(channel, CGUARD_KILLED_AT_LEASE_END, 0);
+            continue;
+        }
+        if (poll(watched, 2, timeout) < 0) continue;
         if (watched[1].revents) {
             struct signalfd_siginfo info;
             while (read(children, &info, sizeof info) == sizeof info) {}
@@ -165,6 +195,8 @@ static void watch(int channel, int children, pid_t command) {
             }
             if (message.kind == CGUARD_SIGNAL_ALL) {
                 signal_descendants(message.value);
+            } else if (message.kind == CGUARD_KILL_AT) {
+                kill_at = message.at;
             } else if (message.kind == CGUARD_LET_GO) {
                 _exit(0);
             }
@@ -440,6 +472,13 @@ int cguard_start(const cspawn_request *request, char *const added[], cguard_job 
 
 int cguard_tell(int channel, int kind, int value) {
     cguard_message message = { .kind = kind, .value = value };
+    ssize_t sent;
+    do { sent = send(channel, &message, sizeof message, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    return sent == (ssize_t)sizeof message ? 0 : -1;
+}
+
+int cguard_tell_kill_at(int channel, long long boottime_nanoseconds) {
+    cguard_message message = { .kind = CGUARD_KILL_AT, .at = boottime_nanoseconds };
     ssize_t sent;
     do { sent = send(channel, &message, sizeof message, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
     return sent == (ssize_t)sizeof message ? 0 : -1;

@@ -89,6 +89,28 @@ import Testing
         #expect(result.stdout.contains("finished"))
     }
 
+    /// redlock stopped on its own (SIGSTOP, a debugger) while COMMAND runs on: COMMAND must
+    /// still not outlive the lease, so the guard kills the job when the lease ends. Found by
+    /// a review: the job ran on until redlock was continued, next to a second holder.
+    @Test func redlockStoppedAloneStillEndsTheJobWhenTheLeaseEnds() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let process = try RedlockProcess(["run", "--ttl", "2s", "k", "--", "sh", "-c", "echo $$ > \"$D/command\"; while :; do sleep 0.05; done"],
+                                         environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(eventually { pid(scratch, "command") != nil })
+        let command = try #require(pid(scratch, "command"))
+        defer { kill(command, SIGKILL) }
+        process.signal(SIGSTOP)
+        // The lease ends at most 2 s after the last renewal; redlock stays stopped meanwhile.
+        #expect(eventually(timeout: 6) { processIsGone(command) }, "COMMAND ran on past the lease while redlock was stopped")
+        let second = try redlock(["run", "-n", "k", "--", "true"], environment: redis.environment)
+        process.signal(SIGCONT)
+        let result = try process.wait(timeout: 20)
+        #expect(second.status == 0, "the lease had lapsed: \(second)")
+        #expect(result.status == 76, "\(result)")
+    }
+
     /// `kill -9` of redlock takes the whole job: a grandchild, one that left the session
     /// (setsid), and a set-user-ID COMMAND (the kernel clears the parent-death signal when
     /// exec changes the effective user, so only a guard can catch it).

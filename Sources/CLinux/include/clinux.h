@@ -54,6 +54,8 @@ typedef struct {
 typedef struct {
     int kind;
     int value;
+    /// CGUARD_KILL_AT only: a moment on CLOCK_BOOTTIME, in nanoseconds.
+    long long at;
 } cguard_message;
 
 /// Guard to redlock: COMMAND runs, value = its pid (the answer to cguard_start).
@@ -68,6 +70,8 @@ typedef struct {
 #define CGUARD_STOPPED 6
 /// Guard to redlock: COMMAND has ended and no process of the job is left.
 #define CGUARD_EMPTY 4
+/// Guard to redlock: the lease ended (CGUARD_KILL_AT) and the guard killed the job.
+#define CGUARD_KILLED_AT_LEASE_END 7
 /// Redlock to guard: send signal `value` to every process of the job.
 #define CGUARD_SIGNAL_ALL 10
 /// Redlock to guard: exit now and leave whatever still runs alone. Without this message,
@@ -75,6 +79,9 @@ typedef struct {
 #define CGUARD_LET_GO 11
 /// Redlock to its early guard: the spawn request is in the shared memory; start COMMAND.
 #define CGUARD_SPAWN 12
+/// Redlock (or its keeper) to guard: the lease ends at `at`; should it come with no later
+/// one, SIGKILL every process of the job then (redlock itself may be stopped).
+#define CGUARD_KILL_AT 13
 
 /// Has the guard start `request` as its child: the guard forked before main when `run` was
 /// among the arguments, else one forked now. Returns 0 with `job` filled in, or
@@ -97,6 +104,9 @@ int cguard_prepare(char *const argv[], char *const envp[]);
 
 /// Sends one message to the guard (never raising SIGPIPE); -1 with errno when it failed.
 int cguard_tell(int channel, int kind, int value);
+
+/// Tells the guard the moment the lease ends (CGUARD_KILL_AT); -1 with errno when it failed.
+int cguard_tell_kill_at(int channel, long long boottime_nanoseconds);
 
 /// Reads one message without waiting: 1 with *message filled in, 0 when the guard has
 /// closed the channel (it is gone), -1 with errno (EAGAIN: nothing yet).

@@ -19,6 +19,9 @@ public final class ChildProcess {
     public private(set) var status: TerminationStatus?
     /// Whether every process of the job has ended (the guard has no child left).
     public private(set) var isEmpty = false
+    /// Whether the guard killed the job when the lease ended (`killNoLaterThan`): redlock
+    /// did not get to it in time (it was stopped), so the lock is lost.
+    public private(set) var killedAtLeaseEnd = false
     /// The signal that stopped COMMAND (Ctrl-Z, a background read), until taken.
     private var stoppedBy: Signal?
     private let channel: FileDescriptor
@@ -123,6 +126,7 @@ public final class ChildProcess {
                     isEmpty = true
                 case CGUARD_EMPTY: isEmpty = true
                 case CGUARD_STOPPED: stoppedBy = Signal(rawValue: message.value)
+                case CGUARD_KILLED_AT_LEASE_END: killedAtLeaseEnd = true
                 default: break
                 }
             case 0:
@@ -162,6 +166,12 @@ public final class ChildProcess {
     /// The processes of the job still running, with their names, for a message.
     public func remainingProcesses() -> [(pid: Int32, name: String)] {
         ProcessIdentity.descendants(of: guardPID).map { ($0, ProcessIdentity.commandName(of: $0) ?? "?") }
+    }
+
+    /// Tells the guard when the lease ends: it kills the whole job then, unless told a later
+    /// moment first, even if redlock is not running to do it (stopped on its own).
+    public func killNoLaterThan(_ end: Instant) {
+        _ = cguard_tell_kill_at(channel.rawValue, end.nanoseconds)
     }
 
     /// Lets the guard exit, leaving whatever of the job still runs alone (its exit overlaps

@@ -85,6 +85,7 @@ public final class Runner {
             return .couldNotStart(error)
         }
         report(.started(pid: job.pid))
+        job.killNoLaterThan(lease.validUntil)
         let startedAt = Instant.now()
         let maxTimeAt = plan.maxTime.map { startedAt + $0 }
         var nextRenewal = renewal(after: lease.acquiredAt, every: plan.renewEvery)
@@ -150,7 +151,7 @@ public final class Runner {
                     // stopping COMMAND. The SIGKILL deadline stays where it was.
                     report(.stalled(overslept: now - nextRenewal))
                     let deadline = lease.validUntil
-                    if renew(notAfter: now + (deadline - now) / 2, nextRenewal: &nextRenewal) { continue }
+                    if renew(job, notAfter: now + (deadline - now) / 2, nextRenewal: &nextRenewal) { continue }
                     loseLock(job, tally: nil, killAt: deadline, stop: &stop)
                     continue
                 }
@@ -158,7 +159,7 @@ public final class Runner {
                 loseLock(job, tally: nil, killAt: lease.validUntil, stop: &stop)
                 continue
             } else if now >= nextRenewal {
-                if !renew(notAfter: stopPoint, nextRenewal: &nextRenewal), case let .lost(tally)? = lastFailure {
+                if !renew(job, notAfter: stopPoint, nextRenewal: &nextRenewal), case let .lost(tally)? = lastFailure {
                     // Another value stands on too many instances: stop COMMAND now, and
                     // kill it no later than the end of what validity we had.
                     loseLock(job, tally: tally, killAt: min(Instant.now() + plan.teardown.grace, lease.validUntil), stop: &stop)
@@ -191,6 +192,11 @@ public final class Runner {
         }
 
         let status = job.status!
+        if stop == nil && job.killedAtLeaseEnd {
+            // redlock was not running when the lease ended, and the guard killed the job.
+            report(.lockLost(nil))
+            stop = (.lockLost, lease.validUntil)
+        }
         job.letGo()
         report(.exited(status))
         switch stop?.reason {
@@ -257,7 +263,7 @@ public final class Runner {
             let wake = min(nextRenewal, stopPoint)
             if Poll.wait([(resumed, .readable)], timeout: wake.remaining())[0] != [] { return true }
             let now = Instant.now()
-            if now >= stopPoint || (now >= nextRenewal && !renew(notAfter: stopPoint, nextRenewal: &nextRenewal) && lastFailureIsLost) {
+            if now >= stopPoint || (now >= nextRenewal && !renew(job, notAfter: stopPoint, nextRenewal: &nextRenewal) && lastFailureIsLost) {
                 job.signalEveryProcess(plan.teardown.signal)
                 job.signalEveryProcess(.continue)
                 Keeper.wakeRedlock()
@@ -277,12 +283,14 @@ public final class Runner {
     /// The last renewal's failure, for the caller to tell "failed" from "lost".
     private var lastFailure: ExtendOutcome?
 
-    /// One renewal round that must end by `notAfter`; true when the lease was renewed.
-    private func renew(notAfter: Instant, nextRenewal: inout Instant) -> Bool {
+    /// One renewal round that must end by `notAfter`; true when the lease was renewed (and
+    /// `job`'s guard told its new end: the keeper renews while redlock is stopped too).
+    private func renew(_ job: ChildProcess, notAfter: Instant, nextRenewal: inout Instant) -> Bool {
         let roundStart = Instant.now()
         let outcome = redlock.extend(&lease, notAfter: notAfter)
         switch outcome {
         case let .extended(tally):
+            job.killNoLaterThan(lease.validUntil)
             report(.renewed(tally))
             nextRenewal = renewal(after: roundStart, every: plan.renewEvery)
             lastFailure = nil

@@ -21,6 +21,13 @@ enum InspectCommand {
 
     static func isPattern(_ name: [UInt8]) -> Bool { name.contains { "*?[".utf8.contains($0) } }
 
+    /// A listing that stopped at `Redlock.scanLimit` keys could leave out held locks: not
+    /// shown as if it were all (69, as for any answer that cannot be known whole).
+    private static func refuseIncomplete(_ complete: Bool, _ pattern: String) throws(Failure) {
+        guard !complete else { return }
+        throw Failure(.unavailable, "more than \(Redlock.scanLimit) keys match '\(pattern)': the listing would be incomplete; name the keys, or narrow the pattern or --prefix")
+    }
+
     static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
         // Every mode: shared holders and slots are listed too (AnyHolder).
         let redlock = config.makeRedlock(kind: AnyHolder())
@@ -33,12 +40,14 @@ enum InspectCommand {
         if options.names.isEmpty {
             // Every lock redlock holds: scan, then keep the keys whose value is redlock's.
             let found = redlock.scan(matching: escapedGlob(prefix) + Array("*".utf8))
+            try refuseIncomplete(found.complete, "*")
             failures += found.failures
             keys = found.keys
         }
         for name in options.names {
             if isPattern(name) {
                 let found = redlock.scan(matching: escapedGlob(prefix) + name)
+                try refuseIncomplete(found.complete, String(decoding: name, as: UTF8.self))
                 failures += found.failures
                 if found.keys.isEmpty { emptyPattern = true }
                 keys += found.keys.filter { !keys.contains($0) }

@@ -72,6 +72,23 @@ import Glibc
         try expectProtocolErrorInLittleMemory(from: server, saying: "more than 65536 values")
     }
 
+    /// A listing collects at most 10,000 keys: a server answering every SCAN with new names
+    /// and a cursor that never ends made inspect grow to gigabytes (a review's finding). A
+    /// listing cut there could leave out held locks, so it is an error (69), not a table.
+    @Test func aListingOfMoreKeysThanTheLimitStopsAndSaysSo() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        _ = try redis.servers[0].client().command("EVAL", "for i = 1, 10001 do redis.call('SET', 'lk:' .. i, 'x') end", "0")
+        for arguments in [["inspect", "lk*"], ["inspect"]] {
+            let result = try redlock(arguments, environment: redis.environment)
+            #expect(result.status == 69, "\(arguments): \(result)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasPrefix("redlock: more than 10000 keys match '"), "\(result)")
+        }
+        _ = try redis.servers[0].client().command("DEL", "lk:1")
+        #expect(try redlock(["inspect", "lk*"], environment: redis.environment).status == 0)
+    }
+
     private func expectProtocolErrorInLittleMemory(from server: HugeReplyServer, saying reason: String) throws {
         // Waiting keeps redlock alive, round after round, for its peak to be read.
         let process = try RedlockProcess(["run", "--op-timeout", "3s", "-w", "4s", "k", "--", "echo", "ran"],

@@ -119,9 +119,15 @@ extension Redlock {
         }
     }
 
+    /// How many keys a scan collects at most: far more locks than any deployment holds, and
+    /// a bound on what a server can make redlock keep (one that answers every SCAN with new
+    /// names and a cursor that never ends made `inspect` grow to gigabytes).
+    public static let scanLimit = 10_000
+
     /// Every key matching `pattern` (Redis glob) on any instance, found with SCAN, never
-    /// KEYS, so a large instance is not blocked. Fencing counters are left out.
-    public func scan(matching pattern: [UInt8]) -> (keys: [[UInt8]], failures: [InstanceError]) {
+    /// KEYS, so a large instance is not blocked. Fencing counters are left out. `complete`
+    /// is false when more than `scanLimit` keys matched: the scan stopped there.
+    public func scan(matching pattern: [UInt8]) -> (keys: [[UInt8]], failures: [InstanceError], complete: Bool) {
         var cursors: [String?] = Array(repeating: "0", count: instances.count)
         var found: Set<[UInt8]> = []
         var failures: [InstanceError] = []
@@ -150,8 +156,9 @@ extension Redlock {
                     cursors[index] = nil
                 }
             }
-        } while cursors.contains(where: { $0 != nil }) && rounds < 100_000
-        return (found.sorted { $0.lexicographicallyPrecedes($1) }, failures)
+        } while cursors.contains(where: { $0 != nil }) && rounds < 100_000 && found.count <= Self.scanLimit
+        let complete = found.count <= Self.scanLimit && !cursors.contains(where: { $0 != nil })
+        return (Array(found.sorted { $0.lexicographicallyPrecedes($1) }.prefix(Self.scanLimit)), failures, complete)
     }
 
     /// Deletes `key` on every instance whoever holds it, or with `token` only where the

@@ -26,6 +26,16 @@ extension LockWaiting {
         return invocation.has("shared") ? .shared : .exclusive
     }
 
+    /// The options that order holders one after another, which shared holders and slots
+    /// (several holders at once, racing rather than in line) cannot honour: accepted with
+    /// them, they were silently ignored (a review found two `-s --if-newer` runs at once, and
+    /// `-s --once` running again), so they are a usage error.
+    static func refuseExclusiveOnlyOptions(_ invocation: Invocation, in mode: LockMode) throws(Failure) {
+        guard mode != .exclusive, let option = ["if-newer", "once", "supersede", "order-key"].first(where: invocation.has) else { return }
+        let modeOption = ["shared", "limit", "slots"].first(where: invocation.has) ?? "shared"
+        throw Failure.usage("--\(option) needs an exclusive lock, not --\(modeOption) (holders in that mode run side by side and do not wait in line)", command: invocation.command?.rawValue)
+    }
+
     /// The lock's kind for `key` (with any prefix): a writer that will not wait does not
     /// hold shared holders off with a "writer waiting" mark.
     func kind(for key: [UInt8]) -> any LockKind {

@@ -35,7 +35,9 @@ struct LockWaiting {
         if invocation.has("no-wait") { waitLimit = .zero }
         let unreachableTimeout = try Config.duration(invocation, "unreachable-timeout") ?? WaitPolicy.defaultUnreachableTimeout
         let conflict = try Config.integer(invocation, "conflict-exit-code", in: 0...255) ?? Int(ExitCode.notAcquired.rawValue)
-        var waiting = LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"), mode: try mode(invocation))
+        let mode = try mode(invocation)
+        try refuseExclusiveOnlyOptions(invocation, in: mode)
+        var waiting = LockWaiting(key: key, keyName: keyName, ttl: ttl, waitLimit: waitLimit, unreachableTimeout: unreachableTimeout, conflictStatus: Int32(conflict), label: invocation.last("label"), mode: mode)
         waiting.line = try LineOptions.from(invocation)
         return waiting
     }

@@ -147,6 +147,18 @@ import Testing
         #expect(exclusive.stderr.split(separator: "\n").count == 1 && exclusive.stderr.hasPrefix("redlock: "))
     }
 
+    /// Options that order holders one after another mean nothing to holders that run side
+    /// by side: a usage error, not silently ignored (two `-s --if-newer` runs ran at once).
+    @Test(arguments: [["--if-newer", "3"], ["--once", "d1"], ["--supersede"], ["--order-key", "2"]])
+    func optionsThatOrderHoldersNeedAnExclusiveLock(_ option: [String]) throws {
+        for mode in [["-s"], ["-l", "2"], ["--slots", "a,b"]] {
+            let result = try redlock(["run"] + mode + option + ["k", "--", "true"])
+            #expect(result.status == 64, "\(mode) \(option): \(result)")
+            #expect(result.stderr.hasPrefix("redlock: \(option[0]) needs an exclusive lock"), "\(result.stderr)")
+        }
+        #expect(try redlock(["acquire", "-s", "--order-key", "2", "k"]).status == 64)
+    }
+
     @Test func aModeEndsWithItsLastHolder() throws {
         let redis = try RedisFixture(count: 3)
         let held = try Self.acquire(["-l", "2", "k"], redis)

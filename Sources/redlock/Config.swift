@@ -16,6 +16,38 @@ struct Config {
     /// The environment as redlock reads it; a parameter so tests can pass their own.
     typealias Environment = (String) -> String?
 
+    /// REDLOCK_URLS's entries: separated by white space, or by a comma that the next URL's
+    /// scheme follows ("redis://a:1,redis://b:2"). Any other comma belongs to the URL it is
+    /// in: a Sentinel or Cluster URL's host list ("redis+sentinel://s1:26379,s2:26379/m")
+    /// was cut there and refused.
+    static func splitURLList(_ list: String) -> [String] {
+        var entries: [String] = []
+        for word in list.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
+            var current = ""
+            for piece in word.split(separator: ",", omittingEmptySubsequences: false) {
+                if current.isEmpty {
+                    current = String(piece)
+                } else if startsWithScheme(piece) {
+                    entries.append(current)
+                    current = String(piece)
+                } else {
+                    current += "," + piece
+                }
+            }
+            entries.append(current)
+        }
+        return entries.filter { !$0.isEmpty && $0 != "," }
+    }
+
+    /// Whether `text` starts as a URL does: letters, digits, '+', '-' or '.', then "://"
+    /// (or "unix:").
+    private static func startsWithScheme(_ text: Substring) -> Bool {
+        guard let colon = text.firstIndex(of: ":"), colon > text.startIndex else { return text.isEmpty }
+        let scheme = text[..<colon]
+        guard scheme.first!.isLetter, scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) else { return false }
+        return text[colon...].hasPrefix("://") || scheme.lowercased() == "unix"
+    }
+
     static func resolve(_ invocation: Invocation, environment: Environment, console: Console) throws(Failure) -> Config {
         var urls = invocation.all("redis")
         /// Set when the URLs came from REDLOCK_URLS and some of them carry credentials: a
@@ -23,7 +55,7 @@ struct Config {
         /// must not be quoted.
         var splitCredentials = false
         if urls.isEmpty, let list = environment("REDLOCK_URLS") {
-            urls = list.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+            urls = splitURLList(list)
             if urls.isEmpty { throw Failure(.configuration, "REDLOCK_URLS is set but names no instance") }
             splitCredentials = urls.count > 1 && list.contains("@")
         }
@@ -44,7 +76,7 @@ struct Config {
                 endpoint = try Endpoint.parse(url)
             } catch {
                 if splitCredentials && !url.contains("@") {
-                    throw Failure(.configuration, "REDLOCK_URLS: entry \(index + 1) of \(urls.count) is not a Redis URL (URLs are separated by commas and white space: percent-encode them in a password, as %2C and %20)")
+                    throw Failure(.configuration, "REDLOCK_URLS: entry \(index + 1) of \(urls.count) is not a Redis URL (URLs are separated by white space, or by a comma before the next URL's scheme: percent-encode white space in a password, as %20)")
                 }
                 throw Failure(.configuration, error.description)
             }

@@ -37,7 +37,7 @@ enum Help {
             out += OptionTable.options(for: nil).global.flatMap { describe($0, for: nil) }
             out.append("")
             out.append("Environment:")
-            out.append("  REDLOCK_URLS      instance URLs, separated by commas or spaces")
+            out.append("  REDLOCK_URLS      instance URLs, separated by spaces or commas")
             out.append("  REDLOCK_PASSWORD  password for instances whose URL has none")
             out.append("  REDLOCK_PREFIX    prepended to every key")
             out.append("  REDLOCK_RESTART_GRACE  as --restart-grace")

@@ -77,6 +77,8 @@ enum DoctorCommand {
         case let .clockOffset(offset):
             return "clock differs from this host's by \(DurationSyntax.formatRough(.milliseconds(Int64(abs(offset))))): check NTP; a clock that jumps expires keys early"
         case let .infoRefused(message): return "INFO refused (\(message)): role, eviction and uptime unknown"
+        case let .scriptsRefused(message): return "cannot run the lock's scripts (\(message)): every lock command fails here; allow SCRIPT and EVALSHA"
+        case let .notChecked(what, why): return "\(what) not checked: \(why)"
         }
     }
 

@@ -188,6 +188,32 @@ import Testing
         #expect(try redlock(["-r", url, "run", "k", "--", "true"]).status == 0, "and locks still work")
     }
 
+    /// An ACL that refuses the lock's scripts makes every lock command fail (77): doctor
+    /// must not call such instances ok. One that refuses TIME leaves the clock unchecked:
+    /// not "ok" either (a review found both reported healthy, exit 0).
+    @Test func doctorNeverCallsHealthyWhatItCouldNotCheck() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers {
+            try server.client().command("ACL", "SETUSER", "noscripts", "on", ">pw-1", "~*", "&*", "+@all", "-eval", "-evalsha", "-script")
+            try server.client().command("ACL", "SETUSER", "notime", "on", ">pw-2", "~*", "&*", "+@all", "-time")
+        }
+        let noScripts = redis.servers.map { $0.url(user: "noscripts", password: "pw-1") }.joined(separator: " ")
+        let doctor = try redlock(["doctor"], environment: ["REDLOCK_URLS": noScripts])
+        #expect(doctor.status == 69, "no instance can hold a lock: \(doctor)")
+        #expect(doctor.stdout.contains("cannot run the lock's scripts"), "\(doctor)")
+        #expect(try redlock(["acquire", "-n", "k"], environment: ["REDLOCK_URLS": noScripts]).status == 77, "as the lock commands find")
+
+        let noTime = redis.servers.map { $0.url(user: "notime", password: "pw-2") }.joined(separator: " ")
+        let json = try redlock(["doctor", "--json"], environment: ["REDLOCK_URLS": noTime])
+        #expect(json.status == 1, "usable, but not all checked: \(json)")
+        let document = try JSON.parse(json.stdout)
+        #expect(document["status"]?.stringValue == "warning")
+        #expect(document["instances"]?[0]?["status"]?.stringValue == "unknown")
+        let text = try redlock(["doctor"], environment: ["REDLOCK_URLS": noTime])
+        #expect(text.stdout.contains("clock not checked: TIME refused"), "\(text)")
+    }
+
     private func hostName() -> String {
         ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
     }

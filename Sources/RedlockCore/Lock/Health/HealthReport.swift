@@ -37,7 +37,8 @@ public struct HealthReport: Sendable {
 
     public var status: InstanceCheckup.Status {
         if !quorumReachable { return .error }
-        if checkups.contains(where: { $0.status == .error || $0.status == .warning }) || quorumProblem != nil { return .warning }
+        // What could not be checked is not reported healthy: "unknown" is a warning overall.
+        if checkups.contains(where: { $0.status != .ok }) || quorumProblem != nil { return .warning }
         return .ok
     }
 }
@@ -49,7 +50,8 @@ extension Redlock {
         var checkups = instances.endpoints.map { InstanceCheckup(endpoint: $0) }
         // First a PING to connect, then one to time: the second is the round trip alone.
         for (index, result) in instances.round(Array(repeating: [Command("PING")], count: instances.count)).enumerated() {
-            if case let .failure(error)? = result {
+            // An error reply to PING (a proxy, a server that wants no such client) is no answer.
+            if let result, case let .failure(error) = InstanceSet.single(result) {
                 checkups[index].failure = error
                 // A replica fails in the handshake (it never votes); its role is still a fact.
                 checkups[index].role = instances.role(of: index)?.description
@@ -58,7 +60,7 @@ extension Redlock {
         let timed = instances.timedRound(checkups.map { $0.failure == nil ? [Command("PING")] : nil })
         for (index, entry) in timed.enumerated() {
             guard let entry else { continue }
-            switch entry.result {
+            switch entry.result.flatMap({ replies in InstanceSet.single(.success(replies)).map { [$0] } }) {
             case .success:
                 checkups[index].reachable = true
                 checkups[index].roundTrip = entry.elapsed
@@ -72,13 +74,16 @@ extension Redlock {
             }
         }
         let before = wallClock()
-        let facts = instances.round(checkups.map { $0.reachable ? [Command("INFO"), Command("CONFIG", "GET", "appendfsync"), Command("TIME")] : nil })
+        // The lock's scripts are loaded with SCRIPT LOAD and run with EVALSHA: an ACL that
+        // refuses either makes every lock command fail there (77), however healthy the rest.
+        let scriptCheck = [Command("SCRIPT", "LOAD", Self.scriptCheck), Command("EVALSHA", Self.scriptCheckSHA1, "0")]
+        let facts = instances.round(checkups.map { $0.reachable ? [Command("INFO"), Command("CONFIG", "GET", "appendfsync"), Command("TIME")] + scriptCheck : nil })
         let after = wallClock()
         var refused: [Int: String] = [:]
         for (index, result) in facts.enumerated() {
             guard let result else { continue }
             switch result {
-            case let .success(replies) where replies.count == 3:
+            case let .success(replies) where replies.count == 5:
                 if let refusal = Self.read(replies, into: &checkups[index], localMidpoint: Double(before + after) / 2) { refused[index] = refusal }
             case let .failure(error):
                 checkups[index].reachable = false
@@ -96,8 +101,23 @@ extension Redlock {
         return HealthReport(checkups: checkups, quorum: quorum, restartGrace: restartGrace)
     }
 
-    /// Reads INFO, appendfsync and TIME; returns INFO's refusal when it was refused.
+    /// A script that does nothing, and its SHA1: whether scripts may run at all.
+    private static let scriptCheck = "return 1"
+    private static let scriptCheckSHA1 = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+
+    /// Reads INFO, appendfsync, TIME and the script check; returns INFO's refusal when it
+    /// was refused. What was refused otherwise is noted as not checked.
     private static func read(_ replies: [Reply], into checkup: inout InstanceCheckup, localMidpoint: Double) -> String? {
+        for reply in replies[3...4] {
+            if let message = reply.errorMessage, checkup.scriptsRefused == nil { checkup.scriptsRefused = message }
+        }
+        if let message = replies[2].errorMessage { checkup.notChecked.append((what: "clock", why: "TIME refused: \(message)")) }
+        defer {
+            // appendfsync matters only with the append-only file on (INFO says so).
+            if let message = replies[1].errorMessage, checkup.appendOnly != false {
+                checkup.notChecked.append((what: "persistence", why: "CONFIG GET refused: \(message)"))
+            }
+        }
         var refusal: String?
         if let text = replies[0].text {
             let info = ServerInfo(text)

@@ -23,6 +23,10 @@ public struct InstanceCheckup: Sendable {
     /// node's (the one keyless commands go to).
     public var clusterMasters: [HostPort]?
     public var failure: RedisError?
+    /// Why the lock's scripts cannot run there (SCRIPT LOAD or EVALSHA refused, an ACL).
+    public var scriptsRefused: String?
+    /// Facts that could not be read, and why (a refused CONFIG or TIME).
+    public var notChecked: [(what: String, why: String)] = []
     /// An earlier instance of the list that is this same server (INFO run_id): one server is
     /// one vote, so this one is not usable.
     public var sameServer: Endpoint?
@@ -39,7 +43,7 @@ public struct InstanceCheckup: Sendable {
     }
 
     /// Reachable, and a master as far as we can tell.
-    public var usable: Bool { reachable && sameServer == nil && role != "slave" && role != "replica" }
+    public var usable: Bool { reachable && sameServer == nil && role != "slave" && role != "replica" && scriptsRefused == nil }
 
     /// Usable, and its grant counts now: up for at least `restartGrace` (when set).
     public func counts(restartGrace: Duration) -> Bool {
@@ -65,6 +69,8 @@ public struct InstanceCheckup: Sendable {
             if !tlsVerified { findings.append(.tlsNotVerified) }
         }
         if let sameServer { findings.append(.sameServer(as: sameServer)) }
+        if let scriptsRefused { findings.append(.scriptsRefused(scriptsRefused)) }
+        for fact in notChecked { findings.append(.notChecked(fact.what, because: fact.why)) }
         if let role, role != "master" { findings.append(.notMaster(role: role)) }
         if let evictionPolicy, evictionPolicy.hasPrefix("allkeys-") || evictionPolicy.hasPrefix("volatile-") {
             findings.append(.evicts(policy: evictionPolicy))
@@ -98,12 +104,16 @@ public enum Finding: Sendable {
     case clockOffset(milliseconds: Double)
     /// INFO was refused: role, eviction and uptime are unknown.
     case infoRefused(String)
+    /// SCRIPT LOAD or EVALSHA was refused: no lock command can run there.
+    case scriptsRefused(String)
+    /// A fact that could not be read (persistence, clock), and why.
+    case notChecked(String, because: String)
 
     public var severity: Severity {
         switch self {
-        case .unreachable, .notMaster, .sameServer: return .error
+        case .unreachable, .notMaster, .sameServer, .scriptsRefused: return .error
         case .tlsNotVerified, .evicts, .tooYoung, .clockOffset: return .warning
-        case .infoRefused: return .unknown
+        case .infoRefused, .notChecked: return .unknown
         case .sentinelMaster, .clusterMasters, .tls: return .fact
         }
     }

@@ -73,7 +73,13 @@ enum InspectCommand {
                     return holdings.contains { LockValue.decode($0.value) != nil }
                 }
             }
-            unreadable = states.filter { $0.verdict == .unknown && !isRedlocks($0) }
+            // A key that holds a hash, a list or a set where it could not be read as a
+            // string is no lock (every lock is a string; modes are found as their KEY): an
+            // application's keys on a shared Redis do not make the listing unknown.
+            let notAString = { (state: KeyState) in
+                !state.failures.isEmpty && state.failures.allSatisfy { if case .wrongType = $0.error { return true } else { return false } }
+            }
+            unreadable = states.filter { $0.verdict == .unknown && !isRedlocks($0) && !notAString($0) }
             states = states.filter(isRedlocks)
         }
         let unknown = states.filter { $0.verdict == .unknown } + unreadable

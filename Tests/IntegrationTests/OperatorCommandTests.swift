@@ -238,6 +238,22 @@ import Testing
         #expect(!all.stdout.contains("no locks held"))
     }
 
+    /// On a Redis shared with an application, its hashes and lists are no locks: listing
+    /// every lock must not turn "unknown" (69) because they cannot be read as strings.
+    @Test func anApplicationsHashesAndListsDoNotMakeTheListingUnknown() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers {
+            _ = try server.client().command("HSET", "myapp:users", "a", "b")
+            _ = try server.client().command("RPUSH", "myapp:queue", "job")
+        }
+        #expect(try redlock(["acquire", "--ttl", "60s", "deploy"], environment: redis.environment).status == 0)
+        let result = try redlock(["inspect"], environment: redis.environment)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("deploy"), "\(result)")
+        #expect(!result.stdout.contains("myapp"), "\(result)")
+    }
+
     @Test func splitLockIsShownTheSameWayEveryTime() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

@@ -166,6 +166,29 @@ import Testing
         #expect(try newest.wait(timeout: 30).status == 0)
     }
 
+    /// An equal order key is no newer (SPEC: a larger one supersedes). A waiter with the
+    /// same key queued behind does not make it give up; a larger one behind that does.
+    @Test func anEqualOrderKeyDoesNotSupersede() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let scratch = try TestScratch()
+        let token = try Self.hold("deploy", redis)
+        let first = try Self.waiter("first", "deploy", redis, scratch, options: ["--supersede", "--order-key", "7"])
+        #expect(eventually { Self.queued("deploy", redis) == 1 })
+        let same = try Self.waiter("same", "deploy", redis, scratch, options: ["--order-key", "7"])
+        #expect(eventually { Self.queued("deploy", redis) == 2 })
+        // The first waiter's next look (3 s apart, second in line or not) must not skip it.
+        sleep(milliseconds: 4000)
+        #expect(first.isRunning, "superseded by an equal order key")
+        let larger = try Self.waiter("larger", "deploy", redis, scratch, options: ["--order-key", "8"])
+        let skipped = try first.wait(timeout: 15)
+        #expect(skipped.status == 75 && skipped.stderr.contains("order key 8"), "\(skipped)")
+        #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
+        #expect(try same.wait(timeout: 30).status == 0)
+        #expect(try larger.wait(timeout: 30).status == 0)
+        #expect(scratch.read("order") == "same\nlarger\n")
+    }
+
     @Test func ifNewerRunsOnlyForALargerNumberAndRecordsOnlySuccess() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

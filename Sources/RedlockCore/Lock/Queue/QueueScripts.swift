@@ -12,7 +12,10 @@ enum QueueScripts {
     /// Lua helpers shared by every script that looks at a queue. `line` lists the entries
     /// heartbeated within the lifetime, in ticket order (dropping the others); `head` is the
     /// first one whose waiter is still there (dropping the ones before it that are not);
-    /// `wake` publishes to a ticket's own channel.
+    /// `wake` publishes to a ticket's own channel. `supersedes` is `--supersede`'s rule for
+    /// a ticket queued behind another: a larger order key, or, when the other has none, any
+    /// later one (an equal key is no newer; a waiter without a key does not supersede one
+    /// with a key).
     static let helpers = """
         local function now_ms()
           local t = redis.call('TIME')
@@ -53,12 +56,17 @@ enum QueueScripts {
           local first = head(q, tickets, beats, now, prefix)
           if first then redis.call('PUBLISH', channel(prefix, first), why) end
         end
+        local function supersedes(t, than)
+          local key, other = string.sub(t, 1, 19), string.sub(than, 1, 19)
+          if other == '\(QueueTicket.unkeyed)' then return t > than end
+          return key ~= '\(QueueTicket.unkeyed)' and key > other
+        end
         local function join(q, ticket, now, prefix)
           if redis.call('HSET', q, ticket, now) == 1 then
             local tickets = line(q, now)
             for i = 1, #tickets do
               local t = tickets[i]
-              if t < ticket and string.match(t, '^%S+ s ') then redis.call('PUBLISH', channel(prefix, t), 'superseded') end
+              if t < ticket and string.match(t, '^%S+ s ') and supersedes(ticket, t) then redis.call('PUBLISH', channel(prefix, t), 'superseded') end
             end
           end
         end
@@ -78,7 +86,7 @@ enum QueueScripts {
     /// refused ticket joins (or stays in) the line, except for a mode conflict, which ends
     /// the wait. A free key with nothing around it costs the same one EXISTS as the
     /// writer side's acquire.
-    static let acquire = LuaScript("acquireInLine", sha1: "0167318dae5d858fee75dba3591a9272179dae4e", helpers + """
+    static let acquire = LuaScript("acquireInLine", sha1: "8016fd188ca6f74990a7d36d172316efdc95f871", helpers + """
 
         local prefix = string.match(ARGV[1], '^%S+ %S+ ') or ARGV[1]
         local base = ARGV[4]
@@ -128,9 +136,9 @@ enum QueueScripts {
 
     /// KEYS[1] = queue; ARGV[1] = our ticket, ARGV[2] = '1' to renew our entry, ARGV[3] =
     /// the waiters' channel prefix. Rejoins if the entry is gone (an instance restarted
-    /// empty). Returns {position, waiting, head, the ticket just ahead, the ticket just
-    /// behind} ('' where there is none).
-    static let position = LuaScript("queuePosition", sha1: "9be7c47e5eb84c9d4dce6d530e390308d173d81c", helpers + """
+    /// empty). Returns {position, waiting, head, the ticket just ahead, the first ticket
+    /// behind that supersedes ours} ('' where there is none).
+    static let position = LuaScript("queuePosition", sha1: "a1e1ce949f21bc04126eb2ee1ff1e59546e192a3", helpers + """
 
         local now = now_ms()
         if ARGV[2] == '1' then join(KEYS[1], ARGV[1], now, ARGV[3]) end
@@ -144,13 +152,15 @@ enum QueueScripts {
         for i = from, #tickets do if tickets[i] == ARGV[1] then mine = i end end
         local ahead, behind = '', ''
         if mine > from then ahead = tickets[mine - 1] end
-        if mine < #tickets then behind = tickets[mine + 1] end
+        for i = mine + 1, #tickets do
+          if supersedes(tickets[i], ARGV[1]) then behind = tickets[i]; break end
+        end
         return {mine - from + 1, #tickets - from + 1, first or '', ahead, behind}
         """)
 
     /// KEYS[1] = key, KEYS[2] = queue; ARGV[1] = our ticket, ARGV[2] = channel prefix.
     /// Leaves the line; when the key is free, wakes whoever is first now.
-    static let leave = LuaScript("leaveQueue", sha1: "fa81870266b8c9a230c52ba4ce3aefcffadff6da", helpers + """
+    static let leave = LuaScript("leaveQueue", sha1: "b5903604072e536409558b64e88c958710c2e31e", helpers + """
 
         if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[1]) == 0 then
           wake_head(KEYS[2], ARGV[2], 'left')

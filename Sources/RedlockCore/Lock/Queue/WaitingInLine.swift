@@ -6,7 +6,8 @@ public struct QueuePlace: Sendable, Equatable {
     public let waiting: Int
     /// The waiter just ahead of us; nil when we are first.
     public let ahead: QueueTicket?
-    /// The waiter just behind us; nil when we are last (`--supersede` gives up otherwise).
+    /// The first waiter behind us that supersedes us (`--supersede` gives up for it): a
+    /// larger order key, or any later one when we have none.
     public let behind: QueueTicket?
 }
 

@@ -96,6 +96,12 @@ struct LockWaiting {
         case let .superseded(by: newer):
             if waiting { console.clearStatus() }
             let who = newer.map { QueueText.waiter($0) } ?? "a newer waiter"
+            var fields: [(String, JSONValue)] = [("reason", .string("superseded")), ("waited_ms", .integer((Instant.now() - started).milliseconds))]
+            if let newer {
+                fields += [("by_host", .string(newer.holder.host)), ("by_pid", .integer(Int64(newer.holder.pid)))]
+                if let key = newer.orderKey { fields.append(("by_order_key", .integer(key))) }
+            }
+            events?.emit("skipped", fields)
             throw Failure(status: conflictStatus, console.quiet ? nil : "skipped: '\(keyName)' superseded by \(who), queued after us (--supersede)")
         }
 

@@ -173,7 +173,7 @@ import Testing
         let redis = try RedisFixture(count: 3)
         let scratch = try TestScratch()
         let token = try Self.hold("deploy", redis)
-        let first = try Self.waiter("first", "deploy", redis, scratch, options: ["--supersede", "--order-key", "7"])
+        let first = try Self.waiter("first", "deploy", redis, scratch, options: ["--supersede", "--order-key", "7", "--events", scratch.file("events")])
         #expect(eventually { Self.queued("deploy", redis) == 1 })
         let same = try Self.waiter("same", "deploy", redis, scratch, options: ["--order-key", "7"])
         #expect(eventually { Self.queued("deploy", redis) == 2 })
@@ -183,6 +183,9 @@ import Testing
         let larger = try Self.waiter("larger", "deploy", redis, scratch, options: ["--order-key", "8"])
         let skipped = try first.wait(timeout: 15)
         #expect(skipped.status == 75 && skipped.stderr.contains("order key 8"), "\(skipped)")
+        // --events says so too: COMMAND did not run.
+        let last = scratch.read("events")?.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("\"event\":\"skipped\"") && last.contains("\"reason\":\"superseded\"") && last.contains("\"by_order_key\":8"), "\(last)")
         #expect(try redlock(["release", "--token", token, "deploy"], environment: redis.environment).status == 0)
         #expect(try same.wait(timeout: 30).status == 0)
         #expect(try larger.wait(timeout: 30).status == 0)

@@ -120,7 +120,8 @@ struct Config {
                     case let error?: return "\(outcome.endpoint) failed (\(error.withFlagHint)) in \(elapsed)"
                     }
                 }
-                console.log("\(report.label): " + parts.joined(separator: "; "))
+                // A round that asked nobody (every instance already failed) says nothing.
+                if !parts.isEmpty { console.log("\(report.label): " + parts.joined(separator: "; ")) }
             }
         }
         return Redlock(instances: instances, kind: kind, restartGrace: restartGrace)

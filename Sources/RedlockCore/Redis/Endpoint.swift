@@ -254,7 +254,7 @@ extension Endpoint {
     /// here that is an error, which must not quote it (`redacted` hides query values).
     private static func refuseQuery(_ remainder: Substring, url: String) throws(EndpointError) {
         guard remainder.contains("?") else { return }
-        throw EndpointError(url, "query parameters are not supported here (the database is /N after the host; a password goes before '@' or in --password-file)")
+        throw EndpointError(url, "query parameters are not supported here (the database is /N after the host; a password goes before '@')")
     }
 
     private static func parseUnix(_ rest: String, url: String) throws(EndpointError) -> Endpoint {

@@ -76,13 +76,38 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     static func withoutEchoedArguments(_ reply: String) -> String {
         let bytes = Array(reply.utf8)
         let marker = Array(" with args beginning with".utf8)
-        guard bytes.count >= marker.count else { return reply }
+        guard bytes.count >= marker.count else { return hidingLockTokens(reply) }
         for start in 0...(bytes.count - marker.count) where bytes[start] == marker[0] {
             guard bytes[start..<(start + marker.count)].elementsEqual(marker) else { continue }
             let end = start > 0 && bytes[start - 1] == UInt8(ascii: ",") ? start - 1 : start
-            return String(decoding: bytes[..<end], as: UTF8.self)
+            return hidingLockTokens(String(decoding: bytes[..<end], as: UTF8.self))
         }
-        return reply
+        return hidingLockTokens(reply)
+    }
+
+    /// `text` with the token after every "redlock1 " (a lock value's start, in an error or an
+    /// unexpected reply a server made up) replaced by "***": a token is what releases a lock.
+    public static func hidingLockTokens(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        let marker = Array("redlock1 ".utf8)
+        guard bytes.count > marker.count else { return text }
+        var out: [UInt8] = []
+        var index = 0
+        var changed = false
+        while index < bytes.count {
+            if bytes[index] == marker[0], index + marker.count <= bytes.count, bytes[index..<(index + marker.count)].elementsEqual(marker) {
+                out += marker
+                index += marker.count
+                var end = index
+                while end < bytes.count, bytes[end] != UInt8(ascii: " "), bytes[end] != UInt8(ascii: "'"), bytes[end] != UInt8(ascii: "\"") { end += 1 }
+                if end > index { out += Array("***".utf8); changed = true }
+                index = end
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return changed ? String(decoding: out, as: UTF8.self) : text
     }
 
     /// Refused authentication or an ACL denial: exit 77, not 69.

@@ -115,7 +115,7 @@ final class SentinelResolver {
                 outcome = .found(HostPort(host: host, port: port))
                 return
             }
-            failures.append("\(sentinel): unexpected reply \(items)")
+            failures.append("\(sentinel): unexpected reply \(Reply.array(items))")
         case .success(.null), .success(.array([])):
             failures.append("\(sentinel): does not know '\(master)'")
         case let .success(other):

@@ -78,13 +78,38 @@ static void add_children(pid_t pid, process_list *list) {
     close(tasks);
 }
 
+/// Processes of the job that refused a signal (EPERM), each told to redlock once.
+static process_list refused;
+/// The channel to tell redlock on, once COMMAND runs (-1 before, and after a let-go).
+static int report_channel = -1;
+
+static void tell(int channel, int kind, int value);
+
+/// A process of the job refused a signal: it set its real user to another than ours (a
+/// set-user-ID program that made itself root), and no signal of ours reaches it. redlock
+/// is told (once per process), so that it says so rather than let an operator believe it
+/// stopped; when redlock is gone, the guard says it on the standard error it inherited.
+static void note_refusal(pid_t pid) {
+    for (int index = 0; index < refused.count; index++) {
+        if (refused.pids[index] == pid) return;
+    }
+    if (refused.count < (int)(sizeof refused.pids / sizeof refused.pids[0])) refused.pids[refused.count++] = pid;
+    if (report_channel >= 0) {
+        tell(report_channel, CGUARD_NOT_PERMITTED, pid);
+    } else {
+        char line[160];
+        int length = snprintf(line, sizeof line, "redlock: cannot stop pid %d of the job: not permitted (it runs as another user); it outlives redlock\n", (int)pid);
+        if (length > 0) (void)!write(STDERR_FILENO, line, (size_t)length);
+    }
+}
+
 /// Sends `signal` to every process below the guard; returns how many there were.
 static int signal_descendants(int signal) {
     static process_list list;
     list.count = 0;
     add_children(getpid(), &list);
     for (int index = 0; index < list.count; index++) {
-        kill(list.pids[index], signal);
+        if (kill(list.pids[index], signal) != 0 && errno == EPERM) note_refusal(list.pids[index]);
         add_children(list.pids[index], &list);
     }
     return list.count;
@@ -141,6 +166,7 @@ static int milliseconds_until(long long at) {
 /// be stopped (SIGSTOP, a debugger, a cgroup freezer that took only it) while the job runs
 /// on, and COMMAND must not outlive the lease whatever happens to redlock.
 static void watch(int channel, int children, pid_t command) {
+    report_channel = channel;
     bool command_ended = false;
     bool told_empty = false;
     long long kill_at = 0;
@@ -190,6 +216,7 @@ static void watch(int channel, int children, pid_t command) {
             if (got < 0 && errno == EINTR) continue;
             if (got != (ssize_t)sizeof message) {
                 // redlock is gone without letting go: the job must not outlive it.
+                report_channel = -1;
                 kill_whole_job();
                 _exit(0);
             }

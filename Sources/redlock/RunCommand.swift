@@ -141,6 +141,8 @@ enum RunCommand {
                 console.error("COMMAND ran longer than --max-time \(DurationSyntax.format(maxTime ?? .zero)); sending \(lostSignal)")
             case let .forwarded(signal): console.log("forwarded \(signal) to COMMAND")
             case .killed: console.log("sent SIGKILL to every process of the job")
+            case let .notPermitted(pid, name):
+                console.error("cannot stop pid \(pid) (\(name)) of the job: not permitted (it runs as another user, as a set-user-ID program may); it may run on without the lock")
             case let .stalled(overslept):
                 console.warn("redlock was stalled for \(DurationSyntax.formatRough(overslept)) past a renewal; trying one now")
             case let .leftovers(processes, policy):

@@ -170,6 +170,29 @@ import Testing
         #expect(eventually(timeout: 2) { processIsGone(setUserID) }, "set-user-ID COMMAND survived")
     }
 
+    /// A set-user-ID program that makes itself root for good (setresuid, as sudo's child
+    /// may) cannot be signalled by an unprivileged redlock or its guard. That cannot be
+    /// helped, but it must be said: a review found the leftover running on silently after
+    /// redlock had "ended" it and released the lock.
+    @Test func aProcessOfTheJobThatRefusesSignalsIsNamed() throws {
+        try RedisServer.requireAvailable()
+        guard getuid() == 0 else { return }  // only root can make a set-user-ID root copy
+        let redis = try RedisFixture(count: 1)
+        let directory = try TestScratch()
+        chmod(directory.path, 0o777)  // COMMAND runs as nobody and writes the leftover's pid here
+        let rootpriv = directory.file("rootpriv")
+        try FileManager.default.copyItem(atPath: "/usr/bin/setpriv", toPath: rootpriv)
+        #expect(chown(rootpriv, 0, 0) == 0 && chmod(rootpriv, 0o4755) == 0)
+        let script = "\(rootpriv) --reuid=0 --regid=0 --clear-groups sleep 30 & echo $! > \(directory.file("leftover")); sleep 0.3; exit 0"
+        let process = try RedlockProcess(executable: URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                         ["--reuid=65534", "--regid=65534", "--clear-groups", try RedlockBinary.executableURL().path,
+                                          "run", "k", "--", "sh", "-c", script], environment: redis.environment)
+        let result = try process.wait(timeout: 30)
+        if let leftover = pid(directory, "leftover") { kill(leftover, SIGKILL) }
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("redlock: cannot stop pid ") && result.stderr.contains("not permitted"), "\(result)")
+    }
+
     /// A lost lock ends every process of the job, not only COMMAND's process group.
     @Test func lostLockEndsADetachedGrandchild() throws {
         try RedisServer.requireAvailable()

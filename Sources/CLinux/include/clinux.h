@@ -72,6 +72,9 @@ typedef struct {
 #define CGUARD_EMPTY 4
 /// Guard to redlock: the lease ended (CGUARD_KILL_AT) and the guard killed the job.
 #define CGUARD_KILLED_AT_LEASE_END 7
+/// Guard to redlock: process `value` of the job refused a signal (EPERM: it changed its
+/// real user, as a set-user-ID program may). Once per process.
+#define CGUARD_NOT_PERMITTED 8
 /// Redlock to guard: send signal `value` to every process of the job.
 #define CGUARD_SIGNAL_ALL 10
 /// Redlock to guard: exit now and leave whatever still runs alone. Without this message,

@@ -22,6 +22,7 @@ public final class ChildProcess {
     /// Whether the guard killed the job when the lease ended (`killNoLaterThan`): redlock
     /// did not get to it in time (it was stopped), so the lock is lost.
     public private(set) var killedAtLeaseEnd = false
+    private var refusals: [Int32] = []
     /// The signal that stopped COMMAND (Ctrl-Z, a background read), until taken.
     private var stoppedBy: Signal?
     private let channel: FileDescriptor
@@ -127,6 +128,7 @@ public final class ChildProcess {
                 case CGUARD_EMPTY: isEmpty = true
                 case CGUARD_STOPPED: stoppedBy = Signal(rawValue: message.value)
                 case CGUARD_KILLED_AT_LEASE_END: killedAtLeaseEnd = true
+                case CGUARD_NOT_PERMITTED: refusals.append(message.value)
                 default: break
                 }
             case 0:
@@ -141,6 +143,13 @@ public final class ChildProcess {
                 return status
             }
         }
+    }
+
+    /// Processes of the job that refused a signal since the last call (EPERM: they run as
+    /// another user), with their names.
+    public func takeRefusals() -> [(pid: Int32, name: String)] {
+        defer { refusals = [] }
+        return refusals.map { ($0, ProcessIdentity.commandName(of: $0) ?? "?") }
     }
 
     /// The signal that stopped COMMAND since the last call, if it was stopped.

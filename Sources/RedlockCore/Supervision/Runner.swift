@@ -19,6 +19,9 @@ public final class Runner {
         case maxTimeReached
         case forwarded(Signal)
         case killed
+        /// A process of the job refused a signal: it runs as another user (a set-user-ID
+        /// program that made itself root), so nothing redlock sends reaches it.
+        case notPermitted(pid: Int32, name: String)
         /// COMMAND ended (before the lease is released: what runs on this event still holds it).
         case exited(TerminationStatus)
         /// COMMAND exited and these processes of the job still run; `Leftovers` says what
@@ -98,6 +101,7 @@ public final class Runner {
 
         while true {
             job.poll()
+            for refusal in job.takeRefusals() { report(.notPermitted(pid: refusal.pid, name: refusal.name)) }
             if let stopSignal = job.takeStop(), job.status == nil, stop == nil {
                 if !suspend(job, stoppedBy: stopSignal, nextRenewal: &nextRenewal) {
                     report(.lockLost(nil))

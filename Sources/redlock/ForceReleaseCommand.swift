@@ -62,7 +62,9 @@ enum ForceReleaseCommand {
         }
 
         try DuplicateServers.refuse(redlock, askingFirst: true)
-        var unmatched = false
+        // A token is one holder's, so with several keys it matches one at most: 1 only when
+        // it matched none (the man page's "nothing matched TOKEN").
+        var matched = false
         for (name, key) in zip(options.keys, keys) {
             let shown = TerminalText.escaped(bytes: name)
             var failures: [InstanceError] = []
@@ -82,9 +84,9 @@ enum ForceReleaseCommand {
             if !done.quorumAnswered {
                 throw LockWaiting.unreachable(failures, quorum: redlock.quorum, what: "force-release '\(shown)'")
             }
-            if options.token != nil && !done.deletedAnywhere { unmatched = true }
+            if done.deletedAnywhere { matched = true }
         }
-        return unmatched ? ExitCode.negative.rawValue : ExitCode.success.rawValue
+        return options.token != nil && !matched ? ExitCode.negative.rawValue : ExitCode.success.rawValue
     }
 
     /// One warning line per key whose holder is alive and renewing: deleting it makes that

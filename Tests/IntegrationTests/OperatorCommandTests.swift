@@ -113,6 +113,20 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 10, "the waiter got the lock long before the 60s lease would have expired")
     }
 
+    /// A token is one holder's: with several keys it matches one at most, and that is a
+    /// match (0); 1 only when it matched none.
+    @Test func forceReleaseWithATokenAndSeveralKeysExitsByWhetherItMatchedAny() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        let token = try redlock(["acquire", "--ttl", "60s", "k1"], environment: redis.environment).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try redlock(["acquire", "--ttl", "60s", "k2"], environment: redis.environment).status == 0)
+        let result = try redlock(["force-release", "--yes", "--token", token, "k1", "k2"], environment: redis.environment)
+        #expect(result.status == 0, "\(result)")
+        #expect(redis.valuesOf(key: "k1").allSatisfy { $0 == .null } && redis.valuesOf(key: "k2").allSatisfy { $0 != .null })
+        let none = try redlock(["force-release", "--yes", "--token", token, "k1", "k2"], environment: redis.environment)
+        #expect(none.status == 1, "\(none)")
+    }
+
     @Test func forceReleaseWithoutTokenDeletesWhateverHoldsIt() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

@@ -142,7 +142,12 @@ struct LockWaiting {
     static func unreachable(_ failures: [InstanceError], quorum: Quorum, what: String) -> Failure {
         let denied = failures.contains { $0.error.isAccessDenied }
         let list = failures.map(\.withFlagHint).joined(separator: "; ")
-        let reason = "cannot \(what): fewer than \(quorum.needed) of \(quorum.instances) instances answered (\(list))"
+        // Answers that refuse for good (an ACL, a key of another type) are answers: not
+        // "fewer answered", but refused, as they would be again.
+        let refusedForGood = !failures.isEmpty && failures.allSatisfy { $0.error.isPermanent }
+        let reason = refusedForGood
+            ? "cannot \(what): \(failures.count) of \(quorum.instances) instances refused, as they would every time (\(list))"
+            : "cannot \(what): fewer than \(quorum.needed) of \(quorum.instances) instances answered (\(list))"
         return Failure(denied ? .accessDenied : .unavailable, reason)
     }
 

@@ -226,6 +226,20 @@ import Testing
         #expect(help.stdout.contains("--unreachable-timeout"))
     }
 
+    /// A lock key (or its queue) of another type on a quorum: every attempt would meet the
+    /// WRONGTYPE again, so a wait ends at once (69), saying so, instead of retrying until
+    /// its deadline (a review's finding: 20 s of --wait).
+    @Test func aKeyOfAnotherTypeEndsAWaitAtOnce() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers { _ = try server.client().command("HSET", "k", "field", "value") }
+        let started = Date()
+        let result = try redlock(["run", "--wait", "20s", "k", "--", "true"], environment: redis.environment)
+        #expect(result.status == 69, "\(result)")
+        #expect(result.stderr.contains("refused, as they would every time") && result.stderr.contains("not a string"), "\(result)")
+        #expect(Date().timeIntervalSince(started) < 10, "waited for the deadline")
+    }
+
     @Test func permanentFailuresEndAWaitAtOnce() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3, extraArgs: ["--requirepass", "right-secret-2"])

@@ -121,11 +121,12 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A failure that trying again cannot cure: a refusal of our credentials, a TLS
     /// handshake that failed (the certificate will not verify on the next attempt either,
     /// and a plain-text port stays one), or an instance that cannot serve as configured
-    /// (`misconfigured`: a database out of range, EVALSHA disabled, a replica). Waiting for
-    /// a lock stops when too many instances fail this way.
+    /// (`misconfigured`: a database out of range, EVALSHA disabled, a replica), or a key of
+    /// the lock that holds another type (WRONGTYPE: until someone deletes it, every attempt
+    /// meets it again). Waiting for a lock stops when too many instances fail this way.
     public var isPermanent: Bool {
         switch self {
-        case .authenticationFailed, .permissionDenied, .tls, .misconfigured: return true
+        case .authenticationFailed, .permissionDenied, .tls, .misconfigured, .wrongType: return true
         default: return false
         }
     }

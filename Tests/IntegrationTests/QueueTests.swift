@@ -124,6 +124,21 @@ import Testing
         #expect(scratch.read("order") == "C\n")
     }
 
+    /// An entry whose heartbeat lies far in the future (corrupted, or written by someone
+    /// hostile: 1e30, inf) counts as no heartbeat: it must not stand first in line forever
+    /// (a review found the key impossible to take, and force-release no help).
+    @Test func anEntryWithAHeartbeatFromTheFutureDoesNotBlockTheLine() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for (index, beat) in ["1e30", "inf", "99999999999999"].enumerated() {
+            for server in redis.servers {
+                _ = try server.client().command("HSET", "{deploy}:queue", "0000000000000000000:0000000000000:poison\(index) - host=x pid=1 user=x", beat)
+            }
+        }
+        let result = try redlock(["run", "--wait", "10s", "deploy", "--", "echo", "ran"], environment: redis.environment)
+        #expect(result.status == 0 && result.stdout == "ran\n", "\(result)")
+    }
+
     @Test func orderKeysServeSmallestFirstWhateverTheOrderOfJoining() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

@@ -83,7 +83,7 @@ public struct AnyHolder: LockKind {
         /// An announced release also wakes the first in KEY's queue (`{KEY}:queue`, named
         /// here from the tag base, as its channel from KEY: still ten words at most), which
         /// listens on its own channel only.
-        static let step = LuaScript("step", sha1: "e43f0a4984c1edbabb5b52fcdd7a8290876ac1ab", ModeLua.prelude + QueueScripts.helpers + """
+        static let step = LuaScript("step", sha1: "9d692e0e6c790fedb68151c95b62923fb060049d", ModeLua.prelude + QueueScripts.helpers + """
 
             local action, prefix, ttl, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
             local key, shared, modeKey, writer, slots = KEYS[1], ARGV[4] .. ':shared', ARGV[4] .. ':mode', ARGV[4] .. ':writer', ARGV[4] .. ':slot:'

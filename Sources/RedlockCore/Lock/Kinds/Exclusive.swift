@@ -105,7 +105,7 @@ extension Exclusive {
         /// release channel, ARGV[3] = the queue's channel prefix.
         /// Deletes the key whoever holds it, or with a prefix only where it matches, and wakes
         /// waiters: those that race, and the first in line (only it). Returns 1 when deleted, 0 when not.
-        static let forceRelease = LuaScript("forceRelease", sha1: "acd2e2d5b0c72c36866a498faec8d44f7a2dcd63", QueueScripts.helpers + """
+        static let forceRelease = LuaScript("forceRelease", sha1: "a6d4ddbed10a26ce749c3196d26cbd4207527333", QueueScripts.helpers + """
 
             if ARGV[1] ~= '' then
               local value = redis.call('GET', KEYS[1])
@@ -140,7 +140,7 @@ extension Exclusive {
         /// instance that refused us while shared holders stood there still has it, though a
         /// quorum granted. The undo of a failed attempt keeps it: the writer still waits.
         /// Returns 1 or 0.
-        static let release = LuaScript("release", sha1: "b13effdba1c7098a7e64f352f6c5ee7ef5ff8be7", QueueScripts.helpers + """
+        static let release = LuaScript("release", sha1: "1af9c851613c9e48f10251200ce62cdce2c43dad", QueueScripts.helpers + """
 
             if ARGV[2] ~= '' then
               local marked = redis.call('GET', KEYS[3])

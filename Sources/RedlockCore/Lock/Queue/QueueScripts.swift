@@ -26,6 +26,9 @@ enum QueueScripts {
           local tickets, beats = {}, {}
           for i = 1, #raw, 2 do
             local beat = tonumber(raw[i + 1]) or 0
+            -- A beat from the future (a corrupted or hostile entry: 1e30, inf) would keep
+            -- its entry forever, first in line: it counts as no beat.
+            if beat > now + \(entryLifetime.milliseconds) then beat = 0 end
             if now - beat < \(entryLifetime.milliseconds) then
               tickets[#tickets + 1] = raw[i]
               beats[raw[i]] = beat
@@ -86,7 +89,7 @@ enum QueueScripts {
     /// refused ticket joins (or stays in) the line, except for a mode conflict, which ends
     /// the wait. A free key with nothing around it costs the same one EXISTS as the
     /// writer side's acquire.
-    static let acquire = LuaScript("acquireInLine", sha1: "8016fd188ca6f74990a7d36d172316efdc95f871", helpers + """
+    static let acquire = LuaScript("acquireInLine", sha1: "160f1e969235f8cafd9dd3cde1553f1febd6cd6d", helpers + """
 
         local prefix = string.match(ARGV[1], '^%S+ %S+ ') or ARGV[1]
         local base = ARGV[4]
@@ -138,7 +141,7 @@ enum QueueScripts {
     /// the waiters' channel prefix. Rejoins if the entry is gone (an instance restarted
     /// empty). Returns {position, waiting, head, the ticket just ahead, the first ticket
     /// behind that supersedes ours} ('' where there is none).
-    static let position = LuaScript("queuePosition", sha1: "a1e1ce949f21bc04126eb2ee1ff1e59546e192a3", helpers + """
+    static let position = LuaScript("queuePosition", sha1: "6e6555a8813bc07c3fb0b4343b7f5b7399ec81fd", helpers + """
 
         local now = now_ms()
         if ARGV[2] == '1' then join(KEYS[1], ARGV[1], now, ARGV[3]) end
@@ -160,7 +163,7 @@ enum QueueScripts {
 
     /// KEYS[1] = key, KEYS[2] = queue; ARGV[1] = our ticket, ARGV[2] = channel prefix.
     /// Leaves the line; when the key is free, wakes whoever is first now.
-    static let leave = LuaScript("leaveQueue", sha1: "b5903604072e536409558b64e88c958710c2e31e", helpers + """
+    static let leave = LuaScript("leaveQueue", sha1: "587001effb469a326bcd7401dbbc8855b88bfc43", helpers + """
 
         if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[1]) == 0 then
           wake_head(KEYS[2], ARGV[2], 'left')
@@ -170,13 +173,15 @@ enum QueueScripts {
 
     /// KEYS[1] = queue, ARGV[1] = the waiters' channel prefix. Read-only: the tickets of
     /// the waiters still there, in order, for `inspect`.
-    static let list = LuaScript("listQueue", sha1: "8d31e15862557ccb9d8343f9caf24e7222368492", """
+    static let list = LuaScript("listQueue", sha1: "46140ed973f8ce0467462ef40495ff1aba8697e6", """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local raw = redis.call('HGETALL', KEYS[1])
         local out = {}
         for i = 1, #raw, 2 do
-          local age = now - (tonumber(raw[i + 1]) or 0)
+          local beat = tonumber(raw[i + 1]) or 0
+          if beat > now + \(entryLifetime.milliseconds) then beat = 0 end
+          local age = now - beat
           if age < \(entryLifetime.milliseconds) then
             local id = string.match(raw[i], '^%d+:%d+:([^ ]+)') or ''
             if age < \(grace.milliseconds) or redis.call('PUBSUB', 'NUMSUB', ARGV[1] .. id)[2] > 0 then out[#out + 1] = raw[i] end

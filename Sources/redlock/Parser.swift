@@ -38,8 +38,14 @@ enum Parser {
         var index = 0
         var sawDoubleDash = false
 
-        /// A repeatable option collects its values; for any other, the last one wins.
-        func store(_ spec: OptionSpec, _ value: String) {
+        /// A repeatable option collects its values; for any other, the last one wins. A value
+        /// from a word (`raw`) that is not UTF-8 is refused: option values are text, and one
+        /// read with U+FFFD in place of its bytes would name another slot, prefix or mark
+        /// (`--slots $'\xff'` and `$'\xfe'` were one slot), or a file that is not there.
+        func store(_ spec: OptionSpec, _ value: String, from raw: [UInt8]? = nil) throws(Failure) {
+            if let raw, String(validating: raw, as: UTF8.self) == nil {
+                throw Failure.usage("the value of '--\(spec.long)' is not UTF-8 text (option values are text; KEY and COMMAND may be any bytes)", command: invocation.command?.rawValue)
+            }
             if spec.repeatable {
                 invocation.values[spec.long, default: []].append(value)
             } else {
@@ -80,19 +86,19 @@ enum Parser {
                 }
                 if spec.takesArgument {
                     if let inline {
-                        store(spec, inline)
+                        try store(spec, inline, from: raw[index - 1])
                     } else {
                         guard index < arguments.count else {
                             throw Failure.usage("option '--\(name)' needs a value (\(spec.argument!))", command: invocation.command?.rawValue)
                         }
-                        store(spec, arguments[index])
+                        try store(spec, arguments[index], from: raw[index])
                         index += 1
                     }
                 } else {
                     guard inline == nil else {
                         throw Failure.usage("option '--\(name)' takes no value", command: invocation.command?.rawValue)
                     }
-                    store(spec, "")
+                    try store(spec, "")
                 }
                 continue
             }
@@ -122,17 +128,17 @@ enum Parser {
                     }
                     if spec.takesArgument {
                         if !letters.isEmpty {
-                            store(spec, String(letters))
+                            try store(spec, String(letters), from: raw[index - 1])
                         } else {
                             guard index < arguments.count else {
                                 throw Failure.usage("option '-\(letter)' needs a value (\(spec.argument!))", command: invocation.command?.rawValue)
                             }
-                            store(spec, arguments[index])
+                            try store(spec, arguments[index], from: raw[index])
                             index += 1
                         }
                         break
                     }
-                    store(spec, "")
+                    try store(spec, "")
                 }
                 continue
             }

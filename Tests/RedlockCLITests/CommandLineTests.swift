@@ -61,6 +61,20 @@ import TestSupport
         #expect(other.positionalBytes != invocation.positionalBytes, "two keys, not one U+FFFD")
     }
 
+    /// Option values are text: one that is not UTF-8 is refused, not read with U+FFFD in
+    /// place of its bytes (`--slots $'\xff'` and `$'\xfe'` named one slot).
+    @Test(arguments: [["--slots"], ["--slots="], ["--prefix"], ["--once"], ["--label"], ["-l"]])
+    func anOptionValueThatIsNotUTF8IsRefused(_ option: [String]) {
+        let value: [UInt8] = Array("a".utf8) + [0xFF]
+        let words: [[UInt8]] = option[0].hasSuffix("=") ? [Array(option[0].utf8) + value] : [Array(option[0].utf8), value]
+        do {
+            _ = try Parser.parse([Array("run".utf8)] + words + [Array("k".utf8), Array("--".utf8), Array("true".utf8)])
+            Issue.record("\(option) took a value that is not UTF-8")
+        } catch {
+            #expect(error.status == 64 && error.message?.contains("is not UTF-8 text") == true, "\(String(describing: error.message))")
+        }
+    }
+
     @Test func repeatableRedis() throws {
         let invocation = try Parser.parse(["run", "-r", "redis://a", "--redis=redis://b", "k", "--", "true"])
         #expect(invocation.all("redis") == ["redis://a", "redis://b"])

@@ -40,6 +40,25 @@ import Testing
         #expect(!result.stderr.contains("timed out"), "\(result.stderr)")
     }
 
+    /// A waiter's own rounds in the line (a look, a leave) go on without a hung instance
+    /// once a quorum answered: each cost the whole timeout before, and a waiter giving up
+    /// at its --wait deadline overran it by seconds (2 s took 5.3).
+    @Test func theLinesRoundsDoNotWaitForAHungInstance() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers.prefix(2) { _ = try server.client().command("SET", "k", "busy", "PX", "60000") }
+        redis.servers[2].pause()
+        defer { redis.servers[2].resume() }
+        let result = try redlock(["-v", "run", "-w", "2s", "k", "--", "true"], environment: redis.environment)
+        #expect(result.status == 75, "\(result)")
+        let hung = "127.0.0.1:\(redis.servers[2].port)"
+        let lines = result.stderr.split(separator: "\n")
+        for label in ["queuePosition", "leaveQueue"] {
+            let rounds = lines.filter { $0.hasPrefix("redlock: \(label): ") }
+            #expect(!rounds.isEmpty && rounds.allSatisfy { $0.contains("\(hung) not waited for") }, "\(label): \(result.stderr)")
+        }
+    }
+
     /// A release decided by two instances still waits for the third, which answered the
     /// acquire and is only slower now: an abandoned release can go down with its connection,
     /// and the key would stay there until its TTL. When redlock exits, the key is gone from

@@ -174,10 +174,15 @@ static void watch(int channel, int children, pid_t command) {
         struct pollfd watched[2] = { { .fd = channel, .events = POLLIN }, { .fd = children, .events = POLLIN } };
         int timeout = milliseconds_until(kill_at);
         if (timeout == 0) {
-            signal_descendants(SIGKILL);
             kill_at = 0;
-            // Before COMMAND's end is reported: redlock reads it first.
-            tell(channel, CGUARD_KILLED_AT_LEASE_END, 0);
+            // Said only when COMMAND itself was still running, before its end is reported
+            // (redlock reads it first): COMMAND's status then comes from this kill. What
+            // COMMAND left running is killed all the same, quietly: COMMAND ran under the
+            // lock, and its status stands.
+            siginfo_t ended = { 0 };
+            bool exited_unreaped = waitid(P_PID, (id_t)command, &ended, WEXITED | WNOHANG | WNOWAIT) == 0 && ended.si_pid == command;
+            if (!command_ended && !exited_unreaped) tell(channel, CGUARD_KILLED_AT_LEASE_END, 0);
+            signal_descendants(SIGKILL);
             continue;
         }
         if (poll(watched, 2, timeout) < 0) continue;

@@ -136,6 +136,11 @@ enum RunCommand {
                 events?.emit("lost", fields)
                 lossReport = tally.map { describe($0, total: redlock.instances.count) } ?? "no quorum renewed it in time"
                 console.error("lock on '\(waiting.keyName)' lost (\(lossReport)); sending \(lostSignal) to COMMAND")
+            case .killedAtLeaseEnd:
+                stoppedBy = "lost"
+                events?.emit("lost", [("reason", .string("not_renewed_in_time")), ("signal", .string(Signal.kill.description))])
+                lossReport = "redlock was not running when the lease ended"
+                console.error("lock on '\(waiting.keyName)' lost: redlock was stopped past the lease's end, and its guard killed COMMAND (SIGKILL)")
             case .maxTimeReached:
                 stoppedBy = "max_time"
                 console.error("COMMAND ran longer than --max-time \(DurationSyntax.format(maxTime ?? .zero)); sending \(lostSignal)")

@@ -109,6 +109,24 @@ import Testing
         let result = try process.wait(timeout: 20)
         #expect(second.status == 0, "the lease had lapsed: \(second)")
         #expect(result.status == 76, "\(result)")
+        #expect(result.stderr.contains("its guard killed COMMAND") && !result.stderr.contains("sending SIGTERM"), "\(result)")
+    }
+
+    /// The other side of the same: COMMAND ended under the lock while redlock was stopped,
+    /// and the lease ran out only after. Nothing was lost: COMMAND's status stands.
+    @Test func aCommandThatEndedBeforeTheLeaseWhileRedlockWasStoppedKeepsItsStatus() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        let process = try RedlockProcess(["run", "--ttl", "1s", "k", "--", "sh", "-c", "touch \"$D/up\"; sleep 0.3; echo done; exit 3"],
+                                         environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(eventually { scratch.exists("up") })
+        process.signal(SIGSTOP)
+        sleep(milliseconds: 2500)
+        process.signal(SIGCONT)
+        let result = try process.wait(timeout: 20)
+        #expect(result.status == 3, "\(result)")
+        #expect(result.stdout == "done\n" && !result.stderr.contains("lost"), "\(result)")
     }
 
     /// `kill -9` of redlock takes the whole job: a grandchild, one that left the session

@@ -19,6 +19,9 @@ public final class Runner {
         case maxTimeReached
         case forwarded(Signal)
         case killed
+        /// redlock was not running when the lease ended (stopped on its own), and its guard
+        /// killed COMMAND then: the lock is lost, and no lost signal was sent.
+        case killedAtLeaseEnd
         /// A process of the job refused a signal: it runs as another user (a set-user-ID
         /// program that made itself root), so nothing redlock sends reaches it.
         case notPermitted(pid: Int32, name: String)
@@ -197,8 +200,8 @@ public final class Runner {
 
         let status = job.status!
         if stop == nil && job.killedAtLeaseEnd {
-            // redlock was not running when the lease ended, and the guard killed the job.
-            report(.lockLost(nil))
+            // redlock was not running when the lease ended, and the guard killed COMMAND.
+            report(.killedAtLeaseEnd)
             stop = (.lockLost, lease.validUntil)
         }
         job.letGo()

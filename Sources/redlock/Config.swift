@@ -48,7 +48,23 @@ struct Config {
         return text[colon...].hasPrefix("://") || scheme.lowercased() == "unix"
     }
 
+    /// The variables whose values are read as text (KEY, TOKEN and SLOT, inherited by a
+    /// nested run, are bytes and are not among them).
+    static let textVariables = ["REDLOCK_URLS", "REDLOCK_PASSWORD", "REDLOCK_PREFIX", "REDLOCK_RESTART_GRACE", "REDLOCK_TLS_INSECURE",
+                                "REDLOCK_TLS_CA_CERT", "REDLOCK_TLS_CERT", "REDLOCK_TLS_KEY", "REDLOCK_TLS_SERVER_NAME"]
+
+    /// A text variable of this process's environment that is not UTF-8 is refused, as an
+    /// option value is (Parser): read with U+FFFD in place of its bytes, two prefixes
+    /// named one lock. Checked against the real environment, whatever `environment` is.
+    private static func refuseVariablesThatAreNotText(_ environment: Environment) throws(Failure) {
+        for name in textVariables where environment(name) != nil {
+            guard let bytes = ProcessIdentity.environmentValueBytes(name), String(validating: bytes, as: UTF8.self) == nil else { continue }
+            throw Failure(.configuration, "\(name) is not UTF-8 text (its value is read as text)")
+        }
+    }
+
     static func resolve(_ invocation: Invocation, environment: Environment, console: Console) throws(Failure) -> Config {
+        try refuseVariablesThatAreNotText(environment)
         var urls = invocation.all("redis")
         /// Set when the URLs came from REDLOCK_URLS and some of them carry credentials: a
         /// password with a space or comma is then cut in two, and the piece before the '@'

@@ -20,6 +20,18 @@ import Testing
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the file is gone: \(result)")
     }
 
+    /// Option values and the variables redlock reads as text must be text: a prefix of
+    /// 0xff and one of 0xfe were both read as U+FFFD, and named one lock.
+    @Test func aTextSettingThatIsNotUTF8IsRefused() throws {
+        let redis = try RedisFixture(count: 1)
+        let variable = try shell("env \"$(printf 'REDLOCK_PREFIX=\\377')\" \"$R\" acquire -n k", environment: redis.environment)
+        #expect(variable.status == 78 && variable.stderr.contains("REDLOCK_PREFIX is not UTF-8 text"), "\(variable)")
+        let option = try shell("\"$R\" --prefix \"$(printf '\\376')\" acquire -n k", environment: redis.environment)
+        #expect(option.status == 64 && option.stderr.contains("'--prefix' is not UTF-8 text"), "\(option)")
+        let keys = try redis.servers[0].client().command("DBSIZE").int
+        #expect(keys == 0, "nothing was taken")
+    }
+
     @Test func theEnvironmentAndKeyReachCommandUnchanged() throws {
         let redis = try RedisFixture(count: 1)
         let result = try shell("env \"$(printf 'SECRET_BYTES=a\\351b')\" \"$R\" run \"$(printf 'lk-\\377')\" -- sh -c 'printf %s \"$SECRET_BYTES\" | od -An -tx1; printf %s \"$REDLOCK_KEY\" | od -An -tx1'",

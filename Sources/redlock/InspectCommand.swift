@@ -21,11 +21,33 @@ enum InspectCommand {
 
     static func isPattern(_ name: [UInt8]) -> Bool { name.contains { "*?[".utf8.contains($0) } }
 
-    /// A listing that stopped at `Redlock.scanLimit` keys could leave out held locks: not
-    /// shown as if it were all (69, as for any answer that cannot be known whole).
-    private static func refuseIncomplete(_ complete: Bool, _ pattern: String) throws(Failure) {
-        guard !complete else { return }
-        throw Failure(.unavailable, "more than \(Redlock.scanLimit) keys match '\(pattern)': the listing would be incomplete; name the keys, or narrow the pattern or --prefix")
+    /// A listing that stopped early could leave out held locks: not shown as if it were all
+    /// (69, as for any answer that cannot be known whole).
+    private static func refuseIncomplete(_ stopped: Redlock.ScanStop?, _ pattern: String, what: String) throws(Failure) {
+        guard let stopped else { return }
+        let why = stopped == .tooManyKept ? "more than \(Redlock.scanLimit) \(what) match '\(pattern)'" : "more than \(Redlock.scanBudget) keys were looked at for '\(pattern)'"
+        throw Failure(.unavailable, "\(why): the listing would be incomplete; name the keys, or narrow the pattern or --prefix")
+    }
+
+    /// Whether any instance holds a value redlock wrote.
+    private static func isRedlocks(_ state: KeyState) -> Bool {
+        state.instances.contains { instance in
+            guard case let .held(holdings) = instance else { return false }
+            return holdings.contains { LockValue.decode($0.value) != nil }
+        }
+    }
+
+    /// A key that holds a hash, a list or a set where it could not be read as a string is
+    /// no lock (every lock is a string; modes are found as their KEY): an application's keys
+    /// on a shared Redis neither make the listing unknown nor count toward its limit.
+    private static func isNotAString(_ state: KeyState) -> Bool {
+        !state.failures.isEmpty && state.failures.allSatisfy { if case .wrongType = $0.error { return true } else { return false } }
+    }
+
+    /// What listing every lock keeps of a scanned page: redlock's locks, and keys whose
+    /// reads failed (any of them may be one).
+    private static func mayBeALock(_ state: KeyState) -> Bool {
+        isRedlocks(state) || (state.verdict == .unknown && !isNotAString(state))
     }
 
     static func execute(_ options: Options, config: Config) throws(Failure) -> Int32 {
@@ -39,15 +61,17 @@ enum InspectCommand {
 
         if options.names.isEmpty {
             // Every lock redlock holds: scan, then keep the keys whose value is redlock's.
-            let found = redlock.scan(matching: escapedGlob(prefix) + Array("*".utf8))
-            try refuseIncomplete(found.complete, "*")
+            let found = redlock.scan(matching: escapedGlob(prefix) + Array("*".utf8)) { page in
+                redlock.inspect(page).filter(mayBeALock).map(\.key)
+            }
+            try refuseIncomplete(found.stopped, "*", what: "locks")
             failures += found.failures
             keys = found.keys
         }
         for name in options.names {
             if isPattern(name) {
                 let found = redlock.scan(matching: escapedGlob(prefix) + name)
-                try refuseIncomplete(found.complete, String(decoding: name, as: UTF8.self))
+                try refuseIncomplete(found.stopped, String(decoding: name, as: UTF8.self), what: "keys")
                 failures += found.failures
                 if found.keys.isEmpty { emptyPattern = true }
                 keys += found.keys.filter { !keys.contains($0) }
@@ -67,19 +91,7 @@ enum InspectCommand {
         // instances is not dropped as "not a lock", it makes the answer unknown.
         var unreadable: [KeyState] = []
         if options.names.isEmpty {
-            let isRedlocks = { (state: KeyState) in
-                state.instances.contains { instance in
-                    guard case let .held(holdings) = instance else { return false }
-                    return holdings.contains { LockValue.decode($0.value) != nil }
-                }
-            }
-            // A key that holds a hash, a list or a set where it could not be read as a
-            // string is no lock (every lock is a string; modes are found as their KEY): an
-            // application's keys on a shared Redis do not make the listing unknown.
-            let notAString = { (state: KeyState) in
-                !state.failures.isEmpty && state.failures.allSatisfy { if case .wrongType = $0.error { return true } else { return false } }
-            }
-            unreadable = states.filter { $0.verdict == .unknown && !isRedlocks($0) && !notAString($0) }
+            unreadable = states.filter { $0.verdict == .unknown && !isRedlocks($0) && !isNotAString($0) }
             states = states.filter(isRedlocks)
         }
         let unknown = states.filter { $0.verdict == .unknown } + unreadable

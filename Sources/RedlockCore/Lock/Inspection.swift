@@ -123,21 +123,33 @@ extension Redlock {
     /// a bound on what a server can make redlock keep (one that answers every SCAN with new
     /// names and a cursor that never ends made `inspect` grow to gigabytes).
     public static let scanLimit = 10_000
+    /// How many names a scan looks at, at most, when a filter keeps only some: a Redis of a
+    /// million keys is listed whole; a server inventing names forever is not followed on.
+    public static let scanBudget = 1_000_000
+
+    /// Why a scan stopped before the end: more than `scanLimit` keys kept, or more than
+    /// `scanBudget` names looked at.
+    public enum ScanStop: Sendable { case tooManyKept, tooManyScanned }
 
     /// Every key matching `pattern` (Redis glob) on any instance, found with SCAN, never
-    /// KEYS, so a large instance is not blocked. Fencing counters are left out. `complete`
-    /// is false when more than `scanLimit` keys matched: the scan stopped there.
-    public func scan(matching pattern: [UInt8]) -> (keys: [[UInt8]], failures: [InstanceError], complete: Bool) {
+    /// KEYS, so a large instance is not blocked. Fencing counters are left out. `keeping`,
+    /// asked about each page's new names, returns those to keep (all by default): `inspect`
+    /// keeps only locks, so an application's keys do not count toward `scanLimit`. `stopped`
+    /// is set when the scan ended early.
+    public func scan(matching pattern: [UInt8], keeping: (([[UInt8]]) -> [[UInt8]])? = nil) -> (keys: [[UInt8]], failures: [InstanceError], stopped: ScanStop?) {
         var cursors: [String?] = Array(repeating: "0", count: instances.count)
         var found: Set<[UInt8]> = []
+        var seen = 0
         var failures: [InstanceError] = []
         var rounds = 0
+        var stopped: ScanStop?
         repeat {
             rounds += 1
             let requests: [[Command]?] = cursors.map { cursor in
                 cursor.map { [Command("SCAN", [Array($0.utf8), Array("MATCH".utf8), pattern, Array("COUNT".utf8), Array("1000".utf8)])] }
             }
             let results = instances.round(requests)
+            var page: Set<[UInt8]> = []
             for (index, result) in results.enumerated() {
                 guard let result else { continue }
                 switch InstanceSet.single(result) {
@@ -145,7 +157,7 @@ extension Redlock {
                     let next = items[0].text ?? "0"
                     for case let .bulk(key) in items[1].elements ?? [] {
                         // A lock held only shared or in slots shows as its KEY.
-                        if let lock = LockKeys.lockKey(ofModeKey: key) { found.insert(lock) } else if !kind.isHelperKey(key) { found.insert(key) }
+                        if let lock = LockKeys.lockKey(ofModeKey: key) { page.insert(lock) } else if !kind.isHelperKey(key) { page.insert(key) }
                     }
                     cursors[index] = next == "0" ? nil : next
                 case let .success(other):
@@ -156,9 +168,13 @@ extension Redlock {
                     cursors[index] = nil
                 }
             }
-        } while cursors.contains(where: { $0 != nil }) && rounds < 100_000 && found.count <= Self.scanLimit
-        let complete = found.count <= Self.scanLimit && !cursors.contains(where: { $0 != nil })
-        return (Array(found.sorted { $0.lexicographicallyPrecedes($1) }.prefix(Self.scanLimit)), failures, complete)
+            let new = page.subtracting(found).sorted { $0.lexicographicallyPrecedes($1) }
+            seen += new.count
+            found.formUnion(keeping.map { $0(new) } ?? new)
+            if found.count > Self.scanLimit { stopped = .tooManyKept } else if seen > Self.scanBudget { stopped = .tooManyScanned }
+        } while cursors.contains(where: { $0 != nil }) && rounds < 100_000 && stopped == nil
+        if stopped == nil && cursors.contains(where: { $0 != nil }) { stopped = .tooManyScanned }
+        return (Array(found.sorted { $0.lexicographicallyPrecedes($1) }.prefix(Self.scanLimit)), failures, stopped)
     }
 
     /// Deletes `key` on every instance whoever holds it, or with `token` only where the

@@ -70,6 +70,7 @@ enum DoctorCommand {
         case let .tls(version, verified): return "TLS on, \(version), \(verified ? "certificate verified" : "certificate NOT verified")"
         case .tlsNotVerified: return "TLS certificate verification is off (--tls-insecure): the connection can be intercepted"
         case let .notMaster(role): return "role is \(role), not master: it answers READONLY to lock writes"
+        case let .replicaRefused(role, error): return "role is \(role), not master: \(error?.withFlagHint ?? "a replica never votes")"
         case let .sameServer(other): return "the same Redis server as \(other.identity) (one server is one vote: list it once)"
         case let .evicts(policy): return "maxmemory-policy \(policy) may evict lock keys before they expire (use noeviction)"
         case let .tooYoung(uptime, grace):
@@ -97,7 +98,12 @@ enum DoctorCommand {
         for checkup in checkups {
             var row = checkup.endpoint.description.padding(to: width) + checkup.status.rawValue.padding(to: 9)
             guard checkup.reachable else {
-                lines.append((row + "unreachable").trimmingTrailingSpaces)
+                // A replica refused in the handshake was reached: its role is the fact to show.
+                if let role = checkup.role, role != "master" {
+                    lines.append((row + "-".padding(to: 9) + "?".padding(to: 9) + role).trimmingTrailingSpaces)
+                } else {
+                    lines.append((row + "unreachable").trimmingTrailingSpaces)
+                }
                 continue
             }
             row += (checkup.roundTrip.map(DurationSyntax.formatPrecise) ?? "-").padding(to: 9)

@@ -185,6 +185,10 @@ import Testing
         let json = try JSON.parse(result.stdout)
         #expect(json["instances"]?[1]?["status"]?.stringValue == "error")
         #expect(json["instances"]?[1]?["role"]?.stringValue == "slave")
+        // It answered: a replica, not "unreachable" (a review's finding), in the row and the line.
+        let text = try redlock(["doctor"], environment: redis.environment)
+        let row = text.stdout.split(separator: "\n").first { $0.hasPrefix("127.0.0.1:\(redis.servers[1].port) ") } ?? ""
+        #expect(row.hasSuffix(" slave") && !text.stdout.contains("unreachable"), "\(text.stdout)")
     }
 
     @Test func doctorReportsRefusedInfoAndConfigAsUnknownNotAsFailures() throws {

@@ -57,7 +57,9 @@ public struct InstanceCheckup: Sendable {
     mutating func judge(restartGrace: Duration) {
         findings = []
         guard reachable else {
-            findings.append(.unreachable(failure))
+            // A replica fails in the handshake (it never votes), but it answered: it is not
+            // a master, not unreachable.
+            if let role, role != "master" { findings.append(.replicaRefused(role: role, failure)) } else { findings.append(.unreachable(failure)) }
             return
         }
         if case let .sentinel(_, master) = endpoint.address, let masterAddress {
@@ -95,6 +97,8 @@ public enum Finding: Sendable {
     case tlsNotVerified
     /// Not a master: it answers READONLY to lock writes.
     case notMaster(role: String)
+    /// Refused in the handshake as a replica (it never votes): reached, but not usable.
+    case replicaRefused(role: String, RedisError?)
     /// The same server as an earlier instance of the list (one server, one vote).
     case sameServer(as: Endpoint)
     /// An eviction policy that may evict lock keys before they expire.
@@ -111,7 +115,7 @@ public enum Finding: Sendable {
 
     public var severity: Severity {
         switch self {
-        case .unreachable, .notMaster, .sameServer, .scriptsRefused: return .error
+        case .unreachable, .notMaster, .replicaRefused, .sameServer, .scriptsRefused: return .error
         case .tlsNotVerified, .evicts, .tooYoung, .clockOffset: return .warning
         case .infoRefused, .notChecked: return .unknown
         case .sentinelMaster, .clusterMasters, .tls: return .fact

@@ -249,12 +249,14 @@ enum InspectCommand {
                         holder = .object([("redlock", .bool(false)), ("raw", .string(TerminalText.escaped(bytes: raw)))])
                     }
                 }
+                let line = redlock.waitingLine(key: state.key)
                 return .object([
                     ("key", .string(displayName(state.key, config: config))),
                     ("verdict", .string(state.verdict.rawValue)),
                     ("holder", holder),
                     ("holders", ModeHolders.json(state)),
-                    ("queue", QueueText.json(redlock.waitingLine(key: state.key))),
+                    ("queue", QueueText.json(line)),
+                    ("queue_unread", .integer(Int64(line.unread.count))),
                     ("instances", .array(state.instances.enumerated().map { index, instance in
                         var ttl: JSONValue = .null
                         var error: JSONValue = .null

@@ -35,8 +35,10 @@ enum QueueText {
 extension QueueText {
     /// inspect's rows: "  queue:   2 waiting", then "    1. web-3 pid 4242 (deploy), order key 17, since ...".
     static func inspectLines(_ line: WaitingLine, instances: Int) -> [String] {
-        guard !line.entries.isEmpty else { return [] }
-        var lines = ["  queue:   \(line.entries.count) waiting"]
+        // A queue that could not be read is not an empty one.
+        let unread = line.unread.isEmpty ? [] : ["  queue:   not read on \(line.unread.count) of \(instances) instances (" + line.unread.map { TerminalText.escaped($0.withFlagHint) }.joined(separator: "; ") + ")"]
+        guard !line.entries.isEmpty else { return unread }
+        var lines = ["  queue:   \(line.entries.count) waiting"] + unread
         for (index, entry) in line.entries.enumerated() {
             var row = "    \(index + 1). " + waiter(entry.ticket) + ", since " + TimeFormat.rfc3339(millisecondsSinceEpoch: entry.ticket.joinedAtMilliseconds)
             if entry.instances < instances { row += " (on \(entry.instances) of \(instances) instances)" }

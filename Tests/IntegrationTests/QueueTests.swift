@@ -139,6 +139,18 @@ import Testing
         #expect(result.status == 0 && result.stdout == "ran\n", "\(result)")
     }
 
+    /// A queue that could not be read is not an empty one: inspect says where it was not
+    /// read (a review found an unreadable queue shown as no one waiting).
+    @Test func inspectSaysWhereTheQueueCouldNotBeRead() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers { _ = try server.client().command("SET", "{deploy}:queue", "not a hash") }
+        let text = try redlock(["inspect", "deploy"], environment: redis.environment)
+        #expect(text.stdout.contains("queue:   not read on 3 of 3 instances"), "\(text)")
+        let json = try JSON.parse(try redlock(["inspect", "--json", "deploy"], environment: redis.environment).stdout)
+        #expect(json["locks"]?[0]?["queue_unread"]?.intValue == 3)
+    }
+
     @Test func orderKeysServeSmallestFirstWhateverTheOrderOfJoining() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

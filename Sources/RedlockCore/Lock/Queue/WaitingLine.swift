@@ -8,6 +8,9 @@ public struct WaitingLine: Sendable {
     }
 
     public let entries: [Entry]
+    /// Instances whose queue could not be read (unreachable, or a reply that was not a
+    /// list): the line shown may lack their waiters, so it is not "nobody waiting".
+    public let unread: [InstanceError]
 }
 
 extension Redlock {
@@ -15,13 +18,22 @@ extension Redlock {
     public func waitingLine(key: [UInt8]) -> WaitingLine {
         var seen: [[UInt8]: Int] = [:]
         let results = instances.evaluate(QueueScripts.list, keys: [QueueKeys.queueKey(for: key)], arguments: [QueueKeys.waiterChannelPrefix(for: key)])
-        for result in results {
-            guard case let .success(reply)? = result, let items = reply.elements else { continue }
-            for case let .bulk(bytes) in items { seen[bytes, default: 0] += 1 }
+        var unread: [InstanceError] = []
+        for (index, result) in results.enumerated() {
+            switch result {
+            case let .success(reply)?:
+                guard let items = reply.elements else {
+                    unread.append(InstanceError(endpoint: instances.endpoints[index], error: reply.errorMessage.map { RedisError(errorReply: $0) } ?? .unexpectedReply("\(reply)")))
+                    continue
+                }
+                for case let .bulk(bytes) in items { seen[bytes, default: 0] += 1 }
+            case let .failure(error)?: unread.append(InstanceError(endpoint: instances.endpoints[index], error: error))
+            case nil: unread.append(InstanceError(endpoint: instances.endpoints[index], error: .connectionClosed))
+            }
         }
         let entries = seen.keys.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { bytes in
             QueueTicket.decode(bytes).map { WaitingLine.Entry(ticket: $0, instances: seen[bytes] ?? 0) }
         }
-        return WaitingLine(entries: entries)
+        return WaitingLine(entries: entries, unread: unread)
     }
 }

@@ -196,7 +196,10 @@ enum InspectCommand {
                 lines.append("  value:   " + InstanceStateText.clipped(TerminalText.escaped(bytes: raw), to: 89))
             }
         }
-        lines += ModeHolders.lines(state).map { InstanceStateText.clipped($0, to: 100) }
+        // A holder's line carries a token, a fencing token and who holds it: cut only where a
+        // hostile value would flood the screen, not at a table's width (the user and command
+        // of every holder but the first were lost at 100).
+        lines += ModeHolders.lines(state).map { InstanceStateText.clipped($0, to: 400) }
         let width = max(12, redlock.instances.endpoints.map { $0.description.count }.max() ?? 0)
         for (index, instance) in state.instances.enumerated() {
             let endpoint = redlock.instances.endpoints[index].description

@@ -42,7 +42,7 @@ extension QueueText {
         for (index, entry) in line.entries.enumerated() {
             var row = "    \(index + 1). " + waiter(entry.ticket) + ", since " + TimeFormat.rfc3339(millisecondsSinceEpoch: entry.ticket.joinedAtMilliseconds)
             if entry.instances < instances { row += " (on \(entry.instances) of \(instances) instances)" }
-            lines.append(InstanceStateText.clipped(row, to: 100))
+            lines.append(InstanceStateText.clipped(row, to: 400))
         }
         return lines
     }

@@ -210,6 +210,9 @@ import Testing
         for reader in readers { #expect(text.stdout.contains(reader["REDLOCK_TOKEN"]!), "\(text.stdout)") }
         #expect(text.stdout.contains("shared"))
         #expect(text.stdout.contains("slot \(slot["REDLOCK_SLOT"]!)"), "\(text.stdout)")
+        // Each holder's line is whole: who holds it, not cut at a table's width.
+        let holderLines = text.stdout.split(separator: "\n").filter { $0.hasPrefix("  shared:") }
+        #expect(holderLines.count == 2 && holderLines.allSatisfy { $0.contains(" pid ") && !$0.hasSuffix("…") }, "\(text.stdout)")
         let listing = try redlock(["inspect"], environment: redis.environment)
         let rows = listing.stdout.split(separator: "\n")
         #expect(rows.contains { $0.hasPrefix("r ") } && rows.contains { $0.hasPrefix("p ") }, "locks held only shared or in slots are listed: \(listing.stdout)")

@@ -26,9 +26,12 @@ struct IfNewer {
             throw Failure(status: waiting.conflictStatus, silent ? nil : "skipped: '\(waiting.keyName)' already ran with \(mark), not older than --if-newer \(value)")
         case .mark:
             return
-        case .unknown:
+        case let .unknown(notANumber):
             Automation.release(redlock: redlock, lease: lease, minHold: minHold, events: events, console: console)
-            throw Failure(.unavailable, "cannot read the mark of '\(waiting.keyName)' for --if-newer: fewer than \(redlock.quorum.needed) of \(redlock.quorum.instances) instances answered")
+            let why = notANumber > 0
+                ? "it is not a number on \(notANumber) of \(redlock.quorum.instances) instances (a mark redlock did not write)"
+                : "fewer than \(redlock.quorum.needed) of \(redlock.quorum.instances) instances answered"
+            throw Failure(.unavailable, "cannot read the mark of '\(waiting.keyName)' for --if-newer: \(why)")
         }
     }
 

@@ -151,6 +151,16 @@ import Testing
         #expect(json["locks"]?[0]?["queue_unread"]?.intValue == 3)
     }
 
+    /// A mark that is not a number cannot be compared: 69, saying so, not "fewer answered".
+    @Test func aMarkThatIsNotANumberIsSaidSo() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        for server in redis.servers { _ = try server.client().command("SET", "{deploy}:mark", "abc") }
+        let result = try redlock(["run", "--if-newer", "5", "deploy", "--", "echo", "ran"], environment: redis.environment)
+        #expect(result.status == 69 && result.stdout.isEmpty, "\(result)")
+        #expect(result.stderr.contains("not a number on 3 of 3 instances"), "\(result)")
+    }
+
     @Test func orderKeysServeSmallestFirstWhateverTheOrderOfJoining() throws {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)

@@ -7,25 +7,29 @@ extension Redlock {
     public enum MarkReading: Sendable, Equatable {
         /// The mark (nil: never set) as the quorum's largest.
         case mark(Int64?)
-        /// Fewer than a quorum answered: the mark is unknown.
-        case unknown
+        /// Fewer than a quorum answered with a mark: it is unknown. `notANumber`: instances
+        /// that answered with something that is not one (a mark written by hand, or a key
+        /// of another type), so the message does not say they did not answer.
+        case unknown(notANumber: Int)
     }
 
     /// Reads KEY's mark on every instance; the largest of a quorum's answers.
     public func highWaterMark(key: [UInt8]) -> MarkReading {
         var answered = 0
+        var notANumber = 0
         var mark: Int64?
         for result in instances.broadcast(Command("GET", [QueueKeys.markKey(for: key)])) {
             switch result {
             case .success(.null): answered += 1
             case let .success(reply):
-                guard let text = reply.text, let value = Int64(text) else { continue }
+                guard let text = reply.text, let value = Int64(text) else { notANumber += 1; continue }
                 answered += 1
                 mark = max(mark ?? value, value)
+            case .failure(.wrongType): notANumber += 1
             case .failure: continue
             }
         }
-        return quorum.isReached(by: answered) ? .mark(mark) : .unknown
+        return quorum.isReached(by: answered) ? .mark(mark) : .unknown(notANumber: notANumber)
     }
 
     /// Raises KEY's mark to `value` where `token` still holds KEY. True when a quorum did.

@@ -66,7 +66,10 @@ struct LockWaiting {
                     if let shown { console.status("waiting for '\(keyName)': \(Self.describe(shown.attempt, elapsed: Instant.now() - shown.at, place: place))") }
                 }
             }
+        // Whether an attempt left our "writer waiting" mark (refused by shared holders).
+        var marked = false
         let onAttempt = { (attempt: AcquireAttempt) -> Void in
+                if Self.leftAWriterMark(attempt) { marked = true }
                 log(attempt, console: console)
                 guard waitLimit != .zero else { return }
                 let now = Instant.now()
@@ -89,8 +92,20 @@ struct LockWaiting {
             events.emit(before == nil ? "queued" : "position", [("position", .integer(Int64(now.position))), ("waiting", .integer(Int64(now.waiting)))])
         }
         let outcome: AcquireOutcome
-        switch self.line.wait(redlock, key: key, value: value, ttl: ttl, policy: policy, waiting: waitLimit != .zero, pause: pause, onAttempt: onAttempt, onPlace: onPlace,
-                              attempt: (redlock.kind as? Slots).map { redlock.slotAttempts($0, value: value, ttl: ttl) }) {
+        let ended = self.line.wait(redlock, key: key, value: value, ttl: ttl, policy: policy, waiting: waitLimit != .zero, pause: pause, onAttempt: onAttempt, onPlace: onPlace,
+                                   attempt: (redlock.kind as? Slots).map { redlock.slotAttempts($0, value: value, ttl: ttl) })
+        // A writer that waited and gives up (its deadline, a signal, a newer waiter) takes its
+        // "writer waiting" mark away at once: SPEC, a waiter that gives up leaves at once, and
+        // the mark held new shared holders off for up to 3 s more.
+        // Only where an attempt left one: a waiter refused by a plain holder pays no round.
+        switch ended {
+        case .outcome(.finished(.acquired)): break
+        case let .outcome(.finished(attempt)), let .outcome(.interrupted(attempt)):
+            if mode == .exclusive && waitLimit != .zero && (marked || Self.leftAWriterMark(attempt)) { redlock.withdrawWritersMark(key: key, token: value.lockToken) }
+        case .superseded:
+            if mode == .exclusive && waitLimit != .zero && marked { redlock.withdrawWritersMark(key: key, token: value.lockToken) }
+        }
+        switch ended {
         case let .outcome(finished):
             outcome = finished
         case let .superseded(by: newer):
@@ -149,6 +164,15 @@ struct LockWaiting {
             ? "cannot \(what): \(failures.count) of \(quorum.instances) instances refused, as they would every time (\(list))"
             : "cannot \(what): fewer than \(quorum.needed) of \(quorum.instances) instances answered (\(list))"
         return Failure(denied ? .accessDenied : .unavailable, reason)
+    }
+
+    /// Whether `attempt` was refused by shared holders somewhere, where the writer's acquire
+    /// leaves its "writer waiting" mark.
+    static func leftAWriterMark(_ attempt: AcquireAttempt) -> Bool {
+        attempt.contention?.ballot.verdicts.contains { verdict in
+            if case let .refused(holdings, _)? = verdict { return holdings.contains { $0.role == .shared } }
+            return false
+        } ?? false
     }
 
     /// The flag hint for instances too young to count: the core says how many, the CLI names the option.

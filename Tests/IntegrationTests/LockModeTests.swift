@@ -79,6 +79,18 @@ import Testing
     /// A writer granted by a quorum may have been refused, and have left its "writer
     /// waiting" mark, where a shared holder still stood: its release takes the mark away
     /// there too, instead of leaving it to hold new shared holders off for its TTL (3 s).
+    /// A writer that gives up waiting takes its mark away at once: a new shared holder is
+    /// not held off for the 3 s the mark would have stood (a review found it refused, and
+    /// told the writer that gave up was the holder).
+    @Test func aWriterThatGivesUpTakesItsMarkAwayAtOnce() throws {
+        let redis = try RedisFixture(count: 3)
+        _ = try Self.acquire(["-s", "--ttl", "30s", "wm"], redis)
+        let writer = try redlock(["run", "--wait", "1s", "wm", "--", "true"], environment: redis.environment)
+        #expect(writer.status == 75, "\(writer)")
+        let reader = try redlock(["run", "-s", "-n", "wm", "--", "true"], environment: redis.environment)
+        #expect(reader.status == 0, "the mark of a writer that gave up still held readers off: \(reader)")
+    }
+
     @Test func aWritersReleaseTakesItsMarkAwayWhereItWasRefused() throws {
         let redis = try RedisFixture(count: 3)
         // A shared holder on the third instance only (its score: the expiry, on the server's clock).

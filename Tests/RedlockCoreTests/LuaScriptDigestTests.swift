@@ -11,7 +11,7 @@ import Testing
     static let scripts: [LuaScript] = [
         QueueScripts.acquire, QueueScripts.position, QueueScripts.leave, QueueScripts.list, QueueScripts.raiseMark,
         Exclusive.Scripts.raiseFence, Exclusive.Scripts.forceRelease, Exclusive.Scripts.extend,
-        Exclusive.Scripts.release, Exclusive.Scripts.inspect, Exclusive.Scripts.claim,
+        Exclusive.Scripts.release, Exclusive.Scripts.inspect, Exclusive.Scripts.claim, Exclusive.Scripts.withdraw,
         AnyHolder.Scripts.step, AnyHolder.Scripts.inspect,
         Shared.Scripts.acquire, Shared.Scripts.acquireExclusive,
         Slots.Scripts.probe, Slots.Scripts.acquire, Slots.Scripts.extend, Slots.Scripts.release,

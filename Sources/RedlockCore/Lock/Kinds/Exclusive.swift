@@ -71,6 +71,11 @@ public struct Exclusive: LockKind {
     public func isHelperKey(_ key: [UInt8]) -> Bool { LockKeys.isFenceKey(key) || OnceMark.isMarkKey(key) || QueueKeys.isHelperKey(key) }
 
     public func releaseChannel(for key: [UInt8]) -> [UInt8] { LockKeys.releaseChannel(for: key) }
+
+    /// A writer that gave up takes its "writer waiting" mark away (`Scripts.withdraw`).
+    public func withdrawMark(key: [UInt8], token: LockToken) -> ScriptCall {
+        ScriptCall(Scripts.withdraw, keys: [LockKeys.writerKey(for: key)], arguments: [token.ownershipPrefix, releaseChannel(for: key)])
+    }
 }
 
 extension Exclusive {
@@ -153,6 +158,20 @@ extension Exclusive {
                 redis.call('PUBLISH', ARGV[2], 'released')
                 wake_head(KEYS[2], ARGV[3], 'released')
               end
+              return 1
+            end
+            return 0
+            """)
+
+        /// KEYS[1] = KEY's "writer waiting" mark, ARGV[1] = ownership prefix, ARGV[2] = the
+        /// release channel. A writer that gives up takes its mark away where it is still
+        /// its own, and announces it: shared waiters it held off try again at once instead
+        /// of when the mark would have lapsed. Returns 1 when it took a mark away, else 0.
+        static let withdraw = LuaScript("withdrawWriterMark", sha1: "77cd114163d302e98716359afe2b673925838dbe", """
+            local marked = redis.call('GET', KEYS[1])
+            if marked and string.sub(marked, 1, #ARGV[1]) == ARGV[1] then
+              redis.call('DEL', KEYS[1])
+              redis.call('PUBLISH', ARGV[2], 'released')
               return 1
             end
             return 0

@@ -59,6 +59,18 @@ import Testing
         }
     }
 
+    /// inspect's later rounds (the queue) go on without an instance that did not answer the
+    /// first: one hung instance cost inspect a timeout per round (2.25 s at the defaults).
+    @Test func inspectWaitsForAHungInstanceOnce() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        redis.servers[2].pause()
+        defer { redis.servers[2].resume() }
+        let result = try redlock(["inspect", "k"], environment: redis.environment)
+        let hung = "127.0.0.1:\(redis.servers[2].port)"
+        #expect(result.stdout.contains("queue:   not read on 1 of 3 instances (\(hung): not waited for"), "\(result)")
+    }
+
     /// A release decided by two instances still waits for the third, which answered the
     /// acquire and is only slower now: an abandoned release can go down with its connection,
     /// and the key would stay there until its TTL. When redlock exits, the key is gone from

@@ -20,19 +20,26 @@ import Testing
         #expect(redis.servers[1...].allSatisfy { server in (try? server.client().command("EXISTS", "k").int) == 0 })
     }
 
+    /// Runs `redlock -v ARGUMENTS` against three servers, the third paused throughout
+    /// (`prepare` first sets up the others); the result, the paused one's address and
+    /// stderr's lines.
+    private func verboseWithTheThirdHung(_ arguments: [String], prepare: (RedisFixture) throws -> Void = { _ in }) throws -> (RunResult, String, [Substring]) {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 3)
+        try prepare(redis)
+        redis.servers[2].pause()
+        defer { redis.servers[2].resume() }
+        let result = try redlock(["-v"] + arguments, environment: redis.environment)
+        return (result, "127.0.0.1:\(redis.servers[2].port)", result.stderr.split(separator: "\n"))
+    }
+
     /// `-v` says what a decided round did about an instance it went on without: not waited
     /// for, and why, rather than "timed out" after a millisecond. The acquire gave the hung
     /// instance its grace; the release, which would wait for every instance, does not wait
     /// for one that has not answered the acquire yet.
     @Test func anInstanceTheRoundWentOnWithoutIsSaidNotWaitedFor() throws {
-        try RedisServer.requireAvailable()
-        let redis = try RedisFixture(count: 3)
-        redis.servers[2].pause()
-        defer { redis.servers[2].resume() }
-        let result = try redlock(["-v", "run", "--op-timeout", "5s", "k", "--", "true"], environment: redis.environment)
+        let (result, hung, lines) = try verboseWithTheThirdHung(["run", "--op-timeout", "5s", "k", "--", "true"])
         #expect(result.status == 0, "\(result)")
-        let hung = "127.0.0.1:\(redis.servers[2].port)"
-        let lines = result.stderr.split(separator: "\n")
         #expect(lines.contains { $0.hasPrefix("redlock: acquire") && $0.contains("\(hung) not waited for (the others decided the round first) after ") },
                 "\(result.stderr)")
         #expect(lines.contains { $0.hasPrefix("redlock: release: ") && $0.contains("\(hung) not waited for (no reply yet to an earlier request) after ") },
@@ -44,15 +51,10 @@ import Testing
     /// once a quorum answered: each cost the whole timeout before, and a waiter giving up
     /// at its --wait deadline overran it by seconds (2 s took 5.3).
     @Test func theLinesRoundsDoNotWaitForAHungInstance() throws {
-        try RedisServer.requireAvailable()
-        let redis = try RedisFixture(count: 3)
-        for server in redis.servers.prefix(2) { _ = try server.client().command("SET", "k", "busy", "PX", "60000") }
-        redis.servers[2].pause()
-        defer { redis.servers[2].resume() }
-        let result = try redlock(["-v", "run", "-w", "2s", "k", "--", "true"], environment: redis.environment)
+        let (result, hung, lines) = try verboseWithTheThirdHung(["run", "-w", "2s", "k", "--", "true"]) { redis in
+            for server in redis.servers.prefix(2) { _ = try server.client().command("SET", "k", "busy", "PX", "60000") }
+        }
         #expect(result.status == 75, "\(result)")
-        let hung = "127.0.0.1:\(redis.servers[2].port)"
-        let lines = result.stderr.split(separator: "\n")
         for label in ["queuePosition", "leaveQueue"] {
             let rounds = lines.filter { $0.hasPrefix("redlock: \(label): ") }
             #expect(!rounds.isEmpty && rounds.allSatisfy { $0.contains("\(hung) not waited for") }, "\(label): \(result.stderr)")

@@ -181,8 +181,12 @@ static void watch(int channel, int children, pid_t command) {
             // lock, and its status stands.
             siginfo_t ended = { 0 };
             bool exited_unreaped = waitid(P_PID, (id_t)command, &ended, WEXITED | WNOHANG | WNOWAIT) == 0 && ended.si_pid == command;
-            if (!command_ended && !exited_unreaped) tell(channel, CGUARD_KILLED_AT_LEASE_END, 0);
-            signal_descendants(SIGKILL);
+            bool running = !command_ended && !exited_unreaped;
+            if (running) tell(channel, CGUARD_KILLED_AT_LEASE_END, 1);
+            int killed = signal_descendants(SIGKILL) - (exited_unreaped && !command_ended ? 1 : 0);
+            // COMMAND had ended, and what it left running was killed: value 2, for redlock to
+            // judge by its --leftovers (with `wait`, the lock was being held for them).
+            if (!running && killed > 0) tell(channel, CGUARD_KILLED_AT_LEASE_END, 2);
             continue;
         }
         if (poll(watched, 2, timeout) < 0) continue;

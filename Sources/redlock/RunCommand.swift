@@ -140,7 +140,7 @@ enum RunCommand {
                 stoppedBy = "lost"
                 events?.emit("lost", [("reason", .string("not_renewed_in_time")), ("signal", .string(Signal.kill.description))])
                 lossReport = "redlock was not running when the lease ended"
-                console.error("lock on '\(waiting.keyName)' lost: redlock was stopped past the lease's end, and its guard killed COMMAND (SIGKILL)")
+                console.error("lock on '\(waiting.keyName)' lost: redlock was stopped past the lease's end, and its guard killed the job (SIGKILL)")
             case .maxTimeReached:
                 stoppedBy = "max_time"
                 console.error("COMMAND ran longer than --max-time \(DurationSyntax.format(maxTime ?? .zero)); sending \(lostSignal)")

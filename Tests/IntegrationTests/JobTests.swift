@@ -109,7 +109,24 @@ import Testing
         let result = try process.wait(timeout: 20)
         #expect(second.status == 0, "the lease had lapsed: \(second)")
         #expect(result.status == 76, "\(result)")
-        #expect(result.stderr.contains("its guard killed COMMAND") && !result.stderr.contains("sending SIGTERM"), "\(result)")
+        #expect(result.stderr.contains("its guard killed the job") && !result.stderr.contains("sending SIGTERM"), "\(result)")
+    }
+
+    /// With --leftovers wait the lock is held for what COMMAND left running: the guard
+    /// killing that at the lease's end, while redlock was stopped, is a lost lock too (a
+    /// review found it passed off as COMMAND's success, exit 0).
+    @Test func leftoversTheLockWasHeldForKilledAtTheLeasesEndAreALoss() throws {
+        try RedisServer.requireAvailable()
+        let redis = try RedisFixture(count: 1)
+        let scratch = try TestScratch()
+        let process = try RedlockProcess(["run", "--ttl", "1s", "--leftovers", "wait", "k", "--", "sh", "-c", "sleep 5 & touch \"$D/up\""],
+                                         environment: redis.environment.merging(["D": scratch.path]) { $1 })
+        #expect(eventually { scratch.exists("up") })
+        process.signal(SIGSTOP)
+        sleep(milliseconds: 2500)
+        process.signal(SIGCONT)
+        let result = try process.wait(timeout: 20)
+        #expect(result.status == 76, "\(result)")
     }
 
     /// The other side of the same: COMMAND ended under the lock while redlock was stopped,

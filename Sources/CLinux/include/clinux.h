@@ -70,7 +70,8 @@ typedef struct {
 #define CGUARD_STOPPED 6
 /// Guard to redlock: COMMAND has ended and no process of the job is left.
 #define CGUARD_EMPTY 4
-/// Guard to redlock: the lease ended (CGUARD_KILL_AT) and the guard killed the job.
+/// Guard to redlock: the lease ended (CGUARD_KILL_AT) and the guard killed the job: value 1
+/// when COMMAND itself was running, 2 when only processes it left behind were.
 #define CGUARD_KILLED_AT_LEASE_END 7
 /// Guard to redlock: process `value` of the job refused a signal (EPERM: it changed its
 /// real user, as a set-user-ID program may). Once per process.

@@ -22,6 +22,8 @@ public final class ChildProcess {
     /// Whether the guard killed the job when the lease ended (`killNoLaterThan`): redlock
     /// did not get to it in time (it was stopped), so the lock is lost.
     public private(set) var killedAtLeaseEnd = false
+    /// The same for what COMMAND left running, after COMMAND itself had ended.
+    public private(set) var leftoversKilledAtLeaseEnd = false
     private var refusals: [Int32] = []
     /// The signal that stopped COMMAND (Ctrl-Z, a background read), until taken.
     private var stoppedBy: Signal?
@@ -127,7 +129,8 @@ public final class ChildProcess {
                     isEmpty = true
                 case CGUARD_EMPTY: isEmpty = true
                 case CGUARD_STOPPED: stoppedBy = Signal(rawValue: message.value)
-                case CGUARD_KILLED_AT_LEASE_END: killedAtLeaseEnd = true
+                case CGUARD_KILLED_AT_LEASE_END:
+                    if message.value == 1 { killedAtLeaseEnd = true } else { leftoversKilledAtLeaseEnd = true }
                 case CGUARD_NOT_PERMITTED: refusals.append(message.value)
                 default: break
                 }

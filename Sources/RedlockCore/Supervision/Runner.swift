@@ -20,7 +20,8 @@ public final class Runner {
         case forwarded(Signal)
         case killed
         /// redlock was not running when the lease ended (stopped on its own), and its guard
-        /// killed COMMAND then: the lock is lost, and no lost signal was sent.
+        /// killed the job then (COMMAND, or what `--leftovers wait` held the lock for): the
+        /// lock is lost, and no lost signal was sent.
         case killedAtLeaseEnd
         /// A process of the job refused a signal: it runs as another user (a set-user-ID
         /// program that made itself root), so nothing redlock sends reaches it.
@@ -199,8 +200,9 @@ public final class Runner {
         }
 
         let status = job.status!
-        if stop == nil && job.killedAtLeaseEnd {
-            // redlock was not running when the lease ended, and the guard killed COMMAND.
+        if stop == nil && (job.killedAtLeaseEnd || (job.leftoversKilledAtLeaseEnd && plan.leftovers == .wait)) {
+            // redlock was not running when the lease ended, and the guard killed COMMAND, or
+            // the processes the lock was being held for (--leftovers wait).
             report(.killedAtLeaseEnd)
             stop = (.lockLost, lease.validUntil)
         }

@@ -61,17 +61,27 @@ enum InspectCommand {
 
         if options.names.isEmpty {
             // Every lock redlock holds: scan, then keep the keys whose value is redlock's.
-            let found = redlock.scan(matching: escapedGlob(prefix) + Array("*".utf8)) { page in
-                redlock.inspect(page).filter(mayBeALock).map(\.key)
-            }
+            let keepLocks = { (page: [[UInt8]]) in redlock.inspect(page).filter(mayBeALock).map(\.key) }
+            let found = redlock.scan(matching: escapedGlob(prefix) + Array("*".utf8), keeping: keepLocks)
             try refuseIncomplete(found.stopped, "*", what: "locks")
             failures += found.failures
             keys = found.keys
+            // A lock held only shared or in slots is found by its mode key, `{KEY}:shared`
+            // or `{KEY}:mode`, which a prefix's pattern does not match (it starts with '{').
+            if !prefix.isEmpty {
+                let modes = redlock.scan(matching: Array("{".utf8) + escapedGlob(prefix) + Array("*".utf8), keeping: keepLocks)
+                try refuseIncomplete(modes.stopped, "*", what: "locks")
+                keys += modes.keys.filter { !keys.contains($0) }
+            }
         }
         for name in options.names {
             if isPattern(name) {
-                let found = redlock.scan(matching: escapedGlob(prefix) + name)
+                var found = redlock.scan(matching: escapedGlob(prefix) + name)
                 try refuseIncomplete(found.stopped, String(decoding: name, as: UTF8.self), what: "keys")
+                // Locks held only shared or in slots, by their mode keys (`{KEY}:shared`).
+                let modes = redlock.scan(matching: Array("{".utf8) + escapedGlob(prefix) + name + Array("}:*".utf8))
+                try refuseIncomplete(modes.stopped, String(decoding: name, as: UTF8.self), what: "keys")
+                found.keys += modes.keys.filter { !found.keys.contains($0) }
                 failures += found.failures
                 if found.keys.isEmpty { emptyPattern = true }
                 keys += found.keys.filter { !keys.contains($0) }

@@ -212,6 +212,21 @@ import Testing
         }
     }
 
+    /// Under --prefix, and by a pattern, a lock held only shared or in slots is found by
+    /// its mode key (`{app:rd}:shared`), which the prefix's pattern does not match: a review
+    /// found "no locks held" while both were.
+    @Test func inspectFindsSharedAndSlotLocksUnderAPrefixAndByAPattern() throws {
+        let redis = try RedisFixture(count: 3)
+        for arguments in [["-s", "rd"], ["-l", "2", "sl"]] {
+            #expect(try redlock(["--prefix", "app:", "acquire", "--ttl", "60s"] + arguments, environment: redis.environment).status == 0)
+        }
+        let every = try redlock(["--prefix", "app:", "inspect"], environment: redis.environment)
+        let rows = every.stdout.split(separator: "\n")
+        #expect(every.status == 0 && rows.contains { $0.hasPrefix("rd ") } && rows.contains { $0.hasPrefix("sl ") }, "\(every)")
+        let pattern = try redlock(["--prefix", "app:", "inspect", "r*"], environment: redis.environment)
+        #expect(pattern.status == 0 && pattern.stdout.split(separator: "\n").contains { $0.hasPrefix("rd ") }, "\(pattern)")
+    }
+
     @Test func inspectListsSharedHoldersAndSlots() throws {
         let redis = try RedisFixture(count: 3)
         let readers = try (0..<2).map { _ in try Self.acquire(["-s", "--label", "reader", "r"], redis) }

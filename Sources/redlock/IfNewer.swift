@@ -28,9 +28,13 @@ struct IfNewer {
             return
         case let .unknown(notANumber):
             Automation.release(redlock: redlock, lease: lease, minHold: minHold, events: events, console: console)
-            let why = notANumber > 0
-                ? "it is not a number on \(notANumber) of \(redlock.quorum.instances) instances (a mark redlock did not write)"
-                : "fewer than \(redlock.quorum.needed) of \(redlock.quorum.instances) instances answered"
+            var reasons: [String] = []
+            if notANumber > 0 { reasons.append("it is not a number on \(notANumber) of \(redlock.quorum.instances) instances (a mark redlock did not write)") }
+            if notANumber < redlock.quorum.instances - redlock.quorum.needed + 1 {
+                // Not enough non-numbers to explain it alone: some instances did not answer.
+                reasons.append("fewer than \(redlock.quorum.needed) of \(redlock.quorum.instances) instances answered with a mark")
+            }
+            let why = reasons.joined(separator: "; ")
             throw Failure(.unavailable, "cannot read the mark of '\(waiting.keyName)' for --if-newer: \(why)")
         }
     }

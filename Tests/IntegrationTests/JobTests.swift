@@ -13,18 +13,7 @@ import Testing
     /// (the shell, redlock; COMMAND is in a group of its own). flock dies of the signal and
     /// the shell stops its loop; redlock must too, after releasing.
     @Test func interruptedCommandStopsTheCallingShellLoop() throws {
-        try RedisServer.requireAvailable()
-        let redis = try RedisFixture(count: 3)
-        let scratch = try TestScratch()
-        let loop = "for i in 1 2 3; do \"$R\" run k -- sh -c 'touch \"$D/up$0\"; sleep 5' $i; echo \"iter$i $?\" >> \"$D/log\"; done; echo end >> \"$D/log\""
-        let shell = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/bash"), ["-c", loop],
-                                       environment: redis.environment.merging(["D": scratch.path, "R": try RedlockBinary.executableURL().path]) { $1 })
-        #expect(eventually { scratch.exists("up1") })
-        sleep(milliseconds: 200)
-        shell.signalGroup(SIGINT)
-        let result = try shell.wait(timeout: 30)
-        #expect(!scratch.exists("up2"), "the loop went on: \(scratch.read("log") ?? "")")
-        #expect(result.status == 128 + SIGINT, "\(result)")
+        let redis = try interruptShellLoop(step: "\"$R\" run k -- sh -c 'touch \"$D/mark$0\"; sleep 5' $i", settle: 200)
         #expect(redis.valuesOf(key: "k").allSatisfy { $0 == .null }, "released before dying")
     }
 
@@ -32,20 +21,30 @@ import Testing
     /// dies of the signal (an exit status of 130 would read to bash as a child that handled
     /// it, and the loop would go on to wait again).
     @Test func interruptedWaitStopsTheCallingShellLoop() throws {
+        let redis = try interruptShellLoop(step: "touch \"$D/mark$i\"; \"$R\" run k -- true", settle: 400) { redis in
+            for server in redis.servers { try server.client().command("SET", "k", "busy", "PX", "60000") }
+        }
+        #expect(redis.valuesOf(key: "k").allSatisfy { $0?.string == "busy" })
+    }
+
+    /// Runs `for i in 1 2 3; do STEP; done` in bash (the step touches $D/mark$i once
+    /// started), sends SIGINT to the shell's whole group `settle` ms after the first mark,
+    /// and expects the loop to have stopped there with the shell killed by SIGINT.
+    private func interruptShellLoop(step: String, settle: Int, prepare: (RedisFixture) throws -> Void = { _ in }) throws -> RedisFixture {
         try RedisServer.requireAvailable()
         let redis = try RedisFixture(count: 3)
+        try prepare(redis)
         let scratch = try TestScratch()
-        for server in redis.servers { try server.client().command("SET", "k", "busy", "PX", "60000") }
-        let loop = "for i in 1 2 3; do touch \"$D/try$i\"; \"$R\" run k -- true; echo \"iter$i $?\" >> \"$D/log\"; done; echo end >> \"$D/log\""
+        let loop = "for i in 1 2 3; do \(step); echo \"iter$i $?\" >> \"$D/log\"; done; echo end >> \"$D/log\""
         let shell = try RedlockProcess(executable: URL(fileURLWithPath: "/bin/bash"), ["-c", loop],
                                        environment: redis.environment.merging(["D": scratch.path, "R": try RedlockBinary.executableURL().path]) { $1 })
-        #expect(eventually { scratch.exists("try1") })
-        sleep(milliseconds: 400)
+        #expect(eventually { scratch.exists("mark1") })
+        sleep(milliseconds: settle)
         shell.signalGroup(SIGINT)
         let result = try shell.wait(timeout: 30)
-        #expect(!scratch.exists("try2"), "the loop went on: \(scratch.read("log") ?? "")")
+        #expect(!scratch.exists("mark2"), "the loop went on: \(scratch.read("log") ?? "")")
         #expect(result.status == 128 + SIGINT, "\(result)")
-        #expect(redis.valuesOf(key: "k").allSatisfy { $0?.string == "busy" })
+        return redis
     }
 
     /// A cron wrapper's log reader that died leaves redlock's stderr a pipe nobody reads: the

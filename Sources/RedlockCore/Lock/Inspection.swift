@@ -82,7 +82,7 @@ extension Redlock {
         guard !keys.isEmpty else { return [] }
         let calls = keys.map { kind.inspect(key: $0) }
         let bySHA = calls.map { $0.script.evalSHA(keys: $0.keys, arguments: $0.arguments) }
-        var results = instances.round(Array(repeating: bySHA, count: instances.count), label: "inspect", decided: answeredByQuorum, patience: .complete)
+        var results = instances.round(Array(repeating: bySHA, count: instances.count), label: "inspect", decided: quorum.answered, patience: .complete)
         // Where the script was not cached: those positions again, whole.
         let missing: [[Int]] = results.map { result in
             guard case let .success(replies)? = result else { return [] }
@@ -119,14 +119,6 @@ extension Redlock {
         }
     }
 
-    /// For an operator's reads (inspect, its scan, the queue): once a quorum answered, an
-    /// instance that has not answered an earlier request is not waited for (every other one
-    /// still is, until the round's deadline), so one hung instance costs inspect one
-    /// timeout, not one per round (2.25 s at the defaults).
-    func answeredByQuorum(_ results: [Result<[Reply], RedisError>?]) -> Bool {
-        quorum.isReached(by: results.filter { if case .success? = $0 { return true } else { return false } }.count)
-    }
-
     /// How many keys a scan collects at most: far more locks than any deployment holds, and
     /// a bound on what a server can make redlock keep (one that answers every SCAN with new
     /// names and a cursor that never ends made `inspect` grow to gigabytes).
@@ -156,7 +148,7 @@ extension Redlock {
             let requests: [[Command]?] = cursors.map { cursor in
                 cursor.map { [Command("SCAN", [Array($0.utf8), Array("MATCH".utf8), pattern, Array("COUNT".utf8), Array("1000".utf8)])] }
             }
-            let results = instances.round(requests, decided: answeredByQuorum, patience: .complete)
+            let results = instances.round(requests, decided: quorum.answered, patience: .complete)
             var page: Set<[UInt8]> = []
             for (index, result) in results.enumerated() {
                 guard let result else { continue }

@@ -164,6 +164,15 @@ public struct Quorum: Sendable, Equatable {
     /// Whether a quorum answered a read: below it, "free" or "nothing held" cannot be said.
     public func answered(_ answers: Int) -> Bool { answers >= needed }
 
+    /// Whether a quorum of a round's results so far are answers: the `decided` of the rounds
+    /// that read or tidy up (inspect and its scan, the queue's look, leave and listing, a
+    /// writer's withdrawn mark). With `Patience.complete` they then go on without an
+    /// instance that has not answered an earlier request, and wait for every other one
+    /// until the deadline: one hung instance costs one timeout, not one per round.
+    public func answered<Success>(_ results: [Result<Success, RedisError>?]) -> Bool {
+        answered(results.filter { if case .success? = $0 { return true } else { return false } }.count)
+    }
+
     /// Whether a key that `stillHeld` instances report held may have been freed: true
     /// unless it stands where an acquire could not get past.
     public func mayHaveFreed(stillHeld: Int) -> Bool { stillHeld <= spare }

@@ -253,15 +253,10 @@ public final class Redlock {
 
     /// Deletes `key` where `token` holds it, and announces the release to waiters.
     /// A writer that gave up waiting takes its "writer waiting" mark away on every instance
-    /// (the mark would otherwise hold new shared holders off for up to its 3 s): once a
-    /// quorum answered, an instance that has not answered an earlier request is not waited
-    /// for.
+    /// (the mark would otherwise hold new shared holders off for up to its 3 s).
     public func withdrawWritersMark(key: [UInt8], token: LockToken) {
         let call = Exclusive().withdrawMark(key: key, token: token)
-        let quorum = self.quorum
-        _ = instances.evaluate(call.script, keys: call.keys, arguments: call.arguments, decided: { results in
-            quorum.isReached(by: results.filter { if case .success? = $0 { return true } else { return false } }.count)
-        }, patience: .complete)
+        _ = instances.evaluate(call.script, keys: call.keys, arguments: call.arguments, decided: quorum.answered, patience: .complete)
     }
 
     public func release(key: [UInt8], token: LockToken) -> Tally {

@@ -200,7 +200,7 @@ extension Redlock {
     func lookUpPlace(key: [UInt8], ticket: QueueTicket, refresh: Bool) -> QueuePlace? {
         let results = instances.evaluate(QueueScripts.position, keys: [QueueKeys.queueKey(for: key)],
                                           arguments: [ticket.encoded, refresh ? Array("1".utf8) : Array("0".utf8), QueueKeys.waiterChannelPrefix(for: key)],
-                                          decided: answeredByQuorum, patience: .complete)
+                                          decided: quorum.answered, patience: .complete)
         var places: [QueuePlace] = []
         for result in results {
             guard case let .success(reply)? = result, let items = reply.elements, items.count == 5,
@@ -228,15 +228,7 @@ extension Redlock {
     public func leaveQueue(key: [UInt8], ticket: QueueTicket) {
         _ = instances.evaluate(QueueScripts.leave, keys: [key, QueueKeys.queueKey(for: key)],
                                arguments: [ticket.encoded, QueueKeys.waiterChannelPrefix(for: key)],
-                               decided: answeredByQuorum, patience: .complete)
-    }
-
-    /// For the line's own rounds (a look, a leave): once a quorum has answered, an instance
-    /// that has not answered an earlier request is not waited for (every other one still is,
-    /// until the round's deadline). A hung instance cost every look and every leave the whole
-    /// timeout: a waiter giving up at its --wait deadline overran it by seconds.
-    private func answeredByQuorum(_ results: [Result<Reply, RedisError>?]) -> Bool {
-        quorum.isReached(by: results.filter { if case .success? = $0 { return true } else { return false } }.count)
+                               decided: quorum.answered, patience: .complete)
     }
 }
 

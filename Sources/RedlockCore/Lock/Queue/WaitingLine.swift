@@ -17,10 +17,8 @@ extension Redlock {
     /// Reads KEY's queue on every instance (read-only): the union, in order.
     public func waitingLine(key: [UInt8]) -> WaitingLine {
         var seen: [[UInt8]: Int] = [:]
-        let quorum = self.quorum
         let results = instances.evaluate(QueueScripts.list, keys: [QueueKeys.queueKey(for: key)], arguments: [QueueKeys.waiterChannelPrefix(for: key)],
-                                         decided: { results in quorum.isReached(by: results.filter { if case .success? = $0 { return true } else { return false } }.count) },
-                                         patience: .complete)
+                                         decided: quorum.answered, patience: .complete)
         var unread: [InstanceError] = []
         for (index, result) in results.enumerated() {
             switch result {

@@ -29,6 +29,24 @@ enum InspectCommand {
         throw Failure(.unavailable, "\(why): the listing would be incomplete; name the keys, or narrow the pattern or --prefix")
     }
 
+    /// The keys `prefix` + `pattern` matches, and the locks held only shared or in slots
+    /// whose mode keys (`{KEY}:shared`, `{KEY}:mode`: they start with '{', so a prefix's
+    /// pattern does not match them) `{` + `prefix` + `modeKeys` matches, `keeping` applied
+    /// to both. The failures are the first scan's: the second asks the same instances, and
+    /// an instance must not count twice against the quorum.
+    private static func scanLocks(_ redlock: Redlock, prefix: [UInt8], pattern: [UInt8], modeKeys: [UInt8]?, what: String,
+                                  keeping: (([[UInt8]]) -> [[UInt8]])? = nil) throws(Failure) -> (keys: [[UInt8]], failures: [InstanceError]) {
+        let shown = String(decoding: pattern, as: UTF8.self)
+        var found = redlock.scan(matching: escapedGlob(prefix) + pattern, keeping: keeping)
+        try refuseIncomplete(found.stopped, shown, what: what)
+        if let modeKeys {
+            let modes = redlock.scan(matching: Array("{".utf8) + escapedGlob(prefix) + modeKeys, keeping: keeping)
+            try refuseIncomplete(modes.stopped, shown, what: what)
+            found.keys += modes.keys.filter { !found.keys.contains($0) }
+        }
+        return (found.keys, found.failures)
+    }
+
     /// Whether any instance holds a value redlock wrote.
     private static func isRedlocks(_ state: KeyState) -> Bool {
         state.instances.contains { instance in
@@ -61,27 +79,16 @@ enum InspectCommand {
 
         if options.names.isEmpty {
             // Every lock redlock holds: scan, then keep the keys whose value is redlock's.
-            let keepLocks = { (page: [[UInt8]]) in redlock.inspect(page).filter(mayBeALock).map(\.key) }
-            let found = redlock.scan(matching: escapedGlob(prefix) + Array("*".utf8), keeping: keepLocks)
-            try refuseIncomplete(found.stopped, "*", what: "locks")
+            // Without a prefix, `*` matches the mode keys too.
+            let found = try scanLocks(redlock, prefix: prefix, pattern: Array("*".utf8), modeKeys: prefix.isEmpty ? nil : Array("*".utf8), what: "locks") { page in
+                redlock.inspect(page).filter(mayBeALock).map(\.key)
+            }
             failures += found.failures
             keys = found.keys
-            // A lock held only shared or in slots is found by its mode key, `{KEY}:shared`
-            // or `{KEY}:mode`, which a prefix's pattern does not match (it starts with '{').
-            if !prefix.isEmpty {
-                let modes = redlock.scan(matching: Array("{".utf8) + escapedGlob(prefix) + Array("*".utf8), keeping: keepLocks)
-                try refuseIncomplete(modes.stopped, "*", what: "locks")
-                keys += modes.keys.filter { !keys.contains($0) }
-            }
         }
         for name in options.names {
             if isPattern(name) {
-                var found = redlock.scan(matching: escapedGlob(prefix) + name)
-                try refuseIncomplete(found.stopped, String(decoding: name, as: UTF8.self), what: "keys")
-                // Locks held only shared or in slots, by their mode keys (`{KEY}:shared`).
-                let modes = redlock.scan(matching: Array("{".utf8) + escapedGlob(prefix) + name + Array("}:*".utf8))
-                try refuseIncomplete(modes.stopped, String(decoding: name, as: UTF8.self), what: "keys")
-                found.keys += modes.keys.filter { !found.keys.contains($0) }
+                let found = try scanLocks(redlock, prefix: prefix, pattern: name, modeKeys: name + Array("}:*".utf8), what: "keys")
                 failures += found.failures
                 if found.keys.isEmpty { emptyPattern = true }
                 keys += found.keys.filter { !keys.contains($0) }

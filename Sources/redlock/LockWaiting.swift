@@ -98,13 +98,13 @@ struct LockWaiting {
         // "writer waiting" mark away at once: SPEC, a waiter that gives up leaves at once, and
         // the mark held new shared holders off for up to 3 s more.
         // Only where an attempt left one: a waiter refused by a plain holder pays no round.
+        let gaveUpMarked: Bool
         switch ended {
-        case .outcome(.finished(.acquired)): break
-        case let .outcome(.finished(attempt)), let .outcome(.interrupted(attempt)):
-            if mode == .exclusive && waitLimit != .zero && (marked || Self.leftAWriterMark(attempt)) { redlock.withdrawWritersMark(key: key, token: value.lockToken) }
-        case .superseded:
-            if mode == .exclusive && waitLimit != .zero && marked { redlock.withdrawWritersMark(key: key, token: value.lockToken) }
+        case .outcome(.finished(.acquired)): gaveUpMarked = false
+        case let .outcome(.finished(last)), let .outcome(.interrupted(last)): gaveUpMarked = marked || Self.leftAWriterMark(last)
+        case .superseded: gaveUpMarked = marked
         }
+        if gaveUpMarked && mode == .exclusive && waitLimit != .zero { redlock.withdrawWritersMark(key: key, token: value.lockToken) }
         switch ended {
         case let .outcome(finished):
             outcome = finished

@@ -31,24 +31,6 @@ public final class AppendOnlyOutput {
 
     /// Writes `bytes` in one write(2) (a rare short write is completed with more).
     public func write(_ bytes: [UInt8]) throws(Errno) {
-        try withBrokenPipeSignalBlocked { () throws(Errno) in try writeWhole(bytes) }
-    }
-
-    private func writeWhole(_ bytes: [UInt8]) throws(Errno) {
-        let fd = descriptor.rawValue
-        let result: Result<Void, Errno> = bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                do throws(Errno) {
-                    let count = try retryingOnInterrupt { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-                    guard count > 0 else { return .failure(Errno(rawValue: EIO)) }
-                    offset += count
-                } catch {
-                    return .failure(error)
-                }
-            }
-            return .success(())
-        }
-        try result.get()
+        try withBrokenPipeSignalBlocked { () throws(Errno) in try descriptor.writeWhole(bytes) }
     }
 }

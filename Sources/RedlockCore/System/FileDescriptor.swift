@@ -27,15 +27,27 @@ public struct FileDescriptor: Hashable, Sendable {
     /// descriptor loses the rest: there is nowhere left to report that. A pipe whose reader
     /// is gone does not kill redlock (`withBrokenPipeSignalBlocked`): it may hold a lock.
     public func writeAll(_ bytes: [UInt8]) {
-        withBrokenPipeSignalBlocked {
-            bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    guard let n = try? retryingOnInterrupt({ Glibc.write(rawValue, raw.baseAddress! + offset, raw.count - offset) }), n > 0 else { return }
-                    offset += n
+        withBrokenPipeSignalBlocked { try? writeWhole(bytes) }
+    }
+
+    /// Writes all of `bytes`, a short write completed with more; the first error is thrown
+    /// (EIO for a write of nothing). SIGPIPE is the caller's business.
+    public func writeWhole(_ bytes: [UInt8]) throws(Errno) {
+        let fd = rawValue
+        let result: Result<Void, Errno> = bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                do throws(Errno) {
+                    let count = try retryingOnInterrupt { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                    guard count > 0 else { return .failure(Errno(rawValue: EIO)) }
+                    offset += count
+                } catch {
+                    return .failure(error)
                 }
             }
+            return .success(())
         }
+        try result.get()
     }
 
     public func writeAll(_ text: String) { writeAll(Array(text.utf8)) }

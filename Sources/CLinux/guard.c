@@ -124,9 +124,16 @@ static void kill_whole_job(void) {
     }
 }
 
+/// Sends one message on the channel, never raising SIGPIPE; 0, or -1 with errno.
+static int send_message(int channel, const cguard_message *message) {
+    ssize_t sent;
+    do { sent = send(channel, message, sizeof *message, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    return sent == (ssize_t)sizeof *message ? 0 : -1;
+}
+
 static void tell(int channel, int kind, int value) {
     cguard_message message = { .kind = kind, .value = value };
-    while (send(channel, &message, sizeof message, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+    (void)send_message(channel, &message);
 }
 
 /// Starts COMMAND from the guard; tells redlock its pid, or the errno and exits.
@@ -508,16 +515,12 @@ int cguard_start(const cspawn_request *request, char *const added[], cguard_job 
 
 int cguard_tell(int channel, int kind, int value) {
     cguard_message message = { .kind = kind, .value = value };
-    ssize_t sent;
-    do { sent = send(channel, &message, sizeof message, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
-    return sent == (ssize_t)sizeof message ? 0 : -1;
+    return send_message(channel, &message);
 }
 
 int cguard_tell_kill_at(int channel, long long boottime_nanoseconds) {
     cguard_message message = { .kind = CGUARD_KILL_AT, .at = boottime_nanoseconds };
-    ssize_t sent;
-    do { sent = send(channel, &message, sizeof message, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
-    return sent == (ssize_t)sizeof message ? 0 : -1;
+    return send_message(channel, &message);
 }
 
 int cguard_hear(int channel, cguard_message *message) {

@@ -200,9 +200,7 @@ public final class Runner {
         }
 
         let status = job.status!
-        if stop == nil && (job.killedAtLeaseEnd || (job.leftoversKilledAtLeaseEnd && plan.leftovers == .wait)) {
-            // redlock was not running when the lease ended, and the guard killed COMMAND, or
-            // the processes the lock was being held for (--leftovers wait).
+        if stop == nil && guardEndedTheJob(job) {
             report(.killedAtLeaseEnd)
             stop = (.lockLost, lease.validUntil)
         }
@@ -316,6 +314,15 @@ public final class Runner {
 
     /// Tells every process of the job to stop (the lost signal), SIGKILL to follow at `killAt`.
     private func loseLock(_ job: ChildProcess, tally: Tally?, killAt: Instant, stop: inout (reason: Stop, killAt: Instant)?) {
+        // Stopped in the middle of a renewal past the lease's end, redlock finds the lock lost
+        // when that round ends: the guard has killed the job by then, and no lost signal is
+        // sent to anything.
+        job.poll()
+        if guardEndedTheJob(job) {
+            report(.killedAtLeaseEnd)
+            stop = (.lockLost, killAt)
+            return
+        }
         if case let .lost(lostTally)? = lastFailure, tally == nil {
             report(.lockLost(lostTally))
         } else {
@@ -323,6 +330,12 @@ public final class Runner {
         }
         job.signalEveryProcess(plan.teardown.signal)
         stop = (.lockLost, killAt)
+    }
+
+    /// Whether the guard killed the job when the lease ended, redlock not being there to do
+    /// it: COMMAND, or the processes the lock was being held for (`--leftovers wait`).
+    private func guardEndedTheJob(_ job: ChildProcess) -> Bool {
+        job.killedAtLeaseEnd || (job.leftoversKilledAtLeaseEnd && plan.leftovers == .wait)
     }
 
     /// When to renew next: `every` after `start`, but never later than halfway to the
